@@ -1,0 +1,48 @@
+"""The application factory: ``create_app(settings)`` builds a fresh app with its own engine.
+
+No engine or session exists at import time, so every test (and every worker process) gets its
+own (STYLE.md §9). The app refuses to serve a database that is not migrated to the newest
+schema and says which command to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from scimgate.config import Settings
+from scimgate.http.deps import AppState
+from scimgate.http.errors import install_error_handlers
+from scimgate.http.middleware import EdgeMiddleware
+from scimgate.http.scim_routes import router as scim_router
+from scimgate.storage.db import make_engine, session_factory
+from scimgate.storage.migrate import is_at_head
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database is behind the code's schema."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A FastAPI app serving SCIM under ``/api/scim/v2`` for ``settings``."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not is_at_head(engine):
+            raise DatabaseNotMigrated(
+                "The database is not migrated to the current schema: run `scimgate db upgrade` "
+                "(or `make serve`, which does it) and start again."
+            )
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.scimgate = AppState(settings=settings, engine=engine, sessions=session_factory(engine))
+    install_error_handlers(app)
+    app.include_router(scim_router)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

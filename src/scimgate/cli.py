@@ -1,0 +1,181 @@
+"""The ``scimgate`` command (Typer): serve, migrate, and manage workspaces and tokens.
+
+Run ``scimgate --help`` for the list. Every command reads the same settings as the server
+(``SCIMGATE_DATABASE_URL`` and friends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy.orm import Session
+
+from scimgate.config import Settings
+from scimgate.services import tokens, workspaces
+from scimgate.services.workspaces import WorkspaceError
+from scimgate.storage import migrate
+from scimgate.storage.db import make_engine, session_factory, transaction
+
+app = typer.Typer(help="scimgate: SCIM 2.0 provisioning for workspaces.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces and their SCIM switches.", no_args_is_help=True)
+token_app = typer.Typer(help="SCIM bearer tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(token_app, name="token")
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A transaction on the configured database; admin-facing errors exit with status 1."""
+    engine = make_engine(Settings().database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    except WorkspaceError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+
+
+def _on_off(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("on", "off"):
+        raise typer.BadParameter("say 'on' or 'off'")
+    return lowered == "on"
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the database to the newest schema (or to REVISION)."""
+    engine = make_engine(Settings().database_url)
+    migrate.upgrade(engine, revision)
+    typer.echo(f"Database at revision {migrate.current_revision(engine)}.")
+    engine.dispose()
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` removes every table)."""
+    engine = make_engine(Settings().database_url)
+    migrate.downgrade(engine, revision)
+    typer.echo(f"Database at revision {migrate.current_revision(engine)}.")
+    engine.dispose()
+
+
+@workspace_app.command("create")
+def workspace_create(name: str, allow_any_domain: bool = typer.Option(
+        False, help="Accept members of any email domain (trials); off = verified domains only.")) -> None:
+    """Create a workspace (SCIM user sync starts off)."""
+    with unit_of_work() as session:
+        workspace = workspaces.create_workspace(session, name, allow_any_domain=allow_any_domain)
+        typer.echo(f"Created workspace {workspace.name} ({workspace.id}).")
+
+
+@workspace_app.command("list")
+def workspace_list() -> None:
+    """List workspaces with their switches."""
+    with unit_of_work() as session:
+        for w in workspaces.list_workspaces(session):
+            typer.echo(
+                f"{w.name}\t{w.id}\tscim-sync={'on' if w.scim_sync_active else 'off'}"
+                f"\tgroup-sync={'on' if w.group_sync_active else 'off'}"
+                f"\tany-domain={'on' if w.allow_any_domain else 'off'}"
+            )
+
+
+@workspace_app.command("sync")
+def workspace_sync(workspace: str, state: str) -> None:
+    """Turn "SCIM user sync active" on or off for WORKSPACE."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        workspaces.set_scim_sync(session, found, _on_off(state))
+        typer.echo(f"SCIM user sync for {found.name}: {state.lower()}.")
+
+
+@workspace_app.command("group-sync")
+def workspace_group_sync(workspace: str, state: str) -> None:
+    """Turn "Group sync active" on or off for WORKSPACE (off: /Groups answers 403)."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        workspaces.set_group_sync(session, found, _on_off(state))
+        typer.echo(f"Group sync for {found.name}: {state.lower()}.")
+
+
+@workspace_app.command("allow-any-domain")
+def workspace_allow_any_domain(workspace: str, state: str) -> None:
+    """Accept members of any email domain (on, for trials) or only verified ones (off)."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        workspaces.set_allow_any_domain(session, found, _on_off(state))
+        typer.echo(f"Any email domain for {found.name}: {state.lower()}.")
+
+
+@token_app.command("create")
+def token_create(workspace: str) -> None:
+    """Make a SCIM bearer token for WORKSPACE and print it once (only its hash is kept)."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        issued = tokens.issue_token(session, found)
+        typer.echo(issued.secret)
+        typer.echo(f"(shown once; prefix {issued.record.prefix})", err=True)
+
+
+@token_app.command("list")
+def token_list(workspace: str) -> None:
+    """List WORKSPACE's tokens by prefix, with created, last used and revoked times."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        for t in tokens.list_tokens(session, found):
+            typer.echo(f"{t.prefix}…\tcreated {t.created:%Y-%m-%d %H:%M}\tlast used {t.last_used or '-'}"
+                       f"\t{'revoked' if t.revoked_at else 'live'}")
+
+
+@token_app.command("revoke")
+def token_revoke(workspace: str, prefix: str = typer.Option(None, help="Only the token with this prefix.")) -> None:
+    """Revoke WORKSPACE's SCIM tokens (all, or the one starting with --prefix)."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        count = tokens.revoke_tokens(session, found, prefix=prefix)
+        typer.echo(f"Revoked {count} token(s).")
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes (all stateless, sharing the database)."),
+) -> None:
+    """Migrate the database, make a first workspace if there is none, and serve SCIM.
+
+    The database is migrated here, once, before any worker starts; workers themselves refuse
+    to serve an un-migrated database.
+    """
+    import uvicorn
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    with transaction(session_factory(engine)) as session:
+        _welcome(session, settings)
+    engine.dispose()
+    uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
+                log_level="warning", timeout_graceful_shutdown=30)
+
+
+def _welcome(session: Session, settings: Settings) -> None:
+    typer.echo(f"SCIM Base URL: {settings.scim_base_url}")
+    typer.echo(f"Entra ID Tenant URL: {settings.scim_base_url}?aadOptscim062020")
+    if workspaces.list_workspaces(session):
+        typer.echo("Make a SCIM bearer token with: .venv/bin/scimgate token create <workspace>")
+        return
+    workspace = workspaces.create_workspace(session, "Default", allow_any_domain=True)
+    workspaces.set_scim_sync(session, workspace, True)
+    issued = tokens.issue_token(session, workspace)
+    typer.echo("Created workspace 'Default' with SCIM user sync on.")
+    typer.echo("It accepts any email domain (a trial setting); switch to verified domains only with:")
+    typer.echo("  .venv/bin/scimgate workspace allow-any-domain Default off")
+    typer.echo(f"SCIM bearer token (shown once): {issued.secret}")

@@ -1,0 +1,129 @@
+"""Request dependencies: application state, the SCIM bearer token -> workspace, JSON bodies.
+
+Typed aliases (``Annotated[..., Depends(...)]``) keep routes thin (STYLE.md §9).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from scimgate.config import Settings
+from scimgate.scim.errors import (
+    ForbiddenException,
+    InvalidSyntaxException,
+    UnauthorizedException,
+    UnsupportedMediaTypeException,
+)
+from scimgate.services.audit import AuditRecord, guess_client
+from scimgate.services.tokens import authenticate
+from scimgate.storage.db import transaction
+from scimgate.storage.models import ScimToken, Workspace
+
+
+@dataclass
+class AppState:
+    """What every request shares: settings, the engine and its session factory."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.scimgate
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+@dataclass
+class ScimCaller:
+    """An authenticated SCIM request: its workspace, its token and its audit record."""
+
+    workspace: Workspace
+    token: ScimToken
+    audit: AuditRecord
+    state: AppState
+
+    @property
+    def base_url(self) -> str:
+        return self.state.settings.scim_base_url
+
+
+def bearer_secret(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>`` (scheme case-insensitive, RFC 6750 §2.1),
+    or "" when the header is missing, of another scheme, or empty (case C34)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return secret.strip()
+
+
+def _audit_record(request: Request) -> AuditRecord:
+    return AuditRecord(
+        request_id=request.state.request_id,
+        method=request.method,
+        path=request.url.path,
+        client=guess_client(request.headers.get("user-agent")),
+    )
+
+
+def scim_caller(request: Request, state: State) -> ScimCaller:
+    """Authenticate the SCIM request (RFC 7644 §2): 401 for a missing, unknown or revoked
+    token; 403 when the workspace's "SCIM user sync active" switch is off."""
+    secret = bearer_secret(request)
+    with transaction(state.sessions) as session:
+        token = authenticate(session, secret) if secret else None
+        workspace = session.get(Workspace, token.workspace_id) if token else None
+    if token is None or workspace is None:
+        raise UnauthorizedException(detail="A valid SCIM bearer token is required (Authorization: Bearer <token>).")
+    audit = _audit_record(request)
+    audit.workspace_id = workspace.id
+    request.state.workspace_id = workspace.id
+    request.state.client = audit.client
+    if not workspace.scim_sync_active:
+        raise ForbiddenException(
+            detail="SCIM user sync is not active for this workspace: an admin can switch on "
+            "'SCIM user sync active' in the workspace's security settings."
+        )
+    limiter = state.extras.get("rate_limiter")
+    if limiter is not None:
+        limiter.check(token.id)
+    return ScimCaller(workspace=workspace, token=token, audit=audit, state=state)
+
+
+Caller = Annotated[ScimCaller, Depends(scim_caller)]
+
+JSON_TYPES = ("application/scim+json", "application/json")
+
+
+async def json_body(request: Request) -> Any:
+    """The request body parsed as JSON (RFC 7644 §3.1: ``application/scim+json``; plain
+    ``application/json`` and a missing Content-Type are read the same way).
+
+    415 for another media type; 400 ``invalidSyntax`` for malformed JSON or an empty body.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type not in JSON_TYPES and not content_type.endswith("+json"):
+        raise UnsupportedMediaTypeException(
+            detail=f"Content-Type {content_type!r} is not supported; send application/scim+json."
+        )
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidSyntaxException(detail="The request body is empty; a JSON object is required.")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}.") from exc
+
+
+Body = Annotated[Any, Depends(json_body)]

@@ -1,0 +1,67 @@
+"""The one place errors become HTTP responses: RFC 7644 §3.12 JSON for every failure.
+
+SCIM errors keep their status and ``scimType``; framework errors (404 route, 405 method, 422
+validation) are rewritten in the same form; anything unexpected is a 500 whose detail is the
+request id, never a traceback (the traceback goes to the log, keyed by that id).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from scimgate.http.responses import scim_response
+from scimgate.scim.errors import (
+    InternalErrorException,
+    InvalidValueException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ScimError,
+    TooManyRequestsException,
+    UnauthorizedException,
+    error_document,
+)
+
+log = logging.getLogger("scimgate.http")
+
+
+def error_response(exc: ScimError) -> Response:
+    """The SCIM error response for ``exc`` with the headers its status requires."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, UnauthorizedException):
+        headers["WWW-Authenticate"] = 'Bearer realm="scimgate"'
+    if isinstance(exc, TooManyRequestsException):
+        headers["Retry-After"] = str(exc.retry_after)
+    return scim_response(error_document(exc), exc.status, headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(ScimError)
+    async def _scim(request: Request, exc: ScimError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowedException(detail=f"{request.method} is not supported on this endpoint."))
+        if exc.status_code == 404:
+            return error_response(NotFoundException(detail=f"No SCIM endpoint at {request.url.path}."))
+        generic = ScimError(detail=str(exc.detail))
+        generic.status = exc.status_code
+        return error_response(generic)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(InvalidValueException(detail="The request parameters are not valid."))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        request_id = getattr(request.state, "request_id", "unknown")
+        log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+        return error_response(InternalErrorException(detail=f"Internal server error; request id {request_id}."))

@@ -1,0 +1,58 @@
+"""Run one SCIM operation as one transaction, with its audit event.
+
+On success the audit row is written in the operation's own transaction (so the change and
+its record commit together); on a SCIM error the transaction rolls back, nothing is changed,
+and the failure is recorded in a transaction of its own (ARCHITECTURE.md, "Rules").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from scimgate.http.deps import AppState
+from scimgate.scim.errors import ScimError
+from scimgate.services import audit
+from scimgate.services.audit import AuditRecord
+from scimgate.storage.db import transaction
+
+T = TypeVar("T")
+
+
+def record_failure(state: AppState, record: AuditRecord, exc: ScimError, started: float) -> None:
+    """Write the audit event of a failed request (its own transaction)."""
+    with transaction(state.sessions) as session:
+        audit.record(session, record, exc.status, (time.perf_counter() - started) * 1000,
+                     exc.scim_type or None, exc.detail)
+
+
+def execute(
+    state: AppState,
+    record: AuditRecord,
+    resource_type: str,
+    status: int,
+    operation: Callable[[Session], T],
+    resource_id: str | None = None,
+    id_of: Callable[[T], str | None] | None = None,
+) -> T:
+    """Run ``operation(session)`` in one transaction and audit it as ``resource_type``.
+
+    ``status`` is the status the route answers on success; ``id_of`` finds the resource id in
+    the result when the request did not name one (POST).
+    """
+    started = time.perf_counter()
+    record.resource_type = resource_type
+    record.resource_id = resource_id
+    try:
+        with transaction(state.sessions) as session:
+            result = operation(session)
+            if id_of is not None:
+                record.resource_id = id_of(result)
+            audit.record(session, record, status, (time.perf_counter() - started) * 1000)
+    except ScimError as exc:
+        record_failure(state, record, exc, started)
+        raise
+    return result

@@ -1,0 +1,116 @@
+"""ASGI middleware at the edge: request ids, SCIM path normalisation, body size limit, access log.
+
+- Every request gets an id (``X-Request-Id`` if the client sent a sane one, else a new UUID),
+  echoed in the response and used in logs, audit rows and 500 details.
+- Under the SCIM prefix, a trailing slash and doubled slashes are removed and endpoint names
+  are matched case-insensitively, so ``https://host/api/scim/v2/`` + ``/Users`` and
+  ``.../users/`` reach the same route (Entra builds URLs from what the admin pasted).
+- A body larger than ``max_body_bytes`` is refused with 413 before it is read whole.
+- One structured log line per request: request id, method, path (no query string: filters
+  may hold personal data), status, duration. Never a header, a token or a body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimgate.config import SCIM_PREFIX
+from scimgate.scim.errors import PayloadTooLargeException, error_document
+
+log = logging.getLogger("scimgate.access")
+
+ENDPOINTS = {name.lower(): name for name in (
+    "Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search", "Bulk", "Me",
+)}
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def normalise_scim_path(path: str) -> str:
+    """``/api/scim/v2//users/`` -> ``/api/scim/v2/Users`` (see the module docstring)."""
+    if not path.lower().startswith(SCIM_PREFIX.lower()):
+        return path
+    rest = path[len(SCIM_PREFIX):]
+    parts = [part for part in rest.split("/") if part]
+    if parts:
+        parts[0] = ENDPOINTS.get(parts[0].lower(), parts[0])
+    if len(parts) == 2 and parts[1].lower() == ".search":
+        parts[1] = ".search"
+    return SCIM_PREFIX + ("/" + "/".join(parts) if parts else "")
+
+
+class EdgeMiddleware:
+    """The middleware described in the module docstring."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        sent_id = headers.get("x-request-id", "")
+        request_id = sent_id if REQUEST_ID.match(sent_id) else uuid.uuid4().hex
+        scope["path"] = normalise_scim_path(scope["path"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        status_holder: dict[str, Any] = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+            await send(message)
+
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send_with_id)
+        else:
+            await self.app(scope, self._limited(receive), send_with_id)
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status_holder["status"],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "workspace_id": scope["state"].get("workspace_id"),
+                "client": scope["state"].get("client"),
+            },
+        )
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise PayloadTooLargeException(
+                        detail=f"The request body is larger than {self.max_body_bytes} bytes."
+                    )
+            return message
+
+        return limited_receive
+
+    async def _too_large(self, send: Send) -> None:
+        exc = PayloadTooLargeException(detail=f"The request body is larger than {self.max_body_bytes} bytes.")
+        body = json.dumps(error_document(exc)).encode()
+        await send({
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/scim+json"), (b"content-length", str(len(body)).encode())],
+        })
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,203 @@
+"""Identity-provider dialects of the PatchOp request, normalised to RFC 7644 §3.5.2 form.
+
+Every identity provider writes PATCH a little differently (research notes
+``../shared/research/idp-behaviour.md`` §2.4, §3, §4, §7). Each difference is handled here by
+one small named function whose docstring says where the behaviour was seen; the PATCH engine
+(``scimgate.scim.patch``) then only ever sees RFC-form operations::
+
+    {"op": "add" | "replace" | "remove", "path"?: str, "value"?: Any}
+
+``path`` is absent when the operation targets the resource itself, ``value`` is absent when the
+request carried none (an explicit JSON ``null`` is kept as ``None``).
+
+The functions here need no schema: anything that depends on attribute definitions (booleans
+sent as strings, the manager's three shapes, capitalised attribute names, JSON-encoded role
+elements) is resolved by the engine through ``scimgate.scim.resource``.
+
+Error choices (RFC 7644 §3.12, Table 9):
+
+- the body is not an object, ``Operations`` is missing or not an array, an operation is not an
+  object, ``op`` is missing or not one of add/remove/replace, ``path`` is not a string:
+  400 ``invalidSyntax`` ("the request body message structure was invalid or did not conform to
+  the request schema");
+- ``Operations`` is an empty array: 400 ``invalidValue`` (RFC 7644 §3.5.2 "one or more"; the
+  research notes §2.5 and scimmy#59 report the Microsoft validator sending one);
+- an add or replace without a ``value`` member: 400 ``invalidValue`` ("a required value was
+  missing"), as is a remove whose ``value`` cannot be read as a list of values to remove.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from scimgate.scim.errors import InvalidSyntaxException, InvalidValueException
+
+OPS = ("add", "replace", "remove")
+
+_ATTR_NAME = re.compile(r"\$?[A-Za-z][A-Za-z0-9$_-]*")
+
+
+def normalise_patch_request(body: Any) -> list[dict[str, Any]]:
+    """PatchOp body (any identity-provider dialect) -> list of RFC-form operations.
+
+    Accepts the ``Operations`` key in any case (C39) and ``op`` in any case (C04); does not
+    insist on the PatchOp URN in ``schemas`` (OneLogin and generic clients send odd or no
+    ``schemas``, research §9); expands Entra's path-less value objects into one operation per
+    attribute (C01, C14, research §2.4 c) and Entra's ``remove`` with a value list into
+    filtered removes (research §3). Raises InvalidSyntaxException / InvalidValueException as
+    described in the module docstring.
+    """
+    if not isinstance(body, dict):
+        raise InvalidSyntaxException(detail="The PATCH body must be a JSON object (RFC 7644 §3.5.2).")
+    raw_operations = find_operations(body)
+    operations: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_operations):
+        operation = read_operation(raw, index)
+        for expanded in expand_pathless_value(operation):
+            operations.extend(remove_value_list_to_filters(expanded))
+    return operations
+
+
+def find_operations(body: dict[str, Any]) -> list[Any]:
+    """The ``Operations`` array, whatever the case of its key.
+
+    RFC 7644 §3.5.2 spells it ``Operations``; WSO2 users reported clients sending
+    ``operations`` (case C39, wso2/product-is#19409), and RFC 7643 §2.1 makes attribute names
+    case-insensitive. Missing or not an array -> invalidSyntax; empty -> invalidValue.
+    """
+    keys = [key for key in body if isinstance(key, str) and key.lower() == "operations"]
+    if not keys:
+        raise InvalidSyntaxException(detail="The PATCH body has no 'Operations' array (RFC 7644 §3.5.2).")
+    if len(keys) > 1:
+        raise InvalidSyntaxException(detail="The PATCH body has more than one 'Operations' member.")
+    operations = body[keys[0]]
+    if not isinstance(operations, list):
+        raise InvalidSyntaxException(detail="'Operations' must be a JSON array (RFC 7644 §3.5.2).")
+    if not operations:
+        raise InvalidValueException(
+            detail="'Operations' must hold one or more operations (RFC 7644 §3.5.2)."
+        )
+    return operations
+
+
+def read_operation(raw: Any, index: int) -> dict[str, Any]:
+    """One operation object in RFC form: ``op`` lower-cased, ``path`` trimmed or absent.
+
+    Entra without ``aadOptscim062020`` writes ``Add``/``Replace``/``Remove`` and Microsoft asks
+    servers to match ``op`` case-insensitively (research §2.4, §4 row 5; case C04). Keys of the
+    operation object are matched case-insensitively too (RFC 7643 §2.1). An empty or blank
+    ``path`` is read as no path. Unknown members of the operation object are ignored.
+    """
+    where = f"Operations[{index}]"
+    if not isinstance(raw, dict):
+        raise InvalidSyntaxException(detail=f"{where} must be a JSON object (RFC 7644 §3.5.2).")
+    members = {key.lower(): key for key in raw if isinstance(key, str)}
+    op = raw.get(members.get("op", "op"))
+    if not isinstance(op, str) or op.strip().lower() not in OPS:
+        raise InvalidSyntaxException(
+            detail=f"{where}.op must be 'add', 'remove' or 'replace', got {json.dumps(op)} (RFC 7644 §3.5.2)."
+        )
+    operation: dict[str, Any] = {"op": op.strip().lower()}
+    if "path" in members:
+        path = raw[members["path"]]
+        if path is not None and not isinstance(path, str):
+            raise InvalidSyntaxException(detail=f"{where}.path must be a string (RFC 7644 §3.5.2).")
+        if path and path.strip():
+            operation["path"] = path.strip()
+    if "value" in members:
+        operation["value"] = raw[members["value"]]
+    if operation["op"] in ("add", "replace") and "value" not in operation:
+        raise InvalidValueException(
+            detail=f"{where}: an '{operation['op']}' operation needs a 'value' (RFC 7644 §3.5.2.1, §3.5.2.3)."
+        )
+    return operation
+
+
+def expand_pathless_value(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    """A path-less add/replace becomes one operation per key of its value object.
+
+    RFC 7644 §3.5.2.1/§3.5.2.3: with no path the value holds the attributes to add or replace,
+    which is the same as one operation per attribute with that attribute as path. Each key is
+    used as the path, so the dialects below resolve like any path:
+
+    - plain and capitalised names, ``{"active": false}`` (Okta deactivation, research §7, C14);
+    - Entra ``aadOptscim062020`` flat keys ``"name.givenName"`` and
+      ``"urn:...:enterprise:2.0:User:department"`` (research §2.4 c, §4 row 3, C01);
+    - the RFC form ``"urn:...:enterprise:2.0:User": {...}`` (a schema URN as path targets the
+      extension object, RFC 7644 §3.10);
+    - Okta's ``{"id": "<gid>", "displayName": ...}`` group rename (research §7): the engine
+      ignores ``id`` when it equals the resource's id.
+
+    ``schemas`` is dropped (the stored document derives it). A value that is not an object is
+    invalidValue. Operations with a path, and removes, pass through unchanged.
+    """
+    if operation["op"] == "remove" or "path" in operation:
+        return [operation]
+    value = operation.get("value")
+    if not isinstance(value, dict):
+        raise InvalidValueException(
+            detail=f"A path-less '{operation['op']}' needs a JSON object of attributes as its value "
+            "(RFC 7644 §3.5.2.1, §3.5.2.3)."
+        )
+    expanded = []
+    for key, item in value.items():
+        if not isinstance(key, str) or key.lower() == "schemas":
+            continue
+        if not key.strip():
+            raise InvalidValueException(detail="A path-less value object has an empty attribute name.")
+        expanded.append({"op": operation["op"], "path": key.strip(), "value": item})
+    return expanded
+
+
+def remove_value_list_to_filters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Entra's ``Remove`` with a path and a ``value`` list -> one filtered remove per listed value.
+
+    Entra without ``aadOptscim062020`` removes group members with
+    ``{"op":"Remove","path":"members","value":[{"value":"<id>"}]}`` (research §3, §4 row 4;
+    MS-COMPAT); JumpCloud does the same (research §9). Read literally (RFC 7644 §3.5.2.2) it
+    would empty the whole list, so it is read as "remove only these values", which is the RFC
+    form ``members[value eq "<id>"]``.
+
+    Each listed element is an object (its non-null scalar sub-attributes, joined by ``and``,
+    select what to remove) or a bare scalar (its ``value``). For ``members`` only ``value``
+    is used: it is the member's identity, ``display``/``$ref``/``type`` are descriptive.
+    An empty list removes nothing. A remove whose path already has a filter keeps its path and
+    loses the value: the path alone names the target (RFC 7644 §3.5.2.2).
+    """
+    if operation["op"] != "remove":
+        return [operation]
+    if operation.get("value") is None:
+        return [{key: item for key, item in operation.items() if key != "value"}]
+    path = operation.get("path")
+    if path is None:
+        return [{"op": "remove"}]  # the engine answers noTarget (RFC 7644 §3.5.2.2)
+    if "[" in path:
+        return [{"op": "remove", "path": path}]
+    value = operation["value"]
+    entries = value if isinstance(value, list) else [value]
+    is_members = path.lower() == "members"
+    out = []
+    for entry in entries:
+        if entry is None:
+            continue
+        if not isinstance(entry, dict):
+            entry = {"value": entry}
+        terms = []
+        for key, item in entry.items():
+            if item is None or (is_members and str(key).lower() != "value"):
+                continue
+            if not isinstance(key, str) or not _ATTR_NAME.fullmatch(key):
+                raise InvalidValueException(detail=f"'{key}' in the value of a remove is not an attribute name.")
+            if isinstance(item, dict | list):
+                raise InvalidValueException(
+                    detail=f"'{key}' in the value of a remove must be a single value, not {json.dumps(item)}."
+                )
+            terms.append(f"{key} eq {json.dumps(item)}")
+        if not terms:
+            raise InvalidValueException(
+                detail=f"Each value of a remove on '{path}' must name what to remove, e.g. {{\"value\": \"...\"}}."
+            )
+        out.append({"op": "remove", "path": f"{path}[{' and '.join(terms)}]"})
+    return out

@@ -1,0 +1,58 @@
+"""The provisioning log: one ``audit_event`` per SCIM request, never a token or a body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from scimgate.storage.models import AuditEvent
+
+DETAIL_LIMIT = 500
+
+
+def guess_client(user_agent: str | None) -> str:
+    """``entra``, ``okta`` or ``other`` from the User-Agent header.
+
+    Entra's provisioning service identifies as ``Microsoft.Azure.ActiveDirectory...`` /
+    ``Azure AD SCIM``; Okta's as ``Okta SCIM Client`` (research notes §1, §7).
+    """
+    agent = (user_agent or "").lower()
+    if "azure" in agent or "microsoft" in agent or "entra" in agent:
+        return "entra"
+    if "okta" in agent:
+        return "okta"
+    return "other"
+
+
+@dataclass
+class AuditRecord:
+    """What the HTTP edge knows about a request by the time it is answered."""
+
+    request_id: str
+    method: str
+    path: str
+    client: str
+    workspace_id: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+
+
+def record(session: Session, audit: AuditRecord, status: int, duration_ms: float,
+           scim_type: str | None = None, detail: str | None = None) -> None:
+    """Add one audit_event row to ``session`` (committed with the request's own transaction)."""
+    session.add(
+        AuditEvent(
+            workspace_id=audit.workspace_id,
+            request_id=audit.request_id,
+            method=audit.method,
+            path=audit.path[:512],
+            resource_type=audit.resource_type,
+            resource_id=audit.resource_id,
+            status=status,
+            scim_type=scim_type,
+            detail=(detail or "")[:DETAIL_LIMIT] or None,
+            client=audit.client,
+            duration_ms=round(duration_ms, 3),
+        )
+    )

@@ -1,0 +1,96 @@
+"""Bearer tokens: made here, shown once, stored as SHA-256, looked up by that hash.
+
+A token is 256 bits from ``secrets`` (``sg_`` + URL-safe base64). Because it is random and long,
+a single unsalted SHA-256 is the right stored form (as for API keys in GitHub and Stripe): the
+lookup is one indexed equality, and the hash reveals nothing usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from scimgate.storage.models import ScimToken, Workspace, utcnow
+
+TOKEN_PREFIX = "sg_"
+DISPLAY_CHARS = 10
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly made token: ``secret`` is shown to the admin once and never stored."""
+
+    record: ScimToken
+    secret: str
+
+
+def token_hash(secret: str) -> str:
+    """Hex SHA-256 of the presented token."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, workspace: Workspace, *, kind: str = "scim") -> IssuedToken:
+    """Make a new token of ``kind`` (``scim`` or ``admin``) for ``workspace``."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ScimToken(
+        id=str(uuid.uuid4()),
+        workspace_id=workspace.id,
+        kind=kind,
+        token_sha256=token_hash(secret),
+        prefix=secret[:DISPLAY_CHARS],
+    )
+    session.add(record)
+    session.flush()
+    return IssuedToken(record=record, secret=secret)
+
+
+def authenticate(session: Session, secret: str, *, kind: str = "scim") -> ScimToken | None:
+    """The live token record whose hash matches ``secret``, or None.
+
+    Empty secrets never match (case C34). ``last_used`` is refreshed at most once a minute so
+    that reads do not turn into writes on every request.
+    """
+    if not secret:
+        return None
+    record = session.scalar(
+        select(ScimToken).where(ScimToken.token_sha256 == token_hash(secret), ScimToken.kind == kind)
+    )
+    if record is None or record.revoked_at is not None:
+        return None
+    now = utcnow()
+    if record.last_used is None or (now - record.last_used).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        session.execute(update(ScimToken).where(ScimToken.id == record.id).values(last_used=now))
+        record.last_used = now
+    return record
+
+
+def list_tokens(session: Session, workspace: Workspace, *, kind: str = "scim") -> list[ScimToken]:
+    """The workspace's tokens of ``kind``, newest first (revoked ones included)."""
+    return list(
+        session.scalars(
+            select(ScimToken)
+            .where(ScimToken.workspace_id == workspace.id, ScimToken.kind == kind)
+            .order_by(ScimToken.created.desc())
+        )
+    )
+
+
+def revoke_tokens(session: Session, workspace: Workspace, *, prefix: str | None = None,
+                  kind: str = "scim", keep: ScimToken | None = None) -> int:
+    """Revoke the workspace's live tokens of ``kind`` (only those starting with ``prefix`` if
+    given; never ``keep``). Returns how many were revoked."""
+    count = 0
+    for record in list_tokens(session, workspace, kind=kind):
+        if record.revoked_at is not None or (keep is not None and record.id == keep.id):
+            continue
+        if prefix and not record.prefix.startswith(prefix[:DISPLAY_CHARS]):
+            continue
+        record.revoked_at = utcnow()
+        count += 1
+    return count

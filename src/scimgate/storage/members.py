@@ -1,0 +1,153 @@
+"""Member (SCIM User) storage: rows derived from the stored document, and indexed queries.
+
+Contract: every function takes the workspace id and only ever touches that workspace's rows.
+``insert``/``save`` raise ``UniquenessException`` when the userName (case-insensitive) is taken,
+also under concurrent writers (the database's unique index decides). ``load`` returns None for
+an id that is not the workspace's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from scimgate.scim.errors import UniquenessException
+from scimgate.scim.serialize import StoredResource
+from scimgate.storage.models import GroupMember, Member, MemberEmail, ScimGroup, utcnow
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def _apply_document(member: Member, document: dict[str, Any]) -> None:
+    name = document.get("name") or {}
+    member.document = document
+    member.user_name = document["userName"]
+    member.user_name_lower = document["userName"].lower()
+    member.external_id = _text(document.get("externalId"))
+    member.display_name = _text(document.get("displayName"))
+    member.display_name_lower = _lower(member.display_name)
+    member.given_name = _text(name.get("givenName"))
+    member.family_name = _text(name.get("familyName"))
+    member.active = document.get("active", True) is not False
+
+
+def _email_rows(member: Member, document: dict[str, Any]) -> list[MemberEmail]:
+    rows = []
+    for position, email in enumerate(document.get("emails") or []):
+        value = email.get("value")
+        if not isinstance(value, str):
+            continue
+        rows.append(
+            MemberEmail(
+                workspace_id=member.workspace_id,
+                member_id=member.id,
+                position=position,
+                value=value,
+                value_lower=value.lower(),
+                type=_text(email.get("type")),
+                primary=email.get("primary") is True,
+            )
+        )
+    return rows
+
+
+def _flush_unique(session: Session, user_name: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise UniquenessException(
+            detail=f"A user with userName {user_name!r} already exists in this workspace "
+            "(userName is unique, case-insensitive)."
+        ) from exc
+
+
+def stored(member: Member) -> StoredResource:
+    """The protocol layer's view of a member row."""
+    return StoredResource(member.id, member.document, member.version, member.created, member.last_modified)
+
+
+def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Member:
+    """Create a member from a canonical document; its id is a new random UUID."""
+    now = utcnow()
+    member = Member(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now, last_modified=now)
+    _apply_document(member, document)
+    session.add(member)
+    _flush_unique(session, member.user_name)
+    session.add_all(_email_rows(member, document))
+    session.flush()
+    return member
+
+
+def load(session: Session, workspace_id: str, member_id: str, *, for_update: bool = False) -> Member | None:
+    """The workspace's member ``member_id``; ``for_update`` locks the row until commit."""
+    query = select(Member).where(Member.workspace_id == workspace_id, Member.id == member_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def save(session: Session, member: Member, document: dict[str, Any]) -> None:
+    """Store a changed document: derived columns, email rows, version + 1, lastModified now."""
+    _apply_document(member, document)
+    member.version += 1
+    member.last_modified = utcnow()
+    _flush_unique(session, member.user_name)
+    session.execute(delete(MemberEmail).where(MemberEmail.member_id == member.id))
+    session.add_all(_email_rows(member, document))
+    session.flush()
+
+
+def remove(session: Session, member: Member) -> None:
+    """Delete a member, its email rows, its memberships and (by cascade) what it owns."""
+    session.execute(
+        delete(GroupMember).where(GroupMember.workspace_id == member.workspace_id, GroupMember.member_id == member.id)
+    )
+    session.delete(member)
+    session.flush()
+
+
+def query(
+    session: Session,
+    workspace_id: str,
+    where: ColumnElement[bool] | None,
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[int, list[Member]]:
+    """(total matches, one page of members): count and page share one WHERE (RFC 7644 §3.4.2.4)."""
+    conditions = [Member.workspace_id == workspace_id]
+    if where is not None:
+        conditions.append(where)
+    total = session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0
+    if limit <= 0 or offset >= total:
+        return total, []
+    rows = session.scalars(select(Member).where(*conditions).order_by(*order_by).offset(offset).limit(limit))
+    return total, list(rows)
+
+
+def groups_of(session: Session, workspace_id: str, member_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    """For each member id: the (group id, group displayName) of its direct memberships."""
+    found: dict[str, list[tuple[str, str]]] = {member_id: [] for member_id in member_ids}
+    if not member_ids:
+        return found
+    rows = session.execute(
+        select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
+        .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
+        .where(GroupMember.workspace_id == workspace_id, GroupMember.member_id.in_(list(member_ids)))
+        .order_by(ScimGroup.display_name_lower)
+    )
+    for member_id, group_id, display in rows:
+        found[member_id].append((group_id, display))
+    return found

@@ -1,0 +1,281 @@
+"""SQLAlchemy 2 models: the whole data model, portable between SQLite and PostgreSQL.
+
+Every scoped table carries ``workspace_id`` and leads its keys with it, so a workspace's data can
+be found, isolated and sharded by that column (ARCHITECTURE.md, "Data model"). Case-insensitive
+uniqueness (userName, group displayName) is enforced by unique indexes on lower-cased twin
+columns, which both databases support the same way. Stored SCIM documents are JSON (JSONB on
+PostgreSQL). Times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Document = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime, stored as naive UTC on both databases.
+
+    Naive storage keeps comparisons in SQL identical on SQLite (text) and PostgreSQL
+    (timestamp); values read back are aware (``tzinfo=UTC``).
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, UTC, aware."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Workspace(Base):
+    """A tenant: one customer's workspace with its SCIM switches and domain policy."""
+
+    __tablename__ = "workspace"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_lower: Mapped[str] = mapped_column(String(200), unique=True)
+    scim_sync_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    group_sync_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_any_domain: Mapped[bool] = mapped_column(Boolean, default=False)
+    audit_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScimToken(Base):
+    """A bearer credential. Only the SHA-256 of the secret is stored; ``prefix`` is for display.
+
+    ``kind`` is ``scim`` (an identity provider's SCIM bearer token) or ``admin`` (the admin JSON API).
+    """
+
+    __tablename__ = "scim_token"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="scim")
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(32))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EmailDomain(Base):
+    """An allowed email domain of a workspace: lower-case, IDNA (A-label) form; pending or verified."""
+
+    __tablename__ = "email_domain"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(253))
+    challenge: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verified_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # "dns" | "operator"
+    verified_detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # who / operator reason
+
+
+class Member(Base):
+    """A provisioned user (SCIM User). ``id`` is server-made and never derived from an email.
+
+    ``document`` is the canonical stored SCIM document (scim.resource); the other columns are
+    derived from it at every write so that filters, sorting and uniqueness run on indexes.
+    """
+
+    __tablename__ = "member"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "user_name_lower"),
+        Index("ix_member_workspace_external_id", "workspace_id", "external_id"),
+        Index("ix_member_workspace_display_name_lower", "workspace_id", "display_name_lower"),
+        Index("ix_member_workspace_id_id", "workspace_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(512))
+    user_name_lower: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    display_name_lower: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    given_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    family_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberEmail(Base):
+    """One value of a member's ``emails`` (RFC 7643 §4.1.2), for indexed email filters and domain rules."""
+
+    __tablename__ = "member_email"
+    __table_args__ = (
+        Index("ix_member_email_workspace_value_lower", "workspace_id", "value_lower"),
+        Index("ix_member_email_member_id", "member_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(36))
+    member_id: Mapped[str] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(512))
+    value_lower: Mapped[str] = mapped_column(String(512))
+    type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ScimGroup(Base):
+    """A provisioned group (SCIM Group); membership lives in ``group_member`` rows."""
+
+    __tablename__ = "scim_group"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "display_name_lower"),
+        Index("ix_scim_group_workspace_external_id", "workspace_id", "external_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    display_name: Mapped[str] = mapped_column(String(512))
+    display_name_lower: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GroupMember(Base):
+    """One membership row: ``member_id`` is a member (``User``) or a nested group (``Group``) id."""
+
+    __tablename__ = "group_member"
+    __table_args__ = (Index("ix_group_member_member_id", "member_id"),)
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("scim_group.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(36))
+    member_type: Mapped[str] = mapped_column(String(8))  # "User" | "Group"
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Chat(Base):
+    """A chat owned by a member: proves that identity changes keep what a member owns."""
+
+    __tablename__ = "chat"
+    __table_args__ = (Index("ix_chat_workspace_member", "workspace_id", "member_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(512))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Agent(Base):
+    """An AI agent owned by a member."""
+
+    __tablename__ = "agent"
+    __table_args__ = (Index("ix_agent_workspace_member", "workspace_id", "member_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    member_id: Mapped[str] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(512))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """One SCIM request's outcome. Never a token, never a whole body."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_workspace_at", "workspace_id", "at"),
+        Index("ix_audit_event_workspace_resource", "workspace_id", "resource_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    request_id: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(512))
+    resource_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[int] = mapped_column(Integer)
+    scim_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client: Mapped[str] = mapped_column(String(16))
+    duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class AdminAccount(Base):
+    """A workspace admin's login for the admin pages (argon2 hash)."""
+
+    __tablename__ = "admin_account"
+    __table_args__ = (UniqueConstraint("workspace_id", "email_lower"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    email_lower: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="owner")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RateBucket(Base):
+    """A token bucket shared by every worker (rate limiting per SCIM token)."""
+
+    __tablename__ = "rate_bucket"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)  # seconds since the epoch

@@ -1,0 +1,58 @@
+"""Fixtures: a live server per test module on each database, and a fresh tenant per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import (
+    LiveServer,
+    Tenant,
+    create_postgres_database,
+    drop_postgres_database,
+    make_tenant,
+    postgres_available,
+    start_server,
+    stop_server,
+)
+
+REQUIRE_POSTGRES = os.environ.get("SCIMGATE_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each module runs once on SQLite and once on PostgreSQL."""
+    if request.param == "postgres" and not postgres_available():
+        if REQUIRE_POSTGRES:
+            pytest.fail("PostgreSQL is required (SCIMGATE_REQUIRE_POSTGRES=1) but not reachable")
+        pytest.skip("PostgreSQL is not reachable at SCIMGATE_TEST_POSTGRES_URL: PostgreSQL half skipped")
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database for one module."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'scimgate.db'}"
+        return
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A scimgate server process for the module."""
+    server = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def tenant(live_server: LiveServer) -> Iterator[Tenant]:
+    """A fresh workspace with sync on, example.com verified and a SCIM token."""
+    created = make_tenant(live_server)
+    yield created
+    created.client.close()

@@ -1,0 +1,180 @@
+"""Test support: live scimgate server processes, fresh databases, tenants with tokens.
+
+Every module that uses ``live_server`` gets its own server process and its own database, on
+SQLite and on PostgreSQL (``SCIMGATE_TEST_POSTGRES_URL``, default
+``postgresql://postgres@127.0.0.1:5432/test``). Each test gets its own workspace, so tests in a
+module share the process but never see each other's data (tenancy does the isolation).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from scimgate.services import tokens, workspaces
+from scimgate.storage import migrate
+from scimgate.storage.db import make_engine, normalise_url, session_factory, transaction
+from scimgate.storage.models import EmailDomain, utcnow
+
+POSTGRES_URL = os.environ.get("SCIMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SCIM_PREFIX = "/api/scim/v2"
+
+
+def postgres_available() -> bool:
+    engine = make_engine(POSTGRES_URL, pool_size=1)
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def create_postgres_database() -> str:
+    """A new empty PostgreSQL database; returns its URL."""
+    name = "sg_" + uuid.uuid4().hex[:16]
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_size=1)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base = normalise_url(POSTGRES_URL)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_size=1)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A scimgate process on loopback and the database it serves."""
+
+    url: str
+    database_url: str
+    sessions: sessionmaker[Session]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    backend: str
+
+    @property
+    def base_url(self) -> str:
+        return self.url + SCIM_PREFIX
+
+
+def start_server(database_url: str, log_path: Path, backend: str, workers: int = 1,
+                 env: dict[str, str] | None = None) -> LiveServer:
+    """Migrate ``database_url`` and start ``uvicorn scimgate.asgi:app`` on a free port."""
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process_env = dict(os.environ)
+    process_env.update({
+        "SCIMGATE_DATABASE_URL": database_url,
+        "SCIMGATE_PUBLIC_URL": url,
+        "SCIMGATE_RATE_LIMIT_PER_SECOND": "0",
+    })
+    process_env.update(env or {})
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "scimgate.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning"],
+        env=process_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + SCIM_PREFIX + "/ServiceProviderConfig", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"scimgate did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    return LiveServer(url, database_url, session_factory(engine), process, log_path, backend)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+    server.sessions.kw["bind"].dispose()
+
+
+@dataclass
+class Tenant:
+    """A workspace on a live server with a SCIM token, sync on and example.com verified."""
+
+    server: LiveServer
+    workspace_id: str
+    workspace_name: str
+    token: str
+    client: httpx.Client
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.client.post(path, json=json, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.client.put(path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.client.patch(path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.delete(path, **kwargs)
+
+    def create_user(self, user_name: str, **attributes: Any) -> dict[str, Any]:
+        """POST a user and return the created resource (asserting 201)."""
+        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, **attributes}
+        response = self.post("/Users", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+def make_tenant(server: LiveServer, *, domains: tuple[str, ...] = ("example.com",),
+                sync: bool = True, allow_any_domain: bool = False) -> Tenant:
+    """A fresh workspace with a token, SCIM sync on and ``domains`` verified."""
+    name = "ws-" + uuid.uuid4().hex[:12]
+    with transaction(server.sessions) as session:
+        workspace = workspaces.create_workspace(session, name, allow_any_domain=allow_any_domain)
+        workspaces.set_scim_sync(session, workspace, sync)
+        for domain in domains:
+            session.add(EmailDomain(id=str(uuid.uuid4()), workspace_id=workspace.id, name=domain,
+                                    challenge=uuid.uuid4().hex, verified_at=utcnow(), verified_by="operator",
+                                    verified_detail="test fixture"))
+        issued = tokens.issue_token(session, workspace)
+        workspace_id = workspace.id
+    client = httpx.Client(
+        base_url=server.base_url,
+        headers={"Authorization": f"Bearer {issued.secret}", "Content-Type": "application/scim+json"},
+        timeout=30,
+    )
+    return Tenant(server, workspace_id, name, issued.secret, client)
