@@ -34,7 +34,9 @@ def test_op_any_case(op: str) -> None:
 
 def test_operations_key_any_case() -> None:
     """C39: 'operations' (lower case) is accepted; RFC 7643 §2.1 names are case-insensitive."""
-    ops = normalise_patch_request({"schemas": [PATCH_OP], "operations": [{"op": "replace", "path": "a", "value": 1}]})
+    ops = normalise_patch_request(
+        {"schemas": [PATCH_OP], "operations": [{"op": "replace", "path": "a", "value": 1}]}
+    )
     assert ops == [{"op": "replace", "path": "a", "value": 1}]
 
 
@@ -100,7 +102,10 @@ def test_operation_member_names_any_case() -> None:
 def test_pathless_value_expanded_per_key() -> None:
     """C01, research §2.4 c: flat dotted and URN keys become one operation each."""
     ops = expand_pathless_value(
-        {"op": "replace", "value": {"displayName": "A", "name.givenName": "Ada", f"{ENTERPRISE}:department": "Ops"}}
+        {
+            "op": "replace",
+            "value": {"displayName": "A", "name.givenName": "Ada", f"{ENTERPRISE}:department": "Ops"},
+        }
     )
     assert ops == [
         {"op": "replace", "path": "displayName", "value": "A"},
@@ -148,13 +153,17 @@ def test_remove_value_list_on_other_attribute() -> None:
 
 def test_remove_value_quotes_values() -> None:
     """Values are JSON-quoted, so a quote in an id cannot inject filter syntax."""
-    ops = remove_value_list_to_filters({"op": "remove", "path": "members", "value": [{"value": 'a" or value pr'}]})
+    ops = remove_value_list_to_filters(
+        {"op": "remove", "path": "members", "value": [{"value": 'a" or value pr'}]}
+    )
     assert ops == [{"op": "remove", "path": 'members[value eq "a\\" or value pr"]'}]
 
 
 def test_remove_with_filter_path_ignores_value() -> None:
     """RFC 7644 §3.5.2.2: the path alone names the target of a remove."""
-    ops = remove_value_list_to_filters({"op": "remove", "path": 'members[value eq "a"]', "value": [{"value": "b"}]})
+    ops = remove_value_list_to_filters(
+        {"op": "remove", "path": 'members[value eq "a"]', "value": [{"value": "b"}]}
+    )
     assert ops == [{"op": "remove", "path": 'members[value eq "a"]'}]
 
 

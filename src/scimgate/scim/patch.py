@@ -238,15 +238,18 @@ class _Engine:
         try:
             node = Path(text).ast
         except InvalidPathException as exc:
-            raise InvalidPathException(detail=f"'{text}' is not a valid attribute path: {exc.detail}") from exc
+            raise InvalidPathException(
+                detail=f"'{text}' is not a valid attribute path: {exc.detail}"
+            ) from exc
         if node is None:
             raise InvalidPathException(detail="The path is empty.")
         node = _as_value_path(node)
         if isinstance(node, ValuePath):
             attr_path, value_filter, sub_name = node.attr_path, node.val_filter, node.sub_attr
             if attr_path.sub_attr is not None:
-                raise InvalidPathException(detail=f"'{text}': a value filter applies to an attribute, "
-                                                  "not to a sub-attribute.")
+                raise InvalidPathException(
+                    detail=f"'{text}': a value filter applies to an attribute, not to a sub-attribute."
+                )
         else:
             attr_path, value_filter, sub_name = node, None, node.sub_attr
         schema = self.resource.core
@@ -256,21 +259,26 @@ class _Engine:
                 return _Target(text, None, extension=whole)
             known = self.resource.canonical_urn(attr_path.uri)
             if known is None:
-                raise InvalidPathException(detail=f"'{text}': '{attr_path.uri}' is not a schema of "
-                                                  f"{self.resource.name} resources.")
+                raise InvalidPathException(
+                    detail=f"'{text}': '{attr_path.uri}' is not a schema of {self.resource.name} resources."
+                )
             schema = known
         attribute = self._attribute(attr_path.attr, schema, explicit=attr_path.uri is not None)
         if attribute is None:
-            raise InvalidPathException(detail=f"'{text}': '{attr_path.attr}' is not an attribute of "
-                                              f"{self.resource.name} resources.")
+            raise InvalidPathException(
+                detail=f"'{text}': '{attr_path.attr}' is not an attribute of {self.resource.name} resources."
+            )
         sub = None
         if sub_name:
             sub = attribute.sub(sub_name) if attribute.is_complex else None
             if sub is None:
-                raise InvalidPathException(detail=f"'{text}': '{sub_name}' is not a sub-attribute of "
-                                                  f"'{attribute.name}'.")
+                raise InvalidPathException(
+                    detail=f"'{text}': '{sub_name}' is not a sub-attribute of '{attribute.name}'."
+                )
         if value_filter is not None and not attribute.is_complex:
-            raise InvalidPathException(detail=f"'{text}': '{attribute.name}' has no sub-attributes to filter on.")
+            raise InvalidPathException(
+                detail=f"'{text}': '{attribute.name}' has no sub-attributes to filter on."
+            )
         return _Target(text, attribute, sub, value_filter)
 
     def _attribute(self, name: str, schema: str, *, explicit: bool) -> Attribute | None:
@@ -300,11 +308,18 @@ class _Engine:
         )
         if not read_only:
             return False
-        if (attribute.name == "id" and attribute.schema == self.resource.core and op != "remove"
-                and target.sub is None and target.filter is None and value == self.resource_id):
+        if (
+            attribute.name == "id"
+            and attribute.schema == self.resource.core
+            and op != "remove"
+            and target.sub is None
+            and target.filter is None
+            and value == self.resource_id
+        ):
             return True
-        raise MutabilityException(detail=f"'{target.text}' is read-only and cannot be changed "
-                                         "(RFC 7643 §7, RFC 7644 §3.5.2).")
+        raise MutabilityException(
+            detail=f"'{target.text}' is read-only and cannot be changed (RFC 7643 §7, RFC 7644 §3.5.2)."
+        )
 
     # -- containers -----------------------------------------------------------------------
 
@@ -333,7 +348,9 @@ class _Engine:
                 self.document.pop(urn, None)
             return
         if not isinstance(value, dict):
-            raise InvalidValueException(detail=f"The value for '{urn}' must be a JSON object of its attributes.")
+            raise InvalidValueException(
+                detail=f"The value for '{urn}' must be a JSON object of its attributes."
+            )
         for key, item in value.items():
             if not isinstance(key, str) or key.lower() == "schemas":
                 continue
@@ -358,8 +375,10 @@ class _Engine:
         if target.filter is not None:
             # A filter on a single complex value selects it or not (remove only).
             if op != "remove":
-                raise InvalidPathException(detail=f"'{target.text}': '{attribute.name}' is single-valued; "
-                                                  "a value filter can only select it for removal.")
+                raise InvalidPathException(
+                    detail=f"'{target.text}': '{attribute.name}' is single-valued; "
+                    "a value filter can only select it for removal."
+                )
             if isinstance(current, dict) and _matches(target.filter, current, attribute):
                 self._put(attribute, _without(current, target.sub) if target.sub else None)
             return
@@ -370,7 +389,9 @@ class _Engine:
             element = _coerce_sub(attribute, target.sub, value, target.text)
             if element is None:
                 # manager.value "" clears the manager (research §2.4 g)
-                self._put(attribute, None if _is_reference(attribute) else _without(current or {}, target.sub))
+                self._put(
+                    attribute, None if _is_reference(attribute) else _without(current or {}, target.sub)
+                )
                 return
             self._put(attribute, {**(current or {}), **element})
             return
@@ -458,14 +479,20 @@ class _Engine:
         """
         attribute = target.attribute
         assert attribute is not None and target.filter is not None
-        terms = target.filter.terms if (
-            isinstance(target.filter, LogicalExpr) and target.filter.op == LogicalOperator.and_
-        ) else (target.filter,)
+        terms = (
+            target.filter.terms
+            if (isinstance(target.filter, LogicalExpr) and target.filter.op == LogicalOperator.and_)
+            else (target.filter,)
+        )
         element: dict[str, Any] = {}
         for term in terms:
-            if not (isinstance(term, Comparison) and term.op == CompareOperator.eq and term.value is not None):
-                raise NoTargetException(detail=f"'{target.text}' matches no value, and its filter does not "
-                                               "describe one to create (RFC 7644 §3.5.2.3).")
+            if not (
+                isinstance(term, Comparison) and term.op == CompareOperator.eq and term.value is not None
+            ):
+                raise NoTargetException(
+                    detail=f"'{target.text}' matches no value, and its filter does not "
+                    "describe one to create (RFC 7644 §3.5.2.3)."
+                )
             sub = _filter_sub(attribute, term.attr_path)
             part = _coerce_sub(attribute, sub, term.value, target.text)
             if part:
@@ -484,8 +511,10 @@ class _Engine:
         """
         plan = self.members = self.members or MemberPlan()
         if target.sub is not None:
-            raise InvalidPathException(detail=f"'{target.text}': member sub-attributes cannot be patched; "
-                                              "add or remove the member instead.")
+            raise InvalidPathException(
+                detail=f"'{target.text}': member sub-attributes cannot be patched; "
+                "add or remove the member instead."
+            )
         if target.filter is not None:
             member_ids = _member_ids(target.filter, target.text)
             if op != "add":  # remove, or replace the selected members with the value's
@@ -508,7 +537,8 @@ def _as_value_path(node: Any) -> Any:
         inner_attr = AttrPath(attr=node.attr_path.sub_attr or "value")
         head = AttrPath(attr=node.attr_path.attr, uri=node.attr_path.uri)
         inner: FilterNode = (
-            Present(attr_path=inner_attr) if isinstance(node, Present)
+            Present(attr_path=inner_attr)
+            if isinstance(node, Present)
             else Comparison(attr_path=inner_attr, op=node.op, value=node.value)
         )
         return ValuePath(attr_path=head, val_filter=inner)
@@ -581,27 +611,36 @@ def _clear_other_primaries(elements: list[dict[str, Any]], written: list[dict[st
 
 
 def _check_primaries(document: dict[str, Any], resource: ResourceSchema) -> None:
+    """At most one element of a multi-valued attribute has primary true (RFC 7643 §2.4)."""
     for urn, attributes in resource.attributes.items():
         container = document if urn == resource.core else document.get(urn) or {}
         for attribute in attributes.values():
             value = container.get(attribute.name)
-            if attribute.multi_valued and attribute.is_complex and isinstance(value, list):
-                if sum(1 for element in value if isinstance(element, dict) and element.get("primary") is True) > 1:
-                    raise InvalidValueException(
-                        detail=f"At most one value of '{attribute.name}' may have primary true (RFC 7643 §2.4)."
-                    )
+            if not (attribute.multi_valued and isinstance(value, list)):
+                continue
+            primaries = [e for e in value if isinstance(e, dict) and e.get("primary") is True]
+            if len(primaries) > 1:
+                raise InvalidValueException(
+                    detail=f"At most one value of '{attribute.name}' may have primary true (RFC 7643 §2.4)."
+                )
 
 
 def _member_ids(node: FilterNode, text: str) -> list[str]:
     """Member ids named by ``value eq "<id>"`` terms joined by ``or``."""
     if isinstance(node, LogicalExpr) and node.op == LogicalOperator.or_:
         return [member_id for term in node.terms for member_id in _member_ids(term, text)]
-    if (isinstance(node, Comparison) and node.op == CompareOperator.eq and node.attr_path.uri is None
-            and node.attr_path.sub_attr is None and node.attr_path.attr.lower() == "value"
-            and isinstance(node.value, str)):
+    if (
+        isinstance(node, Comparison)
+        and node.op == CompareOperator.eq
+        and node.attr_path.uri is None
+        and node.attr_path.sub_attr is None
+        and node.attr_path.attr.lower() == "value"
+        and isinstance(node.value, str)
+    ):
         return [node.value]
-    raise InvalidFilterException(detail=f"'{text}': member filters must be 'value eq \"<id>\"' "
-                                        "(optionally joined by 'or').")
+    raise InvalidFilterException(
+        detail=f"'{text}': member filters must be 'value eq \"<id>\"' (optionally joined by 'or')."
+    )
 
 
 def _members_of(value: Any, label: str) -> list[dict[str, Any]]:
@@ -618,11 +657,15 @@ def _members_of(value: Any, label: str) -> list[dict[str, Any]]:
         keys = {key.lower(): key for key in item if isinstance(key, str)}
         member_id = item.get(keys.get("value", "value"))
         if not isinstance(member_id, str) or not member_id.strip():
-            raise InvalidValueException(detail=f"Each value of '{label}' needs a 'value' holding a member id.")
+            raise InvalidValueException(
+                detail=f"Each value of '{label}' needs a 'value' holding a member id."
+            )
         kind = item.get(keys.get("type", "type"))
         if kind is not None:
             if not isinstance(kind, str) or kind.lower() not in _MEMBER_TYPES:
-                raise InvalidValueException(detail=f"'{label}.type' must be 'User' or 'Group', got {json.dumps(kind)}.")
+                raise InvalidValueException(
+                    detail=f"'{label}.type' must be 'User' or 'Group', got {json.dumps(kind)}."
+                )
             kind = _MEMBER_TYPES[kind.lower()]
         display = item.get(keys.get("display", "display"))
         if display is not None and not isinstance(display, str):

@@ -76,9 +76,7 @@ def find_operations(body: dict[str, Any]) -> list[Any]:
     if not isinstance(operations, list):
         raise InvalidSyntaxException(detail="'Operations' must be a JSON array (RFC 7644 §3.5.2).")
     if not operations:
-        raise InvalidValueException(
-            detail="'Operations' must hold one or more operations (RFC 7644 §3.5.2)."
-        )
+        raise InvalidValueException(detail="'Operations' must hold one or more operations (RFC 7644 §3.5.2).")
     return operations
 
 
@@ -189,7 +187,9 @@ def remove_value_list_to_filters(operation: dict[str, Any]) -> list[dict[str, An
             if item is None or (is_members and str(key).lower() != "value"):
                 continue
             if not isinstance(key, str) or not _ATTR_NAME.fullmatch(key):
-                raise InvalidValueException(detail=f"'{key}' in the value of a remove is not an attribute name.")
+                raise InvalidValueException(
+                    detail=f"'{key}' in the value of a remove is not an attribute name."
+                )
             if isinstance(item, dict | list):
                 raise InvalidValueException(
                     detail=f"'{key}' in the value of a remove must be a single value, not {json.dumps(item)}."
@@ -197,7 +197,8 @@ def remove_value_list_to_filters(operation: dict[str, Any]) -> list[dict[str, An
             terms.append(f"{key} eq {json.dumps(item)}")
         if not terms:
             raise InvalidValueException(
-                detail=f"Each value of a remove on '{path}' must name what to remove, e.g. {{\"value\": \"...\"}}."
+                detail=f"Each value of a remove on '{path}' must name what to remove, "
+                'e.g. {"value": "..."}.'
             )
         out.append({"op": "remove", "path": f"{path}[{' and '.join(terms)}]"})
     return out

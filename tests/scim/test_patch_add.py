@@ -1,0 +1,149 @@
+"""PATCH add (RFC 7644 §3.5.2.1) through scimgate.scim.patch.apply_patch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scimgate.scim.patch import apply_patch
+from scimgate.scim.quirks import normalise_patch_request
+from scimgate.scim.resource import normalise_document
+from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, user_schema
+
+USER_ID = "2819c223-7f76-453a-919d-413861904646"
+
+
+def user(**extra: Any) -> dict[str, Any]:
+    return normalise_document({"userName": "ada@example.com", "active": True, **extra}, user_schema())
+
+
+def patch(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, Any]:
+    ops = normalise_patch_request({"Operations": list(operations)})
+    result = apply_patch(document, ops, user_schema(), resource_id=USER_ID)
+    assert normalise_document(result.document, user_schema()) == result.document
+    return result.document
+
+
+def test_add_simple_sets_value() -> None:
+    """§3.5.2.1: add on a single-valued attribute sets it (research §2.4 d)."""
+    assert patch(user(), {"op": "Add", "path": "nickName", "value": "Ali"})["nickName"] == "Ali"
+
+
+def test_add_simple_replaces_existing_value() -> None:
+    """§3.5.2.1: add on a single-valued attribute replaces the existing value."""
+    assert patch(user(nickName="A"), {"op": "add", "path": "nickName", "value": "B"})["nickName"] == "B"
+
+
+def test_add_sub_attribute_creates_parent() -> None:
+    """§3.5.2.1: add name.givenName on a user with no name (case C06)."""
+    assert patch(user(), {"op": "add", "path": "name.givenName", "value": "Eli"})["name"] == {
+        "givenName": "Eli"
+    }
+
+
+def test_add_multi_valued_appends() -> None:
+    """§3.5.2.1: values are added to a multi-valued attribute."""
+    doc = user(emails=[{"value": "a@example.com", "type": "work"}])
+    out = patch(doc, {"op": "add", "path": "emails", "value": [{"value": "b@example.com", "type": "home"}]})
+    assert [e["value"] for e in out["emails"]] == ["a@example.com", "b@example.com"]
+
+
+def test_add_multi_valued_does_not_duplicate() -> None:
+    """§3.5.2.1: an equal value already present is not added again."""
+    doc = user(emails=[{"value": "a@example.com", "type": "work"}])
+    out = patch(doc, {"op": "add", "path": "emails", "value": [{"value": "a@example.com", "type": "work"}]})
+    assert out["emails"] == [{"value": "a@example.com", "type": "work"}]
+
+
+def test_add_primary_clears_other_primaries() -> None:
+    """RFC 7643 §2.4: a new primary value makes the others non-primary."""
+    doc = user(emails=[{"value": "a@example.com", "type": "work", "primary": True}])
+    out = patch(doc, {"op": "add", "path": "emails", "value": [{"value": "b@example.com", "primary": True}]})
+    assert out["emails"] == [
+        {"value": "a@example.com", "type": "work", "primary": False},
+        {"value": "b@example.com", "primary": True},
+    ]
+
+
+def test_add_through_unmatched_filter_creates_element() -> None:
+    """Case C06 (Entra): add emails[type eq "work"].value with no work email creates it."""
+    out = patch(
+        user(),
+        {"op": "add", "path": 'emails[type eq "work"].value', "value": "eli@example.com"},
+        {"op": "add", "path": 'addresses[type eq "work"].locality', "value": "Springfield"},
+        {"op": "add", "path": "name.givenName", "value": "Eli"},
+    )
+    assert out["emails"] == [{"type": "work", "value": "eli@example.com"}]
+    assert out["addresses"] == [{"type": "work", "locality": "Springfield"}]
+    assert out["name"] == {"givenName": "Eli"}
+
+
+def test_add_through_filter_is_idempotent() -> None:
+    """Case C06: repeating the request does not create a second work email."""
+    op = {"op": "add", "path": 'emails[type eq "work"].value', "value": "eli@example.com"}
+    once = patch(user(), op)
+    assert patch(once, op) == once
+
+
+def test_add_through_matched_filter_updates_element() -> None:
+    """§3.5.2.1 with a valuePath: the matched element gets the sub-attribute."""
+    doc = user(phoneNumbers=[{"value": "1", "type": "work"}, {"value": "2", "type": "mobile"}])
+    out = patch(doc, {"op": "add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "3"})
+    assert out["phoneNumbers"] == [{"value": "1", "type": "work"}, {"value": "3", "type": "mobile"}]
+
+
+def test_pathless_add_dotted_keys_nest() -> None:
+    """Case C01: dotted keys of a path-less add land in the complex attribute, never as flat keys."""
+    out = patch(
+        user(displayName="Ada C01"),
+        {
+            "op": "Add",
+            "value": {
+                "displayName": "Ada Lovelace",
+                "title": "Engineer",
+                "name.givenName": "Ada",
+                "name.familyName": "Lovelace",
+                "name.formatted": "Ada Lovelace",
+            },
+        },
+    )
+    assert out["name"] == {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"}
+    assert out["displayName"] == "Ada Lovelace" and out["title"] == "Engineer"
+    assert not {"name.givenName", "givenName", "familyName"} & set(out)
+
+
+def test_add_manager_bare_string() -> None:
+    """Case C36 (Entra): manager sent as a bare id is stored as {"value": id}."""
+    out = patch(user(), {"op": "Add", "path": f"{ENTERPRISE_USER_SCHEMA}:manager", "value": "boss-id"})
+    assert out[ENTERPRISE_USER_SCHEMA] == {"manager": {"value": "boss-id"}}
+
+
+def test_add_manager_object_and_list_forms() -> None:
+    """Case C36 / research §2.4 g: the {value} and one-element list forms give the same result."""
+    path = f"{ENTERPRISE_USER_SCHEMA}:manager"
+    expected = {"manager": {"value": "boss-id"}}
+    assert (
+        patch(user(), {"op": "add", "path": path, "value": {"value": "boss-id"}})[ENTERPRISE_USER_SCHEMA]
+        == expected
+    )
+    listed = patch(user(), {"op": "add", "path": path, "value": [{"$ref": None, "value": "boss-id"}]})
+    assert listed[ENTERPRISE_USER_SCHEMA] == expected
+
+
+def test_add_null_adds_nothing() -> None:
+    """An add whose value is null changes nothing (no null add in RFC 7644 §3.5.2.1)."""
+    doc = user(nickName="A")
+    assert patch(doc, {"op": "add", "path": "nickName", "value": None}) == doc
+
+
+def test_add_roles_json_encoded_strings() -> None:
+    """Research §2.4 h: Entra sends role elements as JSON-encoded strings."""
+    value = ['{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}']
+    out = patch(user(), {"op": "Add", "path": "roles", "value": value})
+    assert out["roles"] == [{"primary": True, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]
+
+
+def test_add_roles_with_json_string_value_round_trips() -> None:
+    """Research §2.4 h (values round-trip as sent): a JSON string inside "value" is kept."""
+    role = '{"id":"06b0","value":"25","displayName":"Role1234"}'
+    out = patch(user(), {"op": "Add", "path": "roles", "value": [{"value": role}]})
+    assert out["roles"] == [{"value": role}]
