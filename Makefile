@@ -19,6 +19,7 @@ serve: $(STAMP)
 	$(BIN)/scimgate serve
 
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q
 
 bench: $(STAMP)
