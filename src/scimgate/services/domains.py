@@ -1,38 +1,95 @@
-"""Allowed email domains of a workspace, and the rule that members stay inside verified ones.
+"""Allowed email domains of a workspace, their verification, and the rule that members stay
+inside verified ones.
 
-The rule (issue "workspace security rules"): a member's userName (when it has the form of an
-email) and every email value must be in a *verified* allowed domain of the workspace, unless
-the workspace has ``allow_any_domain`` (trials). Domains compare in IDNA A-label, lower-case.
+Domains are stored lower-case in IDNA 2008 A-label form (UTS #46 mapping, the ``idna``
+package): ``Bücher.Example`` is ``xn--bcher-kva.example``. A domain covers exactly that name;
+subdomains are not implied (``eu.example.com`` needs its own entry).
+
+A domain is *pending* until verified, either by DNS (services.dns_verification: a TXT record
+``scimgate-verification=<challenge>``) or by an operator's override, recorded with the reason.
+``verified_by`` is ``dns`` or ``operator``; ``verified_detail`` says who and, for DNS, where the
+record was found, for an operator why.
+
+The provisioning rule (ARCHITECTURE.md, "Rules"): a member's userName (when it has the form of
+an email) and every email value must be in a *verified* allowed domain of the workspace, unless
+the workspace has ``allow_any_domain`` (a trial setting, off by default). A workspace with no
+verified domain therefore accepts no email-shaped identity at all until an admin verifies one.
+
+Errors meant for the admin (CLI, admin API, admin pages) are ``DomainError`` subclasses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import idna
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.scim.errors import InvalidValueException
-from scimgate.storage.models import EmailDomain, Workspace
+from scimgate.services.dns_verification import (
+    DnsCheck,
+    ResolverConfig,
+    check_txt,
+    expected_record,
+    record_names,
+)
+from scimgate.services.workspaces import WorkspaceError
+from scimgate.storage.db import transaction
+from scimgate.storage.models import EmailDomain, Workspace, utcnow
+
+
+class DomainError(WorkspaceError):
+    """A domain operation the admin must correct; the message says how."""
+
+
+class InvalidDomain(DomainError):
+    """The text is not a domain name that can hold email addresses."""
+
+
+class DomainExists(DomainError):
+    """The workspace already has this domain."""
+
+
+class DomainNotFound(DomainError):
+    """The workspace has no such domain (also for another workspace's domain)."""
 
 
 def normalise_domain(name: str) -> str:
-    """``Bücher.Example.`` -> ``xn--bcher-kva.example`` (IDNA 2008 via the ``idna`` codec of
-    Python: lower-case first, trailing dot removed). Raises ValueError for an invalid name."""
-    cleaned = name.strip().rstrip(".").lower()
-    if not cleaned or " " in cleaned or "@" in cleaned:
+    """``Bücher.Example.`` -> ``xn--bcher-kva.example``: IDNA 2008 with the UTS #46 mapping
+    (lower-cases and folds full-width forms), trailing dot removed. Raises ValueError (an
+    ``idna.IDNAError`` is one) for a name that is not a valid host name."""
+    cleaned = name.strip().rstrip(".")
+    if not cleaned or "@" in cleaned:
         raise ValueError(f"{name!r} is not a domain name")
-    return cleaned.encode("idna").decode("ascii")
+    return idna.encode(cleaned, uts46=True).decode("ascii")
+
+
+def display_domain(name: str) -> str:
+    """An A-label name as people read it: ``bücher.example (xn--bcher-kva.example)``, or the
+    name alone when it is plain ASCII."""
+    try:
+        unicode = idna.decode(name)
+    except idna.IDNAError:
+        return name
+    return name if unicode == name else f"{unicode} ({name})"
 
 
 def email_domain(value: str) -> str | None:
-    """The normalised domain of an email-shaped string, or None if it is not email-shaped."""
+    """The normalised domain of an email-shaped string, or None if it is not email-shaped.
+
+    A domain part that is not a valid host name is returned lower-cased as it is, so that it
+    matches no verified domain and is rejected by name."""
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain:
         return None
     try:
         return normalise_domain(domain)
-    except (ValueError, UnicodeError):
+    except ValueError:
         return domain.lower()
 
 
@@ -63,15 +120,155 @@ def check_member_domains(session: Session, workspace: Workspace, document: dict[
 
     Only domains the member would *enter* are checked: those of ``document`` not already in
     ``previous`` (its stored document before a PUT or PATCH). So removing a domain blocks new
-    provisioning into it but does not freeze the members already there.
+    provisioning into it but neither deletes nor freezes the members already there: they can
+    still be renamed, deactivated, reactivated and moved out of it.
     """
     if workspace.allow_any_domain:
         return
     wanted = member_domains(document) - (member_domains(previous) if previous else set())
     missing = sorted(wanted - verified_domains(session, workspace, wanted))
-    if missing:
-        domain = missing[0]
-        raise InvalidValueException(
-            detail=f"The email domain {domain} is not a verified domain of this workspace: "
-            f"add and verify {domain} in the workspace's security settings, then retry."
-        )
+    if not missing:
+        return
+    shown = display_domain(missing[0])
+    none_yet = session.scalar(
+        select(EmailDomain.id).where(EmailDomain.workspace_id == workspace.id,
+                                     EmailDomain.verified_at.is_not(None)).limit(1)
+    ) is None
+    context = " (it has no verified email domain yet)" if none_yet else ""
+    raise InvalidValueException(
+        detail=f"The email domain {shown} is not a verified domain of this workspace{context}: "
+        f"add and verify {shown} in the workspace's security settings, then retry."
+    )
+
+
+# --- Managing domains -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    """What the admin publishes to verify by DNS: a TXT record ``value`` at one of ``names``."""
+
+    names: tuple[str, str]
+    value: str
+
+
+def status(domain: EmailDomain) -> Literal["pending", "verified"]:
+    """``verified`` once verified by DNS or by an operator, else ``pending``."""
+    return "verified" if domain.verified_at is not None else "pending"
+
+
+def verification_record(domain: EmailDomain) -> VerificationRecord:
+    """The TXT record that verifies ``domain`` (at the domain or at ``_scimgate.<domain>``)."""
+    return VerificationRecord(record_names(domain.name), expected_record(domain.challenge))
+
+
+def _parse(name: str) -> str:
+    try:
+        normalised = normalise_domain(name)
+    except ValueError as exc:
+        raise InvalidDomain(f"{name!r} is not a valid domain name ({exc}).") from exc
+    labels = normalised.split(".")
+    if len(labels) < 2 or labels[-1].isdigit():
+        raise InvalidDomain(f"{name!r} is not an email domain: give a name such as example.com.")
+    return normalised
+
+
+def add_domain(session: Session, workspace: Workspace, name: str) -> EmailDomain:
+    """Add ``name`` (normalised) to the workspace's allowed domains, pending, with a fresh
+    challenge. Raises InvalidDomain or DomainExists."""
+    normalised = _parse(name)
+    domain = EmailDomain(id=str(uuid.uuid4()), workspace_id=workspace.id, name=normalised,
+                         challenge=secrets.token_hex(16))
+    try:
+        with session.begin_nested():
+            session.add(domain)
+    except IntegrityError as exc:
+        raise DomainExists(f"{display_domain(normalised)} is already a domain of this workspace.") from exc
+    return domain
+
+
+def list_domains(session: Session, workspace: Workspace) -> list[EmailDomain]:
+    """The workspace's allowed domains, by name."""
+    return list(session.scalars(
+        select(EmailDomain).where(EmailDomain.workspace_id == workspace.id).order_by(EmailDomain.name)
+    ))
+
+
+def get_domain(session: Session, workspace: Workspace, name: str) -> EmailDomain:
+    """The workspace's domain called ``name`` (any case or Unicode form). Raises
+    DomainNotFound, also when only another workspace has it, and InvalidDomain."""
+    normalised = _parse(name)
+    domain = session.scalar(
+        select(EmailDomain).where(EmailDomain.workspace_id == workspace.id, EmailDomain.name == normalised)
+    )
+    if domain is None:
+        raise DomainNotFound(f"{display_domain(normalised)} is not a domain of this workspace.")
+    return domain
+
+
+def remove_domain(session: Session, workspace: Workspace, name: str) -> None:
+    """Remove the domain: new members and new emails in it are refused from now on; members
+    already in it are kept as they are (see check_member_domains). Raises DomainNotFound."""
+    session.delete(get_domain(session, workspace, name))
+    session.flush()
+
+
+def verify_by_operator(session: Session, workspace: Workspace, name: str, reason: str,
+                       operator: str) -> EmailDomain:
+    """The support path: mark the domain verified by ``operator`` for ``reason`` (required).
+    A domain already verified keeps its first verification. Raises DomainNotFound, DomainError."""
+    if not reason.strip():
+        raise DomainError("An operator verification needs a reason (who asked, what proof was seen).")
+    domain = get_domain(session, workspace, name)
+    if domain.verified_at is None:
+        domain.verified_at = utcnow()
+        domain.verified_by = "operator"
+        domain.verified_detail = f"by {operator}: {reason.strip()}"
+    return domain
+
+
+@dataclass(frozen=True)
+class DnsVerification:
+    """The domain after a DNS verification attempt; ``check`` is None when it was already verified."""
+
+    domain: EmailDomain
+    check: DnsCheck | None
+
+    @property
+    def verified(self) -> bool:
+        return self.domain.verified_at is not None
+
+    def explanation(self) -> str:
+        """What happened, for the admin."""
+        if self.check is None:
+            return f"{display_domain(self.domain.name)} is already verified ({self.domain.verified_by})."
+        return self.check.explanation()
+
+
+def verify_by_dns(sessions: sessionmaker[Session], workspace_id: str, name: str,
+                  resolver: ResolverConfig, actor: str) -> DnsVerification:
+    """Look up the domain's TXT record and mark it verified by ``actor`` if the record is there.
+
+    The DNS lookup (up to ``resolver.timeout_seconds``) runs between two short transactions,
+    never while holding a database transaction open. Raises DomainNotFound, InvalidDomain.
+    """
+    with transaction(sessions) as session:
+        domain = get_domain(session, _workspace(session, workspace_id), name)
+        if domain.verified_at is not None:
+            return DnsVerification(domain, None)
+        domain_name, challenge = domain.name, domain.challenge
+    check = check_txt(domain_name, challenge, resolver)
+    with transaction(sessions) as session:
+        domain = get_domain(session, _workspace(session, workspace_id), domain_name)
+        if check.verified and domain.verified_at is None and domain.challenge == challenge:
+            domain.verified_at = utcnow()
+            domain.verified_by = "dns"
+            domain.verified_detail = f"by {actor}: TXT record found at {check.matched_name}"
+    return DnsVerification(domain, check)
+
+
+def _workspace(session: Session, workspace_id: str) -> Workspace:
+    workspace = session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise WorkspaceError(f"No workspace {workspace_id}.")
+    return workspace
