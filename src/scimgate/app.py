@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from scimgate.config import Settings
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
+from scimgate.http.group_routes import router as group_router
 from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.storage.db import make_engine, session_factory
@@ -44,5 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=session_factory(engine))
     install_error_handlers(app)
     app.include_router(scim_router)
+    app.include_router(group_router)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,0 +1,112 @@
+"""SCIM routes for Groups: parse, call one service, render (RFC 7644 §3.2 ``/Groups``).
+
+Every route depends on ``GroupCaller``: the workspace's "Group sync active" switch off means
+403 for every /Groups request while /Users keeps working. A group PATCH answers 204 unless the
+request asks for the resource with ``attributes`` or ``excludedAttributes`` (then 200 with it),
+so a membership change never reads the membership (docs/conformance.md, "Groups").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from scimgate.config import SCIM_PREFIX
+from scimgate.http.deps import Body, Caller, ScimCaller, State
+from scimgate.http.execute import execute
+from scimgate.http.responses import scim_response
+from scimgate.http.scim_routes import IfMatch, list_query, written_response
+from scimgate.scim.errors import ForbiddenException
+from scimgate.services import groups
+from scimgate.services.resources import Projection, Written
+
+router = APIRouter(prefix=SCIM_PREFIX)
+
+
+def group_caller(caller: Caller) -> ScimCaller:
+    """The authenticated caller, if its workspace has group sync on; else 403."""
+    if not caller.workspace.group_sync_active:
+        raise ForbiddenException(
+            detail="Group sync is off for this workspace: /Groups is disabled. An admin can switch on "
+            "'Group sync active' in the workspace's security settings (scimgate workspace group-sync W on)."
+        )
+    return caller
+
+
+GroupCaller = Annotated[ScimCaller, Depends(group_caller)]
+
+
+def _id_of(written: Written) -> str | None:
+    return written.body.get("id")
+
+
+@router.get("/Groups")
+def list_groups(request: Request, caller: GroupCaller, state: State) -> Response:
+    query = list_query(request, state)
+    body = execute(state, caller.audit, "Group", 200,
+                   lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url))
+    return scim_response(body)
+
+
+@router.post("/Groups/.search")
+def search_groups(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
+    query = list_query(request, state, body if isinstance(body, dict) else {})
+    result = execute(state, caller.audit, "Group", 200,
+                     lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url))
+    return scim_response(result)
+
+
+@router.post("/Groups")
+def create_group(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
+    projection = Projection.of(list_query(request, state))
+    written = execute(state, caller.audit, "Group", 201,
+                      lambda s: groups.create_group(s, caller.workspace, body, caller.base_url, projection),
+                      id_of=_id_of)
+    return written_response(written, 201)
+
+
+@router.get("/Groups/{group_id}")
+def get_group(group_id: str, request: Request, caller: GroupCaller, state: State) -> Response:
+    projection = Projection.of(list_query(request, state))
+    written = execute(state, caller.audit, "Group", 200,
+                      lambda s: groups.get_group(s, caller.workspace, group_id, caller.base_url, projection),
+                      resource_id=group_id)
+    return written_response(written)
+
+
+@router.put("/Groups/{group_id}")
+def replace_group(group_id: str, request: Request, caller: GroupCaller, state: State, body: Body,
+                  if_match: IfMatch = None) -> Response:
+    projection = Projection.of(list_query(request, state))
+    written = execute(
+        state, caller.audit, "Group", 200,
+        lambda s: groups.replace_group(s, caller.workspace, group_id, body, caller.base_url, if_match,
+                                       projection),
+        resource_id=group_id,
+    )
+    return written_response(written)
+
+
+@router.patch("/Groups/{group_id}")
+def patch_group(group_id: str, request: Request, caller: GroupCaller, state: State, body: Body,
+                if_match: IfMatch = None) -> Response:
+    query = list_query(request, state)
+    projection = Projection.of(query) if query.attributes or query.excluded_attributes else None
+    written = execute(
+        state, caller.audit, "Group", 200 if projection else 204,
+        lambda s: groups.patch_group(s, caller.workspace, group_id, body, caller.base_url, if_match,
+                                     projection),
+        resource_id=group_id,
+    )
+    if written is None:
+        return Response(status_code=204)
+    return written_response(written)
+
+
+@router.delete("/Groups/{group_id}")
+def delete_group(group_id: str, caller: GroupCaller, state: State, if_match: IfMatch = None) -> Response:
+    execute(state, caller.audit, "Group", 204,
+            lambda s: groups.delete_group(s, caller.workspace, group_id, if_match), resource_id=group_id)
+    return Response(status_code=204)

@@ -1,0 +1,206 @@
+"""SCIM Groups of a workspace: create, read, list, replace, patch, delete (RFC 7644 §3.3-§3.6).
+
+Each function runs inside the caller's transaction and either completes or raises a SCIM
+error, so a failed request changes nothing. Workspace rules applied here:
+
+- displayName is unique per workspace, case-insensitive (Entra requires it, research §3): 409;
+- a member is a User or a Group of the same workspace; any other id is 400 ``invalidValue``
+  and the request changes nothing (case C09), checked with one query over the given ids;
+- nested groups are stored with type ``Group``; a membership that would make a group contain
+  itself (directly or through other groups) is 400 ``invalidValue``;
+- membership changes are SQL set operations over the ids a request names (storage.groups):
+  a PATCH of one member costs the same in a group of 10 or of 100,000 members;
+- ``members`` is read from ``group_member`` only when the response returns it
+  (``attributes``/``excludedAttributes``, RFC 7644 §3.9), and then all of it, streamed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from scimgate.scim.errors import InvalidValueException, NotFoundException
+from scimgate.scim.params import ListQuery
+from scimgate.scim.patch import MemberPlan, apply_patch
+from scimgate.scim.projection import wants_attribute
+from scimgate.scim.quirks import normalise_patch_request
+from scimgate.scim.resource import normalise_document
+from scimgate.scim.schema import group_schema
+from scimgate.scim.serialize import etag, list_response, to_scim
+from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
+from scimgate.storage import groups as store
+from scimgate.storage.mapping import GROUP_MAPPING
+from scimgate.storage.models import ScimGroup, Workspace
+
+_ENDPOINTS = {"User": "/Users", "Group": "/Groups"}
+EVERYTHING = Projection()  # no attributes / excludedAttributes: the default representation
+
+
+def _wants_members(projection: Projection) -> bool:
+    return wants_attribute(group_schema(), "members", projection.attributes, projection.excluded)
+
+
+def _members_by_group(session: Session, workspace_id: str, group_ids: list[str],
+                      base_url: str) -> dict[str, list[dict[str, Any]]]:
+    """Each group's members as RFC 7643 §4.2 values ``{value, display, $ref, type}``."""
+    found: dict[str, list[dict[str, Any]]] = {group_id: [] for group_id in group_ids}
+    for group_id, member_id, kind, display in store.members_of(session, workspace_id, group_ids):
+        value = {"value": member_id, "display": display, "$ref": f"{base_url}{_ENDPOINTS[kind]}/{member_id}",
+                 "type": kind}
+        found[group_id].append({key: item for key, item in value.items() if item is not None})
+    return found
+
+
+def _render(group: ScimGroup, base_url: str, projection: Projection,
+            members: list[dict[str, Any]] | None) -> dict[str, Any]:
+    body = to_scim(group_schema(), store.stored(group), base_url, {"members": members or None})
+    return projection.apply(body, group_schema())
+
+
+def _written(session: Session, group: ScimGroup, base_url: str, projection: Projection) -> Written:
+    members = None
+    if _wants_members(projection):
+        members = _members_by_group(session, group.workspace_id, [group.id], base_url)[group.id]
+    return Written(_render(group, base_url, projection, members), etag(group.version))
+
+
+def _load(session: Session, workspace: Workspace, group_id: str, *, for_update: bool = False) -> ScimGroup:
+    group = store.load(session, workspace.id, group_id, for_update=for_update)
+    if group is None:
+        raise NotFoundException(detail=f"Group {group_id} not found.")
+    return group
+
+
+def _document(body: Any) -> dict[str, Any]:
+    """The stored document of a POST/PUT body: ``members`` is kept out (it lives in rows);
+    unknown ``schemas`` entries (Microsoft's ADSCIM group URI, research §3) are ignored."""
+    document = normalise_document(body, group_schema())
+    document.pop("members", None)
+    return document
+
+
+def _member_plan(body: dict[str, Any], document: dict[str, Any], resource_id: str) -> MemberPlan:
+    """The body's ``members`` as a plan "clear, then add these" (RFC 7644 §3.5.1: PUT replaces
+    the list; POST starts from none). The list is read by the PATCH engine as a ``replace`` of
+    ``members``, so POST, PUT and PATCH accept exactly the same member shapes."""
+    members = next(
+        (value for key, value in body.items() if isinstance(key, str) and key.lower() == "members"), None
+    )
+    result = apply_patch(document, [{"op": "replace", "path": "members", "value": members}], group_schema(),
+                         resource_id=resource_id)
+    assert result.members is not None  # a members operation always yields a plan
+    return result.members
+
+
+def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan) -> int:
+    """Apply ``plan`` (clear, remove, add: see MemberPlan) to ``group``'s rows; returns how many
+    rows changed. Raises InvalidValueException, before changing anything, for an id that is not
+    a User or Group of the workspace, a ``type`` that does not match the id, or a cycle."""
+    kinds = store.kinds_of(session, workspace.id, [member["value"] for member in plan.add])
+    unknown = [member["value"] for member in plan.add if member["value"] not in kinds]
+    if unknown:
+        raise InvalidValueException(
+            detail=f"Not a User or Group of this workspace: {', '.join(unknown[:10])}"
+            f"{' ...' if len(unknown) > 10 else ''}; no member was changed."
+        )
+    for member in plan.add:
+        if member["type"] is not None and member["type"] != kinds[member["value"]]:
+            raise InvalidValueException(
+                detail=f"Member {member['value']} is a {kinds[member['value']]}, not a {member['type']}."
+            )
+    nested = [member["value"] for member in plan.add if kinds[member["value"]] == "Group"]
+    if nested and store.reaches(session, workspace.id, nested, group.id):
+        raise InvalidValueException(
+            detail=f"Adding these groups to group {group.id} would make it a member of itself "
+            "(nested group cycle); no member was changed."
+        )
+    changed = 0
+    add_ids = [member["value"] for member in plan.add]
+    if plan.clear:
+        changed += store.delete_members_except(session, group, add_ids)
+    if plan.remove:
+        changed += store.delete_members(session, group, plan.remove)
+    if plan.add:
+        changed += store.insert_missing(session, group, {m: kinds[m] for m in add_ids})
+    return changed
+
+
+def create_group(session: Session, workspace: Workspace, body: Any, base_url: str,
+                 projection: Projection = EVERYTHING) -> Written:
+    """POST /Groups (RFC 7644 §3.3), empty or with members: 409 ``uniqueness`` if the
+    displayName exists (any case); 400 ``invalidValue`` for a bad value or an unknown member."""
+    document = _document(body)
+    group = store.insert_group(session, workspace.id, document)
+    _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    return _written(session, group, base_url, projection)
+
+
+def get_group(session: Session, workspace: Workspace, group_id: str, base_url: str,
+              projection: Projection = EVERYTHING) -> Written:
+    """GET /Groups/{id} (RFC 7644 §3.4.1); 404 if the id is not this workspace's. With
+    ``excludedAttributes=members`` (Entra, research §3) group_member is not read."""
+    return _written(session, _load(session, workspace, group_id), base_url, projection)
+
+
+def list_groups(session: Session, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
+    """GET /Groups and POST /Groups/.search (RFC 7644 §3.4.2, §3.4.3): a ListResponse.
+
+    The page's members (when returned) are read in one streamed query for all its groups.
+    """
+    schema = group_schema()
+    where = compile_where(query, schema, GROUP_MAPPING)
+    order = compile_order(query, schema, GROUP_MAPPING)
+    total, rows = store.query(session, workspace.id, where, order, query.start_index - 1, query.count)
+    projection = Projection.of(query)
+    members: dict[str, list[dict[str, Any]]] = {}
+    if rows and _wants_members(projection):
+        members = _members_by_group(session, workspace.id, [g.id for g in rows], base_url)
+    resources = [_render(g, base_url, projection, members.get(g.id)) for g in rows]
+    return list_response(resources, total, query.start_index)
+
+
+def replace_group(session: Session, workspace: Workspace, group_id: str, body: Any, base_url: str,
+                  if_match: str | None = None, projection: Projection = EVERYTHING) -> Written:
+    """PUT /Groups/{id} (RFC 7644 §3.5.1): replaces displayName, externalId and the member set
+    (absent ``members`` empties it); the member diff runs in SQL. Unchanged: same version."""
+    group = _load(session, workspace, group_id, for_update=True)
+    check_if_match(if_match, group.version)
+    document = _document(body)
+    changed = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    if document != group.document:
+        store.save(session, group, document)
+    elif changed:
+        store.touch(group)
+    return _written(session, group, base_url, projection)
+
+
+def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any, base_url: str,
+                if_match: str | None = None, projection: Projection | None = None) -> Written | None:
+    """PATCH /Groups/{id} (RFC 7644 §3.5.2): all operations apply or none.
+
+    Member operations become one MemberPlan applied as SQL (see ``_apply_members``); a PATCH
+    that changes no row and no attribute keeps the version and lastModified (RFC 7644 §3.5.2.1,
+    case C09). Returns the rendered group when ``projection`` is given, else None (the route
+    answers 204 without reading the membership: Microsoft's guidance for large groups).
+    """
+    operations = normalise_patch_request(body)
+    group = _load(session, workspace, group_id, for_update=True)
+    check_if_match(if_match, group.version)
+    result = apply_patch(group.document, operations, group_schema(), resource_id=group.id)
+    changed = _apply_members(session, workspace, group, result.members) if result.members else 0
+    if result.document != group.document:
+        store.save(session, group, result.document)
+    elif changed:
+        store.touch(group)
+    if projection is None:
+        return None
+    return _written(session, group, base_url, projection)
+
+
+def delete_group(session: Session, workspace: Workspace, group_id: str, if_match: str | None = None) -> None:
+    """DELETE /Groups/{id} (RFC 7644 §3.6): the group and its membership rows go; its members
+    (users and nested groups) stay."""
+    group = _load(session, workspace, group_id, for_update=True)
+    check_if_match(if_match, group.version)
+    store.remove(session, group)

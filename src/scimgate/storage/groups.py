@@ -1,0 +1,256 @@
+"""Group (SCIM Group) storage: the group row, and membership as ``group_member`` rows.
+
+Contract: every function takes the workspace (or a group already loaded for it) and only ever
+touches that workspace's rows. ``insert``/``save`` raise ``UniquenessException`` when the
+displayName (case-insensitive) is taken, also under concurrent writers (the database's unique
+index decides). ``load`` returns None for an id that is not the workspace's.
+
+Membership is never loaded whole to change it: adds, removes and "replace the whole list" are
+SQL statements whose parameters are the ids the request names, and whose cost does not depend
+on the size of the group (ARCHITECTURE.md, "Rules"). Reading the whole membership (for a GET
+that returns ``members``) streams the rows in batches of ``STREAM_BATCH``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, union_all
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from scimgate.scim.errors import UniquenessException
+from scimgate.scim.serialize import StoredResource
+from scimgate.storage.models import GroupMember, Member, ScimGroup, utcnow
+
+STREAM_BATCH = 1000
+ID_BATCH = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's parameter limits
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _apply_document(group: ScimGroup, document: dict[str, Any]) -> None:
+    group.document = document
+    group.display_name = document["displayName"]
+    group.display_name_lower = document["displayName"].lower()
+    group.external_id = _text(document.get("externalId"))
+
+
+def _flush_unique(session: Session, display_name: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise UniquenessException(
+            detail=f"A group with displayName {display_name!r} already exists in this workspace "
+            "(displayName is unique, case-insensitive)."
+        ) from exc
+
+
+def _batches(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), ID_BATCH):
+        yield list(ids[start:start + ID_BATCH])
+
+
+def stored(group: ScimGroup) -> StoredResource:
+    """The protocol layer's view of a group row (``members`` is not in the document)."""
+    return StoredResource(group.id, group.document, group.version, group.created, group.last_modified)
+
+
+def insert_group(session: Session, workspace_id: str, document: dict[str, Any]) -> ScimGroup:
+    """Create a group from a canonical document without ``members``; its id is a new UUID."""
+    now = utcnow()
+    group = ScimGroup(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now,
+                      last_modified=now)
+    _apply_document(group, document)
+    session.add(group)
+    _flush_unique(session, group.display_name)
+    return group
+
+
+def load(session: Session, workspace_id: str, group_id: str, *, for_update: bool = False) -> ScimGroup | None:
+    """The workspace's group ``group_id``; ``for_update`` locks the row until commit, which
+    also serialises concurrent membership changes of that group."""
+    query = select(ScimGroup).where(ScimGroup.workspace_id == workspace_id, ScimGroup.id == group_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
+    """Store a changed document: derived columns, version + 1, lastModified now."""
+    _apply_document(group, document)
+    touch(group)
+    _flush_unique(session, group.display_name)
+
+
+def touch(group: ScimGroup) -> None:
+    """A new version of the group (its membership changed): version + 1, lastModified now."""
+    group.version += 1
+    group.last_modified = utcnow()
+
+
+def remove(session: Session, group: ScimGroup) -> None:
+    """Delete a group, its membership rows and its own memberships in other groups.
+
+    The members themselves stay (RFC 7644 §3.6 deletes the resource, not what it refers to).
+    """
+    session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
+    session.execute(
+        delete(GroupMember).where(
+            GroupMember.workspace_id == group.workspace_id, GroupMember.member_id == group.id
+        )
+    )
+    session.delete(group)
+    session.flush()
+
+
+def query(
+    session: Session,
+    workspace_id: str,
+    where: ColumnElement[bool] | None,
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+) -> tuple[int, list[ScimGroup]]:
+    """(total matches, one page of groups): count and page share one WHERE (RFC 7644 §3.4.2.4)."""
+    conditions = [ScimGroup.workspace_id == workspace_id]
+    if where is not None:
+        conditions.append(where)
+    total = session.scalar(select(func.count()).select_from(ScimGroup).where(*conditions)) or 0
+    if limit <= 0 or offset >= total:
+        return total, []
+    page = select(ScimGroup).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
+    rows = session.scalars(page)
+    return total, list(rows)
+
+
+def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[str, str]:
+    """For each of ``ids`` that is a member or a group of the workspace: ``"User"`` or ``"Group"``.
+
+    One statement (a UNION ALL of two indexed IN lookups) per batch of ``ID_BATCH`` ids.
+    """
+    found: dict[str, str] = {}
+    for batch in _batches(list(dict.fromkeys(ids))):
+        users = select(Member.id, literal("User")).where(
+            Member.workspace_id == workspace_id, Member.id.in_(batch)
+        )
+        groups = select(ScimGroup.id, literal("Group")).where(
+            ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(batch)
+        )
+        found.update({row[0]: row[1] for row in session.execute(union_all(users, groups))})
+    return found
+
+
+def reaches(session: Session, workspace_id: str, start_ids: Sequence[str], target_id: str) -> bool:
+    """Whether ``target_id`` is one of the groups ``start_ids`` or nested anywhere inside them.
+
+    One recursive CTE walks ``group_member`` rows of type Group downward (UNION, so it stops
+    even on data that already has a cycle); used to reject a membership that would close a
+    cycle. Runs the same on SQLite and PostgreSQL.
+    """
+    nested = (
+        select(ScimGroup.id.label("id"))
+        .where(ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(list(start_ids)))
+        .cte("nested", recursive=True)
+    )
+    nested = nested.union(
+        select(GroupMember.member_id).where(
+            GroupMember.group_id == nested.c.id,
+            GroupMember.member_type == "Group",
+            GroupMember.workspace_id == workspace_id,
+        )
+    )
+    return session.scalar(select(nested.c.id).where(nested.c.id == target_id).limit(1)) is not None
+
+
+def delete_members(session: Session, group: ScimGroup, member_ids: Sequence[str]) -> int:
+    """Delete the membership rows of ``member_ids`` (ids that are not members are no-ops);
+    returns how many rows went."""
+    removed = 0
+    for batch in _batches(list(member_ids)):
+        result = session.execute(
+            delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(batch))
+        )
+        removed += result.rowcount  # type: ignore[attr-defined]
+    return removed
+
+
+def delete_members_except(session: Session, group: ScimGroup, keep_ids: Sequence[str]) -> int:
+    """Delete every membership row except those of ``keep_ids`` (empty: clear the group), in one
+    statement (the diff of a full-list replace, RFC 7644 §3.5.2.3, done in SQL); returns how
+    many rows went. ``keep_ids`` is bounded by the request body size."""
+    condition = GroupMember.group_id == group.id
+    if keep_ids:
+        condition = and_(condition, GroupMember.member_id.not_in(list(keep_ids)))
+    result = session.execute(delete(GroupMember).where(condition))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str]) -> int:
+    """Add ``members`` (member id -> ``"User"``/``"Group"``) that are not members yet; adding an
+    existing member is a no-op (RFC 7644 §3.5.2.1). Reads back only the given ids that already
+    are members; returns how many rows were inserted."""
+    ids = list(members)
+    present: set[str] = set()
+    for batch in _batches(ids):
+        present.update(
+            session.scalars(
+                select(GroupMember.member_id).where(
+                    GroupMember.group_id == group.id, GroupMember.member_id.in_(batch)
+                )
+            )
+        )
+    missing = {member_id: members[member_id] for member_id in ids if member_id not in present}
+    insert_rows(session, group.workspace_id, group.id, missing)
+    return len(missing)
+
+
+def insert_rows(session: Session, workspace_id: str, group_id: str, members: Mapping[str, str]) -> None:
+    """Bulk INSERT of membership rows known not to exist yet (member id -> type)."""
+    if not members:
+        return
+    now = utcnow()
+    session.execute(
+        insert(GroupMember),
+        [
+            {"group_id": group_id, "member_id": member_id, "workspace_id": workspace_id,
+             "member_type": kind, "created": now}
+            for member_id, kind in members.items()
+        ],
+    )
+
+
+MemberRow = tuple[Any, ...]  # (group id, member id, "User" | "Group", display)
+
+
+def members_of(session: Session, workspace_id: str, group_ids: Sequence[str]) -> Iterator[MemberRow]:
+    """Every (group id, member id, ``"User"``/``"Group"``, display) of ``group_ids``, ordered by
+    group then member id, streamed ``STREAM_BATCH`` rows at a time (a server-side cursor on
+    PostgreSQL), so memory holds one batch of rows, not the whole membership.
+
+    ``display`` is the user's displayName, else its userName; a nested group's displayName.
+    """
+    if not group_ids:
+        return
+    nested = aliased(ScimGroup)
+    statement = (
+        select(
+            GroupMember.group_id,
+            GroupMember.member_id,
+            GroupMember.member_type,
+            func.coalesce(Member.display_name, Member.user_name, nested.display_name),
+        )
+        .outerjoin(Member, and_(GroupMember.member_type == "User", Member.id == GroupMember.member_id))
+        .outerjoin(nested, and_(GroupMember.member_type == "Group", nested.id == GroupMember.member_id))
+        .where(GroupMember.workspace_id == workspace_id, GroupMember.group_id.in_(list(group_ids)))
+        .order_by(GroupMember.group_id, GroupMember.member_id)
+        .execution_options(yield_per=STREAM_BATCH)
+    )
+    for row in session.execute(statement):
+        yield row.tuple()
+
