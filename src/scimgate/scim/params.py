@@ -12,7 +12,8 @@ from typing import Any
 
 from scimgate.scim.errors import InvalidValueException
 
-MAX_FILTER_LENGTH = 4096
+MAX_FILTER_BYTES = 4096
+"""Longest filter accepted, in UTF-8 bytes (longer ones are ``invalidFilter``)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def _get(params: Mapping[str, Any], name: str) -> Any:
     return None
 
 
-def parse_list_query(params: Mapping[str, Any], *, default_count: int, max_results: int) -> ListQuery:
+def parse_list_query(params: Mapping[str, Any], *, default_count: int = 100,
+                     max_results: int = 200) -> ListQuery:
     """A ListQuery from query-string or SearchRequest parameters (RFC 7644 §3.4.2.4, §3.4.3).
 
     ``startIndex`` < 1 is treated as 1; a negative ``count`` as 0; a ``count`` above

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 
-from scimgate.scim.errors import InvalidFilterException, PreconditionFailedException
+from scimgate.scim.errors import PreconditionFailedException
 from scimgate.scim.params import ListQuery
 from scimgate.scim.projection import project
 from scimgate.scim.schema import ResourceSchema
 from scimgate.scim.serialize import etag, parse_etag
-from scimgate.storage.filter_sql import FilterCompiler, parse_filter
+from scimgate.storage.filter_sql import FilterCompiler, parse_filter, sort_key
 from scimgate.storage.mapping import ResourceMapping
 
 
@@ -45,35 +45,33 @@ class Written:
     etag: str
 
 
-def compile_where(query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping) -> ColumnElement[bool] | None:
-    """The WHERE clause of ``query.filter`` (None when there is no filter)."""
+def compile_where(query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping, *,
+                  unknown_is_absent: bool = False) -> ColumnElement[bool] | None:
+    """The WHERE clause of ``query.filter`` (None when there is no filter), RFC 7644 §3.4.2.2.
+
+    Raises InvalidFilterException for an unparsable filter or an unknown attribute; with
+    ``unknown_is_absent`` (searches across resource types, §3.4.2.1) an attribute the resource
+    type lacks counts as unassigned instead.
+    """
     if query.filter is None:
         return None
-    return FilterCompiler(resource, mapping).compile(parse_filter(query.filter))
+    compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent)
+    return compiler.compile(parse_filter(query.filter))
 
 
 def compile_order(query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping) -> list[Any]:
-    """ORDER BY for ``sortBy``/``sortOrder`` (RFC 7644 §3.4.2.3), ties broken by id for stable paging.
+    """ORDER BY for ``sortBy``/``sortOrder`` (RFC 7644 §3.4.2.3): resources without a value sort
+    last ascending (first descending, the exact reverse); ties are broken by id so that paging
+    is stable.
 
     Raises InvalidFilterException for an attribute that cannot be sorted on.
     """
-    order: list[Any] = []
-    if query.sort_by:
-        schema, rest = resource.split_urn_path(query.sort_by)
-        name, _, sub = rest.partition(".")
-        attribute = resource.attribute(name, schema)
-        key = None
-        if attribute is not None:
-            sub_attribute = attribute.sub(sub) if sub else None
-            key = attribute.name.lower() + ("." + sub_attribute.name.lower() if sub_attribute else "")
-        column = mapping.columns.get(key or "")
-        if column is None:
-            raise InvalidFilterException(detail=f"Sorting by {query.sort_by!r} is not supported.")
-        target = column.lower if column.lower is not None else column.column
-        ordered = target.desc() if query.descending else target.asc()
-        order.append(ordered.nulls_last() if not query.descending else ordered.nulls_first())
-    order.append(mapping.id_column.desc() if query.descending and query.sort_by else mapping.id_column.asc())
-    return order
+    if not query.sort_by:
+        return [mapping.id_column.asc()]
+    key = sort_key(resource, mapping, query.sort_by)
+    if query.descending:
+        return [key.desc().nulls_first(), mapping.id_column.desc()]
+    return [key.asc().nulls_last(), mapping.id_column.asc()]
 
 
 def check_if_match(if_match: str | None, version: int) -> None:

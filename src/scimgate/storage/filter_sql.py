@@ -1,12 +1,31 @@
 """SCIM filter tree (scim2-models ``FilterNode``) -> SQLAlchemy boolean expression.
 
-RFC 7644 §3.4.2.2. Every attribute path goes through ``mapping`` (the whitelist); an unmapped
-attribute is ``invalidFilter``. Case-insensitive attributes compare their lower-cased twin
-column with the lower-cased value so comparisons use indexes.
+RFC 7644 §3.4.2.2. The grammar (with ``not`` > ``and`` > ``or`` precedence)::
+
+    FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
+    valuePath = attrPath "[" valFilter "]"
+    attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
+    logExp    = FILTER SP ("and" / "or") SP FILTER
+    compValue = false / null / true / number / string
+
+is parsed by scim2-models; this module walks the tree it builds (a ``FilterVisitor``). Rules:
+
+- Every attribute path goes through ``mapping`` (the whitelist); an unknown or unmapped one is
+  ``invalidFilter`` naming it (STYLE.md §2, fail closed).
+- Every condition is TRUE or FALSE, never NULL, so ``not (...)`` is the complement.
+- Strings compare per the schema's ``caseExact`` (lower-cased twin columns for the
+  case-insensitive ones); booleans accept Entra's ``"True"``; dateTimes compare as instants.
+- ``attr eq null`` holds when the attribute has no value, ``ne null`` when it has one
+  (RFC 7643 §2.5: unassigned and null are the same state).
+- A multi-valued attribute matches when any of its values does; ``ne`` holds when none equals.
+- ``co``/``sw``/``ew`` match ``%``, ``_`` and ``\\`` literally.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from scim2_models.path.expressions import (
@@ -21,163 +40,487 @@ from scim2_models.path.expressions import (
     ValuePath,
 )
 from scim2_models.path.filter import ScimFilter
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
+from scim2_models.path.visitor import FilterVisitor
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from scimgate.scim.errors import InvalidFilterException
-from scimgate.scim.params import MAX_FILTER_LENGTH
+from scimgate.scim.params import MAX_FILTER_BYTES
 from scimgate.scim.resource import parse_boolean
-from scimgate.scim.schema import ResourceSchema
-from scimgate.storage.mapping import Child, Column, ResourceMapping
+from scimgate.scim.schema import Attribute, ResourceSchema
+from scimgate.storage.mapping import Child, Column, DocumentArray, ResourceMapping
+
+ORDERING = (CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le)
+SUBSTRING = (CompareOperator.co, CompareOperator.sw, CompareOperator.ew)
+STRING_TYPES = ("string", "reference", "binary")
 
 
 def parse_filter(text: str) -> FilterNode:
-    """Parse ``text`` with scim2-models; InvalidFilterException (with the column) if it fails."""
-    if len(text) > MAX_FILTER_LENGTH:
-        raise InvalidFilterException(detail=f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
+    """Parse ``text`` with scim2-models (RFC 7644 §3.4.2.2).
+
+    Raises InvalidFilterException for a filter over 4 KiB, nested too deep (scim2-models allows
+    32 levels), or unparsable (the detail gives the column of the error).
+    """
+    if len(text.encode("utf-8")) > MAX_FILTER_BYTES:
+        raise InvalidFilterException(detail=f"The filter is longer than {MAX_FILTER_BYTES} bytes.")
     try:
         return ScimFilter(text).ast
-    except InvalidFilterException:
-        raise
-    except Exception as exc:  # scim2-models raises several kinds for bad input
-        raise InvalidFilterException(detail=f"The filter could not be parsed: {exc}") from exc
+    except InvalidFilterException as exc:
+        raise InvalidFilterException(detail=f"The filter could not be parsed: {exc.detail}.") from exc
+    except ValueError as exc:  # a literal scim2-models refuses while building the tree
+        raise InvalidFilterException(detail=f"The filter could not be parsed: {exc}.") from exc
 
 
-class FilterCompiler:
-    """Compiles one resource type's filters; ``compile(node)`` returns a boolean expression."""
+# ---- JSON arrays in the document: EXISTS over their elements, per dialect -------------------
 
-    def __init__(self, resource: ResourceSchema, mapping: ResourceMapping):
-        self.resource = resource
-        self.mapping = mapping
-
-    def compile(self, node: FilterNode) -> ColumnElement[bool]:
-        if isinstance(node, LogicalExpr):
-            parts = [self.compile(term) for term in node.terms]
-            return and_(*parts) if node.op == LogicalOperator.and_ else or_(*parts)
-        if isinstance(node, Not):
-            return not_(self.compile(node.expr))
-        if isinstance(node, ValuePath):
-            return self._value_path(node)
-        if isinstance(node, Comparison | Present):
-            return self._attribute_condition(node)
-        raise InvalidFilterException(detail=f"Unsupported filter expression {node}.")
-
-    def _name(self, path: AttrPath) -> tuple[str, str | None]:
-        schema, _ = self.resource.split_urn_path((path.uri + ":" if path.uri else "") + path.attr)
-        attribute = self.resource.attribute(path.attr, path.uri or schema)
-        if attribute is None:
-            raise InvalidFilterException(detail=f"Unknown attribute '{path}' in filter.")
-        sub = None
-        if path.sub_attr:
-            sub_attribute = attribute.sub(path.sub_attr)
-            if sub_attribute is None:
-                raise InvalidFilterException(detail=f"Unknown sub-attribute '{path}' in filter.")
-            sub = sub_attribute.name
-        return attribute.name, sub
-
-    def _attribute_condition(self, node: Comparison | Present) -> ColumnElement[bool]:
-        name, sub = self._name(node.attr_path)
-        key = name.lower() if sub is None else f"{name}.{sub}".lower()
-        child = self.mapping.children.get(name.lower())
-        if child is not None:
-            return self._child_exists(child, [(sub or "value", node)])
-        column = self.mapping.columns.get(key)
-        if column is None:
-            raise InvalidFilterException(detail=f"Filtering on '{node.attr_path}' is not supported.")
-        return _condition(column, node)
-
-    def _value_path(self, node: ValuePath) -> ColumnElement[bool]:
-        name, _ = self._name(node.attr_path)
-        child = self.mapping.children.get(name.lower())
-        if child is None:
-            raise InvalidFilterException(detail=f"Filtering on '{node.attr_path}[...]' is not supported.")
-        inner = _ChildCompiler(child).compile(node.val_filter)
-        subquery = select(child.owner_key).where(child.owner_key == self.mapping.id_column, inner)
-        return exists(subquery)
-
-    def _child_exists(self, child: Child, conditions: list[tuple[str, Comparison | Present]]) -> ColumnElement[bool]:
-        parts = []
-        for sub, node in conditions:
-            column = child.columns.get(sub.lower())
-            if column is None:
-                raise InvalidFilterException(detail=f"Filtering on '{node.attr_path}' is not supported.")
-            parts.append(_condition(column, node))
-        return exists(select(child.owner_key).where(child.owner_key == self.mapping.id_column, *parts))
+Field = Callable[[str, str], ColumnElement[Any]]  # (sub-attribute name, SCIM type) -> element value
 
 
-class _ChildCompiler:
-    """Compiles the filter inside ``attr[...]`` against the child table's columns."""
+class _ArrayAny(ColumnElement[bool]):
+    """EXISTS (an element of the JSON array at ``path`` of ``document`` meets ``condition``).
 
-    def __init__(self, child: Child):
-        self.child = child
+    ``condition`` receives a ``Field`` accessor that reads a key of the element; the SQL is
+    json_each() on SQLite and jsonb_array_elements() on PostgreSQL.
+    """
 
-    def compile(self, node: FilterNode) -> ColumnElement[bool]:
-        if isinstance(node, LogicalExpr):
-            parts = [self.compile(term) for term in node.terms]
-            return and_(*parts) if node.op == LogicalOperator.and_ else or_(*parts)
-        if isinstance(node, Not):
-            return not_(self.compile(node.expr))
-        if isinstance(node, Comparison | Present):
-            column = self.child.columns.get(node.attr_path.attr.lower())
-            if column is None:
-                raise InvalidFilterException(detail=f"Unknown sub-attribute '{node.attr_path}' in filter.")
-            return _condition(column, node)
-        raise InvalidFilterException(detail=f"Unsupported filter expression {node}.")
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, document: Any, path: tuple[str, ...],
+                 condition: Callable[[Field], ColumnElement[bool]]):
+        self.document = document
+        self.path = path
+        self.condition = condition
+
+
+def _sql_type(kind: str) -> Any:
+    return {"boolean": Boolean(), "integer": Integer(), "decimal": Float()}.get(kind, String())
+
+
+@compiles(_ArrayAny, "sqlite")
+def _array_any_sqlite(element: _ArrayAny, compiler: SQLCompiler, **kw: Any) -> str:
+    path = "$" + "".join(f'."{key}"' for key in element.path)
+    rows = func.json_each(element.document, path).table_valued("value")
+
+    def field(name: str, kind: str) -> ColumnElement[Any]:
+        return func.json_extract(rows.c.value, f'$."{name}"', type_=_sql_type(kind))
+
+    query = exists(select(literal(1)).select_from(rows).where(element.condition(field)))
+    return compiler.process(query, **kw)
+
+
+@compiles(_ArrayAny, "postgresql")
+def _array_any_postgresql(element: _ArrayAny, compiler: SQLCompiler, **kw: Any) -> str:
+    rows = func.jsonb_array_elements(element.document[element.path]).table_valued("value")
+
+    def field(name: str, kind: str) -> ColumnElement[Any]:
+        text = type_coerce(rows.c.value, JSONB)[name].astext
+        return text if kind in STRING_TYPES else text.cast(_sql_type(kind))
+
+    query = exists(select(literal(1)).select_from(rows).where(element.condition(field)))
+    return compiler.process(query, **kw)
+
+
+# ---- Comparisons on one value --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One value of the resource as SQL: ``raw`` is NULL when unassigned; ``lower`` is its
+    lower-cased twin for case-insensitive strings (None: lower() it in SQL)."""
+
+    raw: ColumnElement[Any]
+    attribute: Attribute
+    lower: ColumnElement[Any] | None = None
 
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _condition(column: Column, node: Comparison | Present) -> ColumnElement[bool]:
-    target = column.lower if column.lower is not None else column.column
-    if isinstance(node, Present):
-        if column.lower is not None or _is_string(column):
-            return and_(column.column.is_not(None), column.column != "")
-        return column.column.is_not(None)
-    value: Any = node.value
-    if _is_bool(column):
-        if value is None:
-            return column.column.is_(None) if node.op == CompareOperator.eq else column.column.is_not(None)
-        value = parse_boolean(value, str(node.attr_path))
-    elif isinstance(value, str) and column.lower is not None:
-        value = value.lower()
-    op = node.op
+def _instant(value: Any, label: str) -> datetime:
+    """A filter's dateTime value (RFC 7643 §2.3.5) as an aware UTC datetime."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    raise InvalidFilterException(
+        detail=f"'{label}' is a dateTime: compare it with an RFC 3339 string, not {value!r}.")
+
+
+def _typed_value(attribute: Attribute, op: CompareOperator, value: Any, label: str) -> Any:
+    """The filter's value converted to the attribute's type; invalidFilter if it cannot be."""
+    kind = attribute.type
+    if kind in STRING_TYPES:
+        if not isinstance(value, str):
+            raise InvalidFilterException(
+                detail=f"'{label}' is a string: compare it with a string, not {value!r}.")
+        if kind == "binary" and op not in (CompareOperator.eq, CompareOperator.ne):
+            raise InvalidFilterException(detail=f"'{label}' is binary: only eq, ne and pr apply.")
+        return value
+    if kind == "boolean":
+        if op not in (CompareOperator.eq, CompareOperator.ne):
+            raise InvalidFilterException(
+                detail=f"'{label}' is a boolean: only eq, ne and pr apply (RFC 7644 §3.4.2.2).")
+        try:
+            return parse_boolean(value, label)
+        except Exception as exc:
+            raise InvalidFilterException(
+                detail=f"'{label}' is a boolean: compare it with true or false.") from exc
+    if op in SUBSTRING:
+        raise InvalidFilterException(detail=f"'{op.value}' applies to strings; '{label}' is a {kind}.")
+    if kind == "dateTime":
+        return _instant(value, label)
+    if kind in ("integer", "decimal"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidFilterException(
+                detail=f"'{label}' is a number: compare it with a number, not {value!r}.")
+        return value
+    raise InvalidFilterException(detail=f"'{label}' cannot be compared.")
+
+
+def compare(operand: Operand, op: CompareOperator, value: Any, label: str) -> ColumnElement[bool]:
+    """``operand op value`` as a condition that is never NULL (RFC 7644 §3.4.2.2)."""
+    raw = operand.raw
     if value is None:
         if op == CompareOperator.eq:
-            return target.is_(None)
+            return raw.is_(None)
         if op == CompareOperator.ne:
-            return target.is_not(None)
-        raise InvalidFilterException(detail=f"'{op.value}' cannot compare with null.")
-    if op == CompareOperator.eq:
-        return and_(target.is_not(None), target == value)
+            return raw.is_not(None)
+        raise InvalidFilterException(detail=f"'{op.value}' cannot compare '{label}' with null; use eq or ne.")
+    typed = _typed_value(operand.attribute, op, value, label)
+    target = raw
+    if operand.attribute.type in STRING_TYPES and not operand.attribute.case_exact:
+        target = operand.lower if operand.lower is not None else func.lower(raw)
+        typed = typed.lower()
     if op == CompareOperator.ne:
-        return or_(target.is_(None), target != value)
-    if op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
-        if not isinstance(value, str):
-            raise InvalidFilterException(detail=f"'{op.value}' needs a string value.")
-        pattern = _escape_like(value)
-        pattern = {"co": f"%{pattern}%", "sw": f"{pattern}%", "ew": f"%{pattern}"}[op.value]
-        return and_(target.is_not(None), target.like(pattern, escape="\\"))
-    comparisons = {
-        CompareOperator.gt: target > value,
-        CompareOperator.ge: target >= value,
-        CompareOperator.lt: target < value,
-        CompareOperator.le: target <= value,
-    }
-    if op in comparisons:
-        return and_(target.is_not(None), comparisons[op])
-    raise InvalidFilterException(detail=f"Unsupported operator '{op}'.")
+        return or_(raw.is_(None), target != typed)
+    if op in SUBSTRING:
+        return and_(raw.is_not(None), _substring(target, op, typed, operand.attribute.case_exact))
+    condition = {
+        CompareOperator.eq: lambda: target == typed,
+        CompareOperator.gt: lambda: target > typed,
+        CompareOperator.ge: lambda: target >= typed,
+        CompareOperator.lt: lambda: target < typed,
+        CompareOperator.le: lambda: target <= typed,
+    }[op]()
+    return and_(raw.is_not(None), condition)
 
 
-def _is_bool(column: Column) -> bool:
-    return column.column.type.python_type is bool
+def _substring(target: ColumnElement[Any], op: CompareOperator, value: str,
+               case_exact: bool) -> ColumnElement[bool]:
+    """co/sw/ew: LIKE with ``%``, ``_`` and ``\\`` escaped (so PostgreSQL's trigram indexes apply).
+
+    SQLite's LIKE ignores ASCII case, so for a caseExact attribute an exact check is added.
+    """
+    if value == "":
+        return true()
+    escaped = _escape_like(value)
+    pattern = {CompareOperator.co: f"%{escaped}%", CompareOperator.sw: f"{escaped}%",
+               CompareOperator.ew: f"%{escaped}"}[op]
+    like = target.like(pattern, escape="\\")
+    if not case_exact:
+        return like
+    size = len(value)
+    exact = {
+        CompareOperator.co: lambda: func.replace(target, value, "") != target,
+        CompareOperator.sw: lambda: func.substr(target, 1, size) == value,
+        CompareOperator.ew: lambda: and_(func.length(target) >= size,
+                                         func.substr(target, func.length(target) - size + 1) == value),
+    }[op]()
+    return and_(like, exact)
 
 
-def _is_string(column: Column) -> bool:
-    try:
-        return column.column.type.python_type is str
-    except NotImplementedError:
-        return False
+def present(operand: Operand) -> ColumnElement[bool]:
+    """``pr``: a value that is not null and, for strings, not empty (RFC 7644 §3.4.2.2)."""
+    if operand.attribute.type in STRING_TYPES:
+        return and_(operand.raw.is_not(None), operand.raw != "")
+    return operand.raw.is_not(None)
 
 
-__all__ = ["FilterCompiler", "parse_filter"]
+# ---- The visitor -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """An attribute path resolved against the schema: the attribute, its sub-attribute (if
+    named) and the mapping key of the attribute (``emails``, ``urn:...:user:manager``)."""
+
+    attribute: Attribute
+    sub: Attribute | None
+    key: str
+    label: str
+
+    @property
+    def leaf_key(self) -> str:
+        return self.key + ("." + self.sub.name.lower() if self.sub else "")
+
+
+def _needs_value(node: FilterNode) -> bool:
+    """Whether ``node`` (over one element's sub-attributes) is FALSE for an element without a
+    ``value``, so a child table holding only elements with a value answers it exactly."""
+    if isinstance(node, Comparison):
+        return (node.attr_path.attr.lower() == "value" and node.op != CompareOperator.ne
+                and node.value is not None)
+    if isinstance(node, Present):
+        return node.attr_path.attr.lower() == "value"
+    if isinstance(node, LogicalExpr):
+        results = [_needs_value(term) for term in node.terms]
+        return any(results) if node.op == LogicalOperator.and_ else all(results)
+    return False
+
+
+def _sub_names(node: FilterNode) -> set[str]:
+    if isinstance(node, Comparison | Present):
+        return {node.attr_path.attr.lower()}
+    if isinstance(node, LogicalExpr):
+        return set().union(*(_sub_names(term) for term in node.terms))
+    if isinstance(node, Not):
+        return _sub_names(node.expr)
+    return set()
+
+
+class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
+    """Compiles one resource type's filters; ``compile(node)`` returns a boolean expression.
+
+    With ``unknown_is_absent`` (a search across resource types, RFC 7644 §3.4.2.1) an attribute
+    this resource type does not have is treated as having no value instead of raising.
+    """
+
+    def __init__(self, resource: ResourceSchema, mapping: ResourceMapping, *,
+                 unknown_is_absent: bool = False):
+        self.resource = resource
+        self.mapping = mapping
+        self.unknown_is_absent = unknown_is_absent
+
+    def compile(self, node: FilterNode) -> ColumnElement[bool]:
+        return self.visit(node)
+
+    # -- logic
+
+    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
+        parts = [self.visit(term) for term in node.terms]
+        return and_(*parts) if node.op == LogicalOperator.and_ else or_(*parts)
+
+    def visit_not(self, node: Not) -> ColumnElement[bool]:
+        return not_(self.visit(node.expr))
+
+    # -- attribute expressions
+
+    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
+        resolved = self._resolve(node.attr_path)
+        if resolved is None:
+            return self._absent(node)
+        attribute, sub = resolved.attribute, resolved.sub
+        if attribute.multi_valued:
+            if sub is None:
+                sub = attribute.sub("value") if attribute.is_complex else None
+                if sub is None:
+                    raise InvalidFilterException(
+                        detail=f"'{resolved.label}' is complex: name a sub-attribute to compare.")
+            op = CompareOperator.eq if node.op == CompareOperator.ne else node.op
+            inner = Comparison(AttrPath(sub.name), op, node.value)
+            matched = self._any_element(resolved, inner)
+            if node.value is None:  # "eq null": no element, or one without that sub-attribute
+                matched = or_(not_(self._any_element(resolved, None)), matched)
+            return not_(matched) if node.op == CompareOperator.ne else matched
+        if attribute.is_complex and sub is None:
+            raise InvalidFilterException(
+                detail=f"'{resolved.label}' is complex: name a sub-attribute to compare.")
+        return compare(self._operand(resolved), node.op, node.value, resolved.label)
+
+    def visit_present(self, node: Present) -> ColumnElement[bool]:
+        resolved = self._resolve(node.attr_path)
+        if resolved is None:
+            return false()
+        if resolved.attribute.multi_valued:
+            sub = resolved.sub
+            inner = None if sub is None else Present(AttrPath(sub.name))
+            return self._any_element(resolved, inner)
+        return present(self._operand(resolved))
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        resolved = self._resolve(node.attr_path)
+        if resolved is None:
+            return false()
+        if not resolved.attribute.multi_valued or not resolved.attribute.is_complex:
+            raise InvalidFilterException(
+                detail=f"'{resolved.label}[...]' needs a multi-valued complex attribute (RFC 7644 §3.4.2.2).")
+        return self._any_element(resolved, node.val_filter)
+
+    # -- resolution
+
+    def _resolve(self, path: AttrPath) -> _Resolved | None:
+        label = str(path)
+        schema = None
+        if path.uri is not None:
+            schema = self.resource.canonical_urn(path.uri)
+            if schema is None:
+                return self._unknown(label, "schema")
+        attribute = self.resource.attribute(path.attr, schema)
+        if attribute is None and schema is None:  # an extension attribute named without its URN
+            found = [a for urn in self.resource.extensions if (a := self.resource.attribute(path.attr, urn))]
+            attribute = found[0] if len(found) == 1 else None
+        if attribute is None:
+            return self._unknown(label, "attribute")
+        sub = None
+        if path.sub_attr is not None:
+            sub = attribute.sub(path.sub_attr)
+            if sub is None:
+                return self._unknown(label, "sub-attribute")
+        if attribute.returned == "never":
+            raise InvalidFilterException(detail=f"'{label}' cannot be filtered on.")
+        key = attribute.name.lower()
+        if attribute.schema != self.resource.core:
+            key = attribute.schema.lower() + ":" + key
+        return _Resolved(attribute, sub, key, label)
+
+    def _unknown(self, label: str, what: str) -> None:
+        if self.unknown_is_absent:
+            return None
+        raise InvalidFilterException(
+            detail=f"Unknown {what} '{label}' in the filter: {self.resource.name} has no such attribute.")
+
+    def _absent(self, node: Comparison) -> ColumnElement[bool]:
+        """A comparison on an attribute with no value (RFC 7644 §3.4.2.1, searches across types)."""
+        if node.op == CompareOperator.eq:
+            return true() if node.value is None else false()
+        if node.op == CompareOperator.ne:
+            return false() if node.value is None else true()
+        return false()
+
+    def _operand(self, resolved: _Resolved) -> Operand:
+        leaf = resolved.sub or resolved.attribute
+        column = self.mapping.columns.get(resolved.leaf_key)
+        if column is not None:
+            return Operand(column.column, leaf, column.lower)
+        document = self.mapping.documents.get(resolved.leaf_key)
+        if document is None:
+            raise InvalidFilterException(detail=f"Filtering on '{resolved.label}' is not supported.")
+        value = self.mapping.document_column[document.path]
+        if leaf.is_complex:
+            return Operand(value.as_string(), leaf)
+        accessor = {"boolean": value.as_boolean, "integer": value.as_integer, "decimal": value.as_float}
+        return Operand(accessor.get(leaf.type, value.as_string)(), leaf)
+
+    # -- multi-valued attributes
+
+    def _any_element(self, resolved: _Resolved, inner: FilterNode | None) -> ColumnElement[bool]:
+        """EXISTS (an element of the multi-valued attribute satisfying ``inner``); ``inner``
+        None: the attribute has any element."""
+        child = self.mapping.children.get(resolved.key)
+        array = self.mapping.arrays.get(resolved.key)
+        names = set() if inner is None else _sub_names(inner)
+        if child is not None and names <= set(child.columns) and (
+            array is None or inner is None or _needs_value(inner)
+        ):
+            return self._child_exists(child, resolved, inner)
+        if array is not None:
+            return self._array_exists(array, resolved, inner)
+        missing = ", ".join(sorted(names - set(child.columns))) if child else ""
+        raise InvalidFilterException(
+            detail=f"Filtering on '{resolved.label}' by {missing or 'this'} is not supported.")
+
+    def _child_exists(self, child: Child, resolved: _Resolved,
+                      inner: FilterNode | None) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = [child.owner_key == self.mapping.id_column, *child.where]
+        if inner is not None:
+            def operand(sub: Attribute) -> Operand:
+                column: Column = child.columns[sub.name.lower()]
+                return Operand(column.column, sub, column.lower)
+
+            conditions.append(_ElementCompiler(resolved, operand).visit(inner))
+        return exists(select(child.owner_key).where(*conditions))
+
+    def _array_exists(self, array: DocumentArray, resolved: _Resolved,
+                      inner: FilterNode | None) -> ColumnElement[bool]:
+        document = self.mapping.document_column
+
+        def condition(field: Field) -> ColumnElement[bool]:
+            if inner is None:
+                return true()
+            return _ElementCompiler(resolved, lambda sub: Operand(field(sub.name, sub.type), sub)).visit(
+                inner)
+
+        if inner is not None:  # resolve the sub-attributes now, so errors surface at compile time
+            _ElementCompiler(resolved, lambda sub: Operand(literal(None, _sql_type(sub.type)), sub)).visit(
+                inner)
+        return _ArrayAny(document, array.path, condition)
+
+
+class _ElementCompiler(FilterVisitor[ColumnElement[bool]]):
+    """Compiles the filter inside ``attr[...]`` over one element's sub-attributes."""
+
+    def __init__(self, resolved: _Resolved, operand: Callable[[Attribute], Operand]):
+        self.resolved = resolved
+        self.operand = operand
+
+    def _sub(self, path: AttrPath) -> Attribute:
+        sub = self.resolved.attribute.sub(path.attr)
+        if path.uri is not None or path.sub_attr is not None or sub is None:
+            raise InvalidFilterException(
+                detail=f"Unknown sub-attribute '{path}' of '{self.resolved.label}' in filter.")
+        return sub
+
+    def visit_logical_expr(self, node: LogicalExpr) -> ColumnElement[bool]:
+        parts = [self.visit(term) for term in node.terms]
+        return and_(*parts) if node.op == LogicalOperator.and_ else or_(*parts)
+
+    def visit_not(self, node: Not) -> ColumnElement[bool]:
+        return not_(self.visit(node.expr))
+
+    def visit_comparison(self, node: Comparison) -> ColumnElement[bool]:
+        sub = self._sub(node.attr_path)
+        return compare(self.operand(sub), node.op, node.value, f"{self.resolved.label}.{sub.name}")
+
+    def visit_present(self, node: Present) -> ColumnElement[bool]:
+        return present(self.operand(self._sub(node.attr_path)))
+
+    def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
+        raise InvalidFilterException(detail="A value filter cannot contain another one (RFC 7644 §3.4.2.2).")
+
+
+def sort_key(resource: ResourceSchema, mapping: ResourceMapping, sort_by: str) -> ColumnElement[Any]:
+    """The SQL expression ``sortBy`` orders by (RFC 7644 §3.4.2.3): a mapped singular attribute,
+    case-insensitive strings lower-cased. Raises InvalidFilterException naming the attribute
+    when it is unknown, multi-valued or unmapped."""
+    try:  # an attrPath is parsed by the filter grammar, as the left side of "pr"
+        node = parse_filter(f"{sort_by} pr")
+    except InvalidFilterException as exc:
+        raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.") from exc
+    if not isinstance(node, Present):
+        raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.")
+    compiler = FilterCompiler(resource, mapping)
+    resolved = compiler._resolve(node.attr_path)
+    assert resolved is not None  # strict resolution raises instead
+    if resolved.attribute.multi_valued or (resolved.attribute.is_complex and resolved.sub is None):
+        raise InvalidFilterException(detail=f"sortBy {sort_by!r}: only singular attributes can be sorted on.")
+    operand = compiler._operand(resolved)
+    leaf = operand.attribute
+    if leaf.type in STRING_TYPES and not leaf.case_exact:
+        return operand.lower if operand.lower is not None else func.lower(operand.raw)
+    return operand.raw
+
+
+__all__ = ["FilterCompiler", "Operand", "compare", "parse_filter", "present", "sort_key"]

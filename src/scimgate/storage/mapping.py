@@ -1,39 +1,68 @@
 """SCIM attribute -> storage: the explicit map that filters and sorting compile through.
 
 It is also the whitelist: an attribute path that is not mapped here cannot be filtered or
-sorted on (STYLE.md §2, fail closed). Three kinds of target:
+sorted on (STYLE.md §2, fail closed). Keys are lower-cased attribute paths: ``username``,
+``name.familyname``, ``meta.created``, and for extension attributes the schema URN followed
+by ``:`` and the path (``urn:...:enterprise:2.0:user:manager.value``). Four kinds of target:
 
-- ``Column``: an indexed column of the resource's table; string columns used for
-  case-insensitive attributes have a lower-cased twin (``lower``) so comparisons hit an index.
+- ``Column``: an indexed column of the resource's table; string columns of case-insensitive
+  attributes have a lower-cased twin (``lower``) so comparisons hit an index.
 - ``Child``: a multi-valued attribute stored as rows of a child table (``emails`` ->
-  ``member_email``); filters become EXISTS subqueries.
-- ``DocumentPath``: any other attribute, read from the stored JSON document.
+  ``member_email``, ``members`` -> ``group_member``); filters become EXISTS subqueries.
+- ``DocumentValue``: a singular attribute read from the stored JSON document.
+- ``DocumentArray``: a multi-valued complex attribute held as a JSON array in the document;
+  filters become EXISTS over the array's elements (json_each / jsonb_array_elements).
+
+A multi-valued attribute may have both a ``Child`` (used when every sub-attribute a filter names
+has a column) and a ``DocumentArray`` (used otherwise, e.g. ``emails[display eq "x"]``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import InstrumentedAttribute
 
-from scimgate.storage.models import Member, MemberEmail, ScimGroup
+from scimgate.storage.models import GroupMember, Member, MemberEmail, ScimGroup
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 @dataclass(frozen=True)
 class Column:
     """A scalar attribute held in ``column`` (and in ``lower`` lower-cased, if case-insensitive)."""
 
-    column: InstrumentedAttribute  # type: ignore[type-arg]
-    lower: InstrumentedAttribute | None = None  # type: ignore[type-arg]
+    column: InstrumentedAttribute[Any]
+    lower: InstrumentedAttribute[Any] | None = None
 
 
 @dataclass(frozen=True)
 class Child:
-    """A multi-valued complex attribute stored as rows: sub-attribute name -> column."""
+    """A multi-valued complex attribute stored as rows: sub-attribute name -> column.
+
+    ``owner_key`` joins a row to its resource's id; ``where`` holds extra conditions every row
+    must meet (a User's ``groups`` are only the ``group_member`` rows of type User).
+    """
 
     table: type
-    owner_key: InstrumentedAttribute  # type: ignore[type-arg]
+    owner_key: InstrumentedAttribute[Any]
     columns: dict[str, Column] = field(default_factory=dict)
+    where: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentValue:
+    """A singular attribute at ``path`` (keys from the document root) in the JSON document."""
+
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentArray:
+    """A multi-valued complex attribute: a JSON array of objects at ``path`` in the document."""
+
+    path: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -41,12 +70,41 @@ class ResourceMapping:
     """Everything the compiler needs for one resource type."""
 
     model: type
-    id_column: InstrumentedAttribute  # type: ignore[type-arg]
-    workspace_column: InstrumentedAttribute  # type: ignore[type-arg]
-    document_column: InstrumentedAttribute  # type: ignore[type-arg]
-    columns: dict[str, Column]  # "username", "name.familyname", "meta.created" -> Column
-    children: dict[str, Child]  # "emails" -> Child
+    id_column: InstrumentedAttribute[Any]
+    workspace_column: InstrumentedAttribute[Any]
+    document_column: InstrumentedAttribute[Any]
+    columns: dict[str, Column]
+    children: dict[str, Child]
+    documents: dict[str, DocumentValue] = field(default_factory=dict)
+    arrays: dict[str, DocumentArray] = field(default_factory=dict)
 
+
+def _document_values(*paths: tuple[str, ...]) -> dict[str, DocumentValue]:
+    """``("name", "formatted")`` -> ``{"name.formatted": DocumentValue(...)}``; an extension
+    path starts with its schema URN."""
+    out = {}
+    for path in paths:
+        key = path[0] + ":" + ".".join(path[1:]) if path[0].startswith("urn:") else ".".join(path)
+        out[key.lower()] = DocumentValue(path)
+    return out
+
+
+# RFC 7643 §4.1 singular User attributes (and complex ones, for ``pr``), §4.3 enterprise extension.
+_USER_DOCUMENT = _document_values(
+    ("userName",), ("externalId",), ("displayName",), ("nickName",), ("profileUrl",), ("title",),
+    ("userType",), ("preferredLanguage",), ("locale",), ("timezone",), ("active",),
+    ("name",), ("name", "formatted"), ("name", "familyName"), ("name", "givenName"),
+    ("name", "middleName"), ("name", "honorificPrefix"), ("name", "honorificSuffix"),
+    (ENTERPRISE, "employeeNumber"), (ENTERPRISE, "costCenter"), (ENTERPRISE, "organization"),
+    (ENTERPRISE, "division"), (ENTERPRISE, "department"), (ENTERPRISE, "manager"),
+    (ENTERPRISE, "manager", "value"), (ENTERPRISE, "manager", "$ref"), (ENTERPRISE, "manager", "displayName"),
+)
+
+_USER_ARRAYS = {
+    name.lower(): DocumentArray((name,))
+    for name in ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
+                 "x509Certificates")
+}
 
 USER_MAPPING = ResourceMapping(
     model=Member,
@@ -74,7 +132,15 @@ USER_MAPPING = ResourceMapping(
                 "primary": Column(MemberEmail.primary),
             },
         ),
+        "groups": Child(
+            table=GroupMember,
+            owner_key=GroupMember.member_id,
+            columns={"value": Column(GroupMember.group_id)},
+            where=(GroupMember.member_type == "User",),
+        ),
     },
+    documents=_USER_DOCUMENT,
+    arrays=_USER_ARRAYS,
 )
 
 GROUP_MAPPING = ResourceMapping(
@@ -89,5 +155,12 @@ GROUP_MAPPING = ResourceMapping(
         "meta.created": Column(ScimGroup.created),
         "meta.lastmodified": Column(ScimGroup.last_modified),
     },
-    children={},
+    children={
+        "members": Child(
+            table=GroupMember,
+            owner_key=GroupMember.group_id,
+            columns={"value": Column(GroupMember.member_id), "type": Column(GroupMember.member_type)},
+        ),
+    },
+    documents=_document_values(("displayName",), ("externalId",)),
 )
