@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from scimgate.admin.routes import install as install_admin_pages
 from scimgate.config import Settings
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=session_factory(engine))
     install_error_handlers(app)
     app.include_router(scim_router)
+    install_admin_pages(app)
     app.include_router(group_router)
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session
 
+from scimgate.cli_admin import admin_app, audit_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
 from scimgate.services.workspaces import WorkspaceError
@@ -25,6 +26,8 @@ token_app = typer.Typer(help="SCIM bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
 
 
 @contextmanager

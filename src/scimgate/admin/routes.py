@@ -1,0 +1,388 @@
+"""The admin pages under ``/admin``: sign-in, security settings, members, groups, provisioning log.
+
+Server-rendered Jinja2 (templates/) with htmx for partial updates (static/htmx.min.js, vendored);
+every page and form works without JavaScript. Routes parse, call services, render. The admin's
+workspace always comes from the signed session (admin.session), never from the URL: an id of
+another workspace's member, group, domain or token answers 404. Every POST needs the session's
+CSRF token (403 without it). Responses are ``Cache-Control: no-store`` (a new token is on one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from scimgate.admin import forms
+from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
+from scimgate.http.deps import State
+from scimgate.scim.errors import NotFoundException
+from scimgate.scim.params import ListQuery
+from scimgate.services import admins, audit_log, domains, groups, members, owned, tokens, workspaces
+from scimgate.services.dns_verification import ResolverConfig
+from scimgate.services.resources import Projection
+from scimgate.services.workspaces import WorkspaceError
+from scimgate.storage.db import transaction
+
+HERE = Path(__file__).parent
+PER_PAGE = 25
+LOG_PER_PAGE = 50
+NOTICES = {
+    "sync": "The switch is saved.",
+    "revoked": "The old token is revoked: only the new one works now.",
+    "domain-added": "Domain added. Publish its TXT record, then press “Check now”.",
+    "domain-removed": "Domain removed.",
+    "retention": "Retention saved.",
+}
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/admin")
+
+
+class LoginRequired(Exception):
+    """No valid signed-in session: the browser is sent to the sign-in page."""
+
+
+class PageError(Exception):
+    """An error shown as an HTML page with ``status`` (404 for anything not in the workspace)."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in admin of a request: account id and email, and their workspace."""
+
+    session: AdminSession
+    admin_id: str
+    email: str
+    workspace_id: str
+    workspace_name: str
+
+
+def admin_session(request: Request, state: State) -> AdminSession:
+    return read_session(request, state.settings.secret_key)
+
+
+Session_ = Annotated[AdminSession, Depends(admin_session)]
+
+
+def signed_in(session: Session_, state: State) -> SignedIn:
+    """The signed-in admin; LoginRequired when the cookie is missing or its account is gone."""
+    if not session.signed_in:
+        raise LoginRequired
+    with transaction(state.sessions) as db:
+        found = admins.get_admin(db, session.admin_id or "", session.workspace_id or "")
+        if found is None:
+            raise LoginRequired
+        account, workspace = found
+        return SignedIn(session, account.id, account.email, workspace.id, workspace.name)
+
+
+Admin = Annotated[SignedIn, Depends(signed_in)]
+
+
+async def csrf_checked(request: Request, session: Session_) -> None:
+    await check_csrf(request, session)
+
+
+Csrf = Annotated[None, Depends(csrf_checked)]
+
+
+@contextmanager
+def in_workspace(what: str) -> Iterator[None]:
+    """Turn "not in this workspace" from a service into the 404 page."""
+    try:
+        yield
+    except (NotFoundException, domains.DomainNotFound, owned.UnknownMember) as exc:
+        raise PageError(404, "Not found", f"No {what} with this name or id in your workspace.") from exc
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200,
+           session: AdminSession | None = None) -> Response:
+    """Render template ``name``; the CSRF token and the admin come from ``context``/``session``.
+    When ``session`` is given its cookie is (re)written."""
+    state = request.app.state.scimgate
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    if session is not None:
+        write_session(response, request, state.settings.secret_key, session)
+    return response
+
+
+def page(request: Request, admin: SignedIn, name: str, http_status: int = 200, **context: Any) -> Response:
+    """Render a signed-in page (layout with navigation and the sign-out form)."""
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    base = {"admin": admin, "csrf": admin.session.csrf, "notice": notice}
+    return render(request, name, {**base, **context}, http_status)
+
+
+def see_other(url: str) -> Response:
+    """POST/redirect/GET."""
+    return RedirectResponse(url, status_code=303)
+
+
+# --- Sign-in ----------------------------------------------------------------------------------
+
+
+@router.get("")
+def home() -> Response:
+    return see_other("/admin/security")
+
+
+@router.get("/login")
+def login_form(request: Request, session: Session_) -> Response:
+    """The sign-in form (a signed-in admin goes straight to the security page)."""
+    if session.signed_in:
+        return see_other("/admin/security")
+    return render(request, "login.html", {"csrf": session.csrf, "error": None, "workspace": "", "email": ""},
+                  session=session)
+
+
+@router.post("/login")
+def login(request: Request, session: Session_, state: State, _csrf: Csrf,
+          workspace: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "") -> Response:
+    """Sign in; one message for every failure (no enumeration); a new session and CSRF token on success."""
+    with transaction(state.sessions) as db:
+        account = admins.sign_in(db, workspace, email, password)
+        ids = (account.id, account.workspace_id) if account else None
+    if ids is None:
+        error = ("Sign-in failed: the workspace, email or password is not right, or the account is "
+                 "locked for a while after repeated failures. Check them and try again later.")
+        return render(request, "login.html", {"csrf": session.csrf, "error": error, "workspace": workspace,
+                                              "email": email}, status=401)
+    response = see_other("/admin/security")
+    fresh = AdminSession(admin_id=ids[0], workspace_id=ids[1])
+    write_session(response, request, state.settings.secret_key, fresh)
+    return response
+
+
+@router.post("/logout")
+def logout(_admin: Admin, _csrf: Csrf) -> Response:
+    response = see_other("/admin/login")
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+# --- Security settings ------------------------------------------------------------------------
+
+
+def _security(request: Request, admin: SignedIn, state: State, status: int = 200, **extra: Any) -> Response:
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        live = [t for t in tokens.list_tokens(db, workspace) if t.revoked_at is None]
+        domain_rows = [
+            {"domain": d, "shown": domains.display_domain(d.name), "status": domains.status(d),
+             "record": domains.verification_record(d)}
+            for d in domains.list_domains(db, workspace)
+        ]
+    base_url = state.settings.scim_base_url
+    return page(request, admin, "security.html", status, workspace=workspace, tokens=live,
+                domains=domain_rows, base_url=base_url, tenant_url=base_url + "?aadOptscim062020",
+                **{"new_token": None, "checks": {}, "error": None, **extra})
+
+
+@router.get("/security")
+def security(request: Request, admin: Admin, state: State) -> Response:
+    """SCIM Base URL, tokens, sync switches and allowed domains."""
+    return _security(request, admin, state)
+
+
+@router.post("/security/tokens")
+def generate_token(request: Request, admin: Admin, state: State, _csrf: Csrf) -> Response:
+    """Make a new SCIM token and show it once; older tokens live on until the admin confirms."""
+    with transaction(state.sessions) as db:
+        issued = tokens.issue_token(db, workspaces.find_workspace(db, admin.workspace_id))
+        new_token = {"id": issued.record.id, "secret": issued.secret, "prefix": issued.record.prefix}
+    return _security(request, admin, state, new_token=new_token)
+
+
+@router.post("/security/tokens/keep")
+def keep_token(admin: Admin, state: State, _csrf: Csrf, token_id: Annotated[str, Form()] = "") -> Response:
+    """Confirm a rotation: revoke every other live token (404 for a token not of this workspace)."""
+    with transaction(state.sessions) as db:
+        try:
+            admins.keep_only_token(db, workspaces.find_workspace(db, admin.workspace_id), token_id)
+        except admins.AdminError as exc:
+            raise PageError(404, "Not found", str(exc)) from exc
+    return see_other("/admin/security?done=revoked")
+
+
+@router.post("/security/sync")
+def set_sync(admin: Admin, state: State, _csrf: Csrf, switch: Annotated[str, Form()] = "",
+             active: Annotated[str, Form()] = "") -> Response:
+    """Turn "SCIM user sync active" (``switch=user``) or "Group sync active" (``group``) on/off."""
+    setters = {"user": workspaces.set_scim_sync, "group": workspaces.set_group_sync}
+    if switch not in setters or active not in ("on", "off"):
+        raise PageError(400, "Bad request", "Choose a switch (user or group) and on or off.")
+    with transaction(state.sessions) as db:
+        setters[switch](db, workspaces.find_workspace(db, admin.workspace_id), active == "on")
+    return see_other("/admin/security?done=sync#sync")
+
+
+@router.post("/security/domains")
+def add_domain(request: Request, admin: Admin, state: State, _csrf: Csrf,
+               name: Annotated[str, Form()] = "") -> Response:
+    """Add an allowed domain (pending); the page then shows its TXT record."""
+    try:
+        with transaction(state.sessions) as db:
+            domains.add_domain(db, workspaces.find_workspace(db, admin.workspace_id), name)
+    except domains.DomainError as exc:
+        return _security(request, admin, state, status=400, error=str(exc))
+    return see_other("/admin/security?done=domain-added#domains")
+
+
+@router.post("/security/domains/{name}/remove")
+def remove_domain(admin: Admin, state: State, _csrf: Csrf, name: str) -> Response:
+    with in_workspace("domain"), transaction(state.sessions) as db:
+        domains.remove_domain(db, workspaces.find_workspace(db, admin.workspace_id), name)
+    return see_other("/admin/security?done=domain-removed#domains")
+
+
+@router.post("/security/domains/{name}/check")
+def check_domain(request: Request, admin: Admin, state: State, _csrf: Csrf, name: str) -> Response:
+    """Run the DNS verification now and show its explanation beside the domain."""
+    with in_workspace("domain"):
+        result = domains.verify_by_dns(state.sessions, admin.workspace_id, name,
+                                       ResolverConfig.from_settings(state.settings), actor=admin.email)
+    return _security(request, admin, state, checks={result.domain.name: result.explanation()})
+
+
+# --- Members and groups -----------------------------------------------------------------------
+
+
+@router.get("/members")
+def member_list(request: Request, admin: Admin, state: State, q: str = "", status: str = "") -> Response:
+    """Members, searched by the SCIM filter engine (name, userName, email; status), paged."""
+    number = forms.page_number(request.query_params.get("page"))
+    query = ListQuery(filter=forms.member_search_filter(q, status), start_index=(number - 1) * PER_PAGE + 1,
+                      count=PER_PAGE, sort_by="userName")
+    with transaction(state.sessions) as db:
+        result = members.list_users(db, workspaces.find_workspace(db, admin.workspace_id), query,
+                                    state.settings.scim_base_url)
+    return page(request, admin, "members.html", members=result["Resources"], total=result["totalResults"],
+                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status)
+
+
+@router.get("/members/{member_id}")
+def member_detail(request: Request, admin: Admin, state: State, member_id: str) -> Response:
+    """One member: SCIM document, what it owns, its provisioning history."""
+    with in_workspace("member"), transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        document = members.get_user(db, workspace, member_id, state.settings.scim_base_url).body
+        counts = owned.member_owned_counts(db, workspace, member_id)
+        history = audit_log.list_events(db, workspace, audit_log.LogFilter(resource_id=member_id),
+                                        per_page=LOG_PER_PAGE)
+    return page(request, admin, "member.html", member=document, counts=counts, history=history)
+
+
+@router.get("/groups")
+def group_list(request: Request, admin: Admin, state: State) -> Response:
+    """Groups with their member counts (direct User members), paged."""
+    number = forms.page_number(request.query_params.get("page"))
+    query = ListQuery(start_index=(number - 1) * PER_PAGE + 1, count=PER_PAGE, sort_by="displayName",
+                      excluded_attributes=("members",))
+    base_url = state.settings.scim_base_url
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        result = groups.list_groups(db, workspace, query, base_url)
+        rows = [
+            {"group": g, "count": members.list_users(
+                db, workspace, ListQuery(filter=forms.group_members_filter(g["id"]), count=0), base_url
+            )["totalResults"]}
+            for g in result["Resources"]
+        ]
+    return page(request, admin, "groups.html", groups=rows, total=result["totalResults"], page_number=number,
+                pages=max(1, -(-result["totalResults"] // PER_PAGE)))
+
+
+@router.get("/groups/{group_id}")
+def group_detail(request: Request, admin: Admin, state: State, group_id: str) -> Response:
+    """One group and its User members, paged (served by the members filter engine)."""
+    number = forms.page_number(request.query_params.get("page"))
+    base_url = state.settings.scim_base_url
+    query = ListQuery(filter=forms.group_members_filter(group_id), start_index=(number - 1) * PER_PAGE + 1,
+                      count=PER_PAGE, sort_by="userName")
+    with in_workspace("group"), transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        group = groups.get_group(db, workspace, group_id, base_url, Projection(excluded=("members",))).body
+        result = members.list_users(db, workspace, query, base_url)
+    return page(request, admin, "group.html", group=group, members=result["Resources"],
+                total=result["totalResults"], page_number=number,
+                pages=max(1, -(-result["totalResults"] // PER_PAGE)))
+
+
+# --- Provisioning log -------------------------------------------------------------------------
+
+
+@router.get("/log")
+def log(request: Request, admin: Admin, state: State, failures: str = "", resource: str = "",
+        client: str = "", since: str = "", until: str = "") -> Response:
+    """The provisioning log, newest first, with its filters; and the retention setting."""
+    try:
+        wanted = audit_log.LogFilter(
+            failures_only=failures == "1",
+            resource_type=resource if resource in audit_log.RESOURCES else None,
+            client=client if client in audit_log.CLIENTS else None,
+            since=forms.utc_datetime(since), until=forms.utc_datetime(until),
+        )
+    except ValueError as exc:
+        raise PageError(400, "Bad request", "A time must look like 2026-11-29T08:30 (UTC).") from exc
+    number = forms.page_number(request.query_params.get("page"))
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        events = audit_log.list_events(db, workspace, wanted, number, LOG_PER_PAGE)
+        retention = workspace.audit_retention_days
+    filters = {"failures": failures, "resource": resource, "client": client, "since": since, "until": until}
+    return page(request, admin, "log.html", log=events, filters=filters, retention=retention,
+                clients=audit_log.CLIENTS, resources=audit_log.RESOURCES)
+
+
+@router.post("/log/retention")
+def set_retention(admin: Admin, state: State, _csrf: Csrf, days: Annotated[str, Form()] = "") -> Response:
+    """Keep the workspace's provisioning log ``days`` days (``scimgate audit prune`` deletes older events)."""
+    try:
+        with transaction(state.sessions) as db:
+            audit_log.set_retention(db, workspaces.find_workspace(db, admin.workspace_id), int(days))
+    except (ValueError, WorkspaceError) as exc:
+        raise PageError(400, "Bad request", f"Retention must be a whole number of days "
+                        f"from 1 to {audit_log.MAX_RETENTION_DAYS}.") from exc
+    return see_other("/admin/log?done=retention")
+
+
+# --- Wiring -----------------------------------------------------------------------------------
+
+
+def install(app: FastAPI) -> None:
+    """Add the admin pages, their static files and their error pages to ``app``."""
+    app.include_router(router)
+    app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/admin/login"})
+        return see_other("/admin/login")
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        return _error_page(request, PageError(403, "Forbidden", "The form was missing its security token "
+                                              "(CSRF) or it has expired. Reload the page and try again."))
+
+    @app.exception_handler(PageError)
+    async def _page(request: Request, exc: PageError) -> Response:
+        return _error_page(request, exc)
+
+
+def _error_page(request: Request, exc: PageError) -> Response:
+    return render(request, "error.html", {"error": exc, "admin": None, "csrf": ""}, exc.status)

@@ -1,0 +1,85 @@
+"""``scimgate admin`` (admin accounts for the admin pages) and ``scimgate audit`` (the
+provisioning log's retention).
+
+Every command reads ``SCIMGATE_DATABASE_URL`` like the server. Errors meant for the operator are
+printed in red and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy.orm import Session
+
+from scimgate.config import Settings
+from scimgate.services import admins, audit_log, workspaces
+from scimgate.services.workspaces import WorkspaceError
+from scimgate.storage.db import make_engine, session_factory, transaction
+
+admin_app = typer.Typer(help="Admin accounts for the admin pages (/admin).", no_args_is_help=True)
+audit_app = typer.Typer(help="The provisioning log (audit events) and its retention.", no_args_is_help=True)
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """A transaction on the configured database; WorkspaceError exits with status 1."""
+    engine = make_engine(Settings().database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            yield session
+    except WorkspaceError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+
+
+@admin_app.command("create")
+def admin_create(
+    email: str,
+    workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from the first line of standard input."),
+) -> None:
+    """Create an admin account of WORKSPACE for EMAIL (the password is prompted for, twice)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _database() as session:
+        found = workspaces.find_workspace(session, workspace)
+        account = admins.create_admin(session, found, email, password)
+        typer.echo(f"Created admin {account.email} of workspace {found.name}; sign in at "
+                   f"{Settings().public_url.rstrip('/')}/admin/login")
+
+
+@admin_app.command("list")
+def admin_list(workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id.")) -> None:
+    """List WORKSPACE's admin accounts, with their lock state."""
+    with _database() as session:
+        for account in admins.list_admins(session, workspaces.find_workspace(session, workspace)):
+            until = account.locked_until
+            locked = f"\tlocked until {until:%Y-%m-%d %H:%M} UTC" if until else ""
+            typer.echo(f"{account.email}\t{account.role}\tcreated {account.created:%Y-%m-%d}{locked}")
+
+
+@audit_app.command("prune")
+def audit_prune(workspace: str = typer.Option(
+        None, "--workspace", "-w", help="Only this workspace (default: every workspace).")) -> None:
+    """Delete provisioning-log events older than each workspace's retention (default 30 days)."""
+    with _database() as session:
+        found = workspaces.find_workspace(session, workspace) if workspace else None
+        deleted = audit_log.prune(session, found)
+        typer.echo(f"Deleted {deleted} event(s).")
+
+
+@audit_app.command("retention")
+def audit_retention(workspace: str, days: int) -> None:
+    """Keep WORKSPACE's provisioning-log events DAYS days."""
+    with _database() as session:
+        found = workspaces.find_workspace(session, workspace)
+        audit_log.set_retention(session, found, days)
+        typer.echo(f"Provisioning log of {found.name}: kept {days} day(s).")
