@@ -12,13 +12,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from scimgate.admin.routes import install as install_admin_pages
 from scimgate.config import Settings
+from scimgate.admin.routes import install as install_admin_pages
+from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
 from scimgate.http.group_routes import router as group_router
+from scimgate.http.metrics import MetricsMiddleware
 from scimgate.http.middleware import EdgeMiddleware
+from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
+from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.storage.db import make_engine, session_factory
 from scimgate.storage.migrate import is_at_head
 
@@ -44,9 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=session_factory(engine))
+    app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     app.include_router(scim_router)
     install_admin_pages(app)
+    app.include_router(admin_api_router)
     app.include_router(group_router)
+    app.include_router(ops_router)
+    app.add_middleware(MetricsMiddleware, engine=engine)  # inside EdgeMiddleware: sees normalised paths
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -13,6 +13,8 @@ import typer
 from sqlalchemy.orm import Session
 
 from scimgate.cli_admin import admin_app, audit_app
+from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
+from scimgate.cli_simulate import app as simulate_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
 from scimgate.services.workspaces import WorkspaceError
@@ -26,6 +28,10 @@ token_app = typer.Typer(help="SCIM bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
+app.add_typer(domain_app, name="domain")
+app.add_typer(admin_key_app, name="admin-key")
+app.add_typer(sample_data_app, name="sample-data")
+app.add_typer(simulate_app, name="simulate")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 
@@ -165,8 +171,26 @@ def serve(
     with transaction(session_factory(engine)) as session:
         _welcome(session, settings)
     engine.dispose()
+    if workers > 1:
+        _prepare_metrics_folder()
     uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
                 log_level="warning", timeout_graceful_shutdown=30)
+
+
+def _prepare_metrics_folder() -> None:
+    """Give the workers one Prometheus multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``):
+    the operator's, emptied of a previous run's files, or a new temporary one."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scimgate-metrics-")
 
 
 def _welcome(session: Session, settings: Settings) -> None:

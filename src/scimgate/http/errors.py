@@ -8,12 +8,16 @@ request id, never a traceback (the traceback goes to the log, keyed by that id).
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from scimgate.http.execute import record_failure
+from scimgate.http.metrics import count_failure
 from scimgate.http.responses import scim_response
 from scimgate.scim.errors import (
     InternalErrorException,
@@ -39,11 +43,26 @@ def error_response(exc: ScimError) -> Response:
     return scim_response(error_document(exc), exc.status, headers)
 
 
+async def audit_failure(request: Request, exc: ScimError) -> None:
+    """Record a failure raised outside ``execute`` (bad body, 403, 429, 500) for an
+    authenticated request, so that every such request has its one audit_event (issue 2 §9)."""
+    record = getattr(request.state, "audit", None)
+    if record is None or record.recorded:
+        return
+    started = getattr(request.state, "audit_started", time.perf_counter())
+    try:
+        await run_in_threadpool(record_failure, request.app.state.scimgate, record, exc, started)
+    except Exception:  # the answer matters more than its audit row; the log keeps the fault
+        log.exception("could not write the audit event", extra={"request_id": record.request_id})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(ScimError)
     async def _scim(request: Request, exc: ScimError) -> Response:
+        await audit_failure(request, exc)
+        count_failure(request.url.path, exc)
         return error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
@@ -64,4 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         request_id = getattr(request.state, "request_id", "unknown")
         log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
-        return error_response(InternalErrorException(detail=f"Internal server error; request id {request_id}."))
+        internal = InternalErrorException(detail=f"Internal server error; request id {request_id}.")
+        await audit_failure(request, internal)
+        count_failure(request.url.path, internal)
+        return error_response(internal)

@@ -19,7 +19,7 @@ from scimgate.scim import discovery
 from scimgate.scim.errors import NotFoundException
 from scimgate.scim.params import ListQuery, parse_list_query
 from scimgate.scim.serialize import list_response
-from scimgate.services import members
+from scimgate.services import members, search
 from scimgate.services.resources import Projection, Written
 
 router = APIRouter(prefix=SCIM_PREFIX)
@@ -38,7 +38,7 @@ def list_query(request: Request, state: State, params: dict[str, Any] | None = N
 def written_response(written: Written, status: int = 200) -> Response:
     headers = {"ETag": written.etag}
     if status == 201:
-        headers["Location"] = written.body["meta"]["location"]
+        headers["Location"] = written.location or written.body["meta"]["location"]
     return scim_response(written.body, status, headers)
 
 
@@ -59,6 +59,15 @@ def search_users(request: Request, caller: Caller, state: State, body: Body) -> 
     query = list_query(request, state, body if isinstance(body, dict) else {})
     result = execute(state, caller.audit, "User", 200,
                      lambda s: members.list_users(s, caller.workspace, query, caller.base_url))
+    return scim_response(result)
+
+
+@router.post("/.search")
+def search_root(request: Request, caller: Caller, state: State, body: Body) -> Response:
+    """RFC 7644 §3.4.3: a search across every resource type from the server root."""
+    query = list_query(request, state, body if isinstance(body, dict) else {})
+    result = execute(state, caller.audit, "Root", 200,
+                     lambda s: search.search_all(s, caller.workspace, query, caller.base_url))
     return scim_response(result)
 
 

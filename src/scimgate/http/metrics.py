@@ -1,0 +1,122 @@
+"""Prometheus metrics (prometheus-client), correct with several worker processes.
+
+Metrics, all prefixed ``scimgate_``:
+
+- ``http_requests_total{resource, method, status}``: every HTTP request;
+- ``http_request_duration_seconds{resource, method}``: latency histogram (seconds);
+- ``provisioning_failures_total{resource, status, scim_type}``: SCIM error responses, by
+  ``scimType`` (``none`` for errors without one, e.g. 401, 404, 429, 500);
+- ``db_pool_checked_out`` / ``db_pool_size``: connections in use and pool capacity (summed over
+  live workers).
+
+``resource`` is one of a fixed set (``Users``, ``Groups``, discovery endpoint names, ``ops``,
+``other``) so label cardinality stays bounded whatever path a client sends.
+
+With several workers each process writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
+and ``/metrics`` merges them (prometheus-client docs, "Multiprocess Mode (E.g. Gunicorn)");
+``scimgate serve`` sets that folder up. The variable must be set before this module is first
+imported, which ``serve`` guarantees by setting it before the workers start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scimgate.config import SCIM_PREFIX
+from scimgate.scim.errors import ScimError
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+SCIM_RESOURCES = frozenset({"Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search",
+                            "Bulk", "Me"})
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Latency buckets in seconds: SCIM writes take a few ms; Entra times out after tens of seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+REQUESTS = Counter("scimgate_http_requests_total", "HTTP requests answered.",
+                   ["resource", "method", "status"])
+LATENCY = Histogram("scimgate_http_request_duration_seconds", "Time to answer an HTTP request, in seconds.",
+                    ["resource", "method"], buckets=LATENCY_BUCKETS)
+FAILURES = Counter("scimgate_provisioning_failures_total", "SCIM error responses, by scimType.",
+                   ["resource", "status", "scim_type"])
+POOL_CHECKED_OUT = Gauge("scimgate_db_pool_checked_out", "Database connections in use.",
+                         multiprocess_mode="livesum")
+POOL_SIZE = Gauge("scimgate_db_pool_size", "Database pool capacity (pool_size + max_overflow).",
+                  multiprocess_mode="livesum")
+
+
+def resource_of(path: str) -> str:
+    """The ``resource`` label of a (normalised) request path; see the module docstring."""
+    if path in OPS_PATHS:
+        return "ops"
+    if not path.startswith(SCIM_PREFIX):
+        return "other"
+    first = path[len(SCIM_PREFIX):].strip("/").split("/", 1)[0]
+    return first if first in SCIM_RESOURCES else "other"
+
+
+def count_failure(path: str, exc: ScimError) -> None:
+    """Count one SCIM error response for the request at ``path``."""
+    FAILURES.labels(resource_of(path), str(exc.status), exc.scim_type or "none").inc()
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """(body, content type) of the Prometheus text exposition, merged over workers if needed."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def _observe_pool(engine: Engine) -> None:
+    pool: Any = engine.pool
+    if hasattr(pool, "checkedout") and hasattr(pool, "size"):
+        POOL_CHECKED_OUT.set(pool.checkedout())
+        POOL_SIZE.set(pool.size() + max(getattr(pool, "_max_overflow", 0), 0))
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request; samples the pool after each one.
+
+    Install it inside the edge middleware so it sees normalised SCIM paths.
+    """
+
+    def __init__(self, app: ASGIApp, engine: Engine):
+        self.app = app
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            resource = resource_of(scope["path"])
+            REQUESTS.labels(resource, scope["method"], str(status)).inc()
+            LATENCY.labels(resource, scope["method"]).observe(time.perf_counter() - started)
+            _observe_pool(self.engine)

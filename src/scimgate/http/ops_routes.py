@@ -1,0 +1,56 @@
+"""Operations endpoints, outside the SCIM prefix and without authentication.
+
+- ``GET /healthz``: 200 ``{"status": "ok"}`` while the process can answer (liveness).
+- ``GET /readyz``: 200 when the database answers and its schema is at the newest migration,
+  else 503 with the reason (readiness: a load balancer stops sending traffic).
+- ``GET /metrics``: Prometheus text exposition (``scimgate.http.metrics``).
+
+They reveal no tenant data; still, expose ``/metrics`` only to the monitoring network
+(docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import Response
+
+from scimgate.http.deps import State
+from scimgate.http.metrics import render_metrics
+from scimgate.storage.migrate import is_at_head
+
+router = APIRouter()
+log = logging.getLogger("scimgate.ops")
+
+
+@router.get("/healthz")
+def healthz() -> JSONResponse:
+    """Liveness: the process is up and its event loop answers."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz")
+def readyz(state: State) -> JSONResponse:
+    """Readiness: ``SELECT 1`` succeeds and ``storage.migrate.is_at_head`` holds."""
+    try:
+        with state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        at_head = is_at_head(state.engine)
+    except SQLAlchemyError as exc:
+        log.warning("readiness check: database unreachable (%s)", type(exc).__name__)
+        return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, status_code=503)
+    if not at_head:
+        reason = "database schema is not at the newest migration"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics of every worker."""
+    body, content_type = render_metrics()
+    return Response(body, media_type=content_type)

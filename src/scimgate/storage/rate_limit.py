@@ -1,0 +1,116 @@
+"""Token buckets shared by every worker: in the database (``rate_bucket`` table) or in Redis.
+
+A bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second; a request
+takes one token. The classic algorithm (Turner, "New directions in communications", 1986; the
+form used by e.g. Stripe's and GitHub's API limiters) stores just two numbers per key: the
+tokens left at ``updated``. Both stores do the read-refill-take-write step atomically, so
+several worker processes (or machines) share one budget per key:
+
+- database: the row is created if missing (``INSERT ... ON CONFLICT DO NOTHING``) and read with
+  ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the transaction starts with
+  ``BEGIN IMMEDIATE`` (``storage.db``), which serialises writers;
+- Redis: one Lua script (``EVAL`` runs scripts atomically, Redis docs "Scripting with Lua"),
+  timed by the Redis server's own clock so the workers' clocks do not matter.
+
+Contract: ``take(key, rate, burst)`` returns 0.0 when a token was taken, else the seconds until
+one will be available (nothing is taken then).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from scimgate.storage.db import transaction
+from scimgate.storage.models import RateBucket
+
+
+def refill_and_take(tokens: float, elapsed: float, rate: float, burst: float) -> tuple[float, float]:
+    """One token-bucket step: ``(tokens left, seconds to wait)``; the wait is 0.0 when a token
+    was taken. ``elapsed`` (seconds since the bucket was last written) is clamped at 0."""
+    available = min(burst, tokens + max(elapsed, 0.0) * rate)
+    if available >= 1.0:
+        return available - 1.0, 0.0
+    return available, (1.0 - available) / rate
+
+
+class BucketStore(Protocol):
+    """Where buckets live; see the module docstring for the contract of ``take``."""
+
+    def take(self, key: str, rate: float, burst: float) -> float: ...
+
+
+@dataclass
+class DatabaseBuckets:
+    """Buckets as ``rate_bucket`` rows (key, tokens, updated in epoch seconds)."""
+
+    sessions: sessionmaker[Session]
+
+    def take(self, key: str, rate: float, burst: float) -> float:
+        """Take a token from ``key``'s bucket in one short transaction of its own."""
+        with transaction(self.sessions) as session:
+            now = time.time()
+            self._ensure_row(session, key, burst, now)
+            bucket = session.scalar(select(RateBucket).where(RateBucket.key == key).with_for_update())
+            assert bucket is not None  # the row was just ensured inside this transaction
+            bucket.tokens, wait = refill_and_take(bucket.tokens, now - bucket.updated, rate, burst)
+            bucket.updated = now
+            return wait
+
+    @staticmethod
+    def _ensure_row(session: Session, key: str, burst: float, now: float) -> None:
+        dialect = session.get_bind().dialect.name
+        values = {"key": key, "tokens": float(burst), "updated": now}
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(RateBucket).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+
+# KEYS[1] bucket key; ARGV rate, burst, ttl seconds. Returns the wait in microseconds (0 = taken).
+TAKE_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(state[1]) or burst
+local updated = tonumber(state[2]) or now
+local elapsed = math.max(now - updated, 0)
+tokens = math.min(burst, tokens + elapsed * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return math.ceil(wait * 1000000)
+"""
+
+
+@dataclass
+class RedisBuckets:
+    """Buckets as Redis hashes ``scimgate:bucket:<key>`` that expire once full again."""
+
+    client: Any  # redis.Redis
+
+    def __post_init__(self) -> None:
+        self._script = self.client.register_script(TAKE_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisBuckets:
+        """Buckets on the Redis server at ``url`` (``redis://host:port/db``)."""
+        import redis
+
+        return cls(redis.Redis.from_url(url))
+
+    def take(self, key: str, rate: float, burst: float) -> float:
+        """Take a token from ``key``'s bucket with one atomic script call."""
+        ttl = max(1, int(burst / rate) + 1)
+        micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl])
+        return int(micros) / 1_000_000
