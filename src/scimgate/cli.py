@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from scimgate.cli_admin import admin_app, audit_app
 from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
 from scimgate.cli_simulate import app as simulate_app
-from scimgate.cli_simulate import app as simulate_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
 from scimgate.services.workspaces import WorkspaceError
@@ -29,7 +28,6 @@ token_app = typer.Typer(help="SCIM bearer tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
-app.add_typer(simulate_app, name="simulate")
 app.add_typer(domain_app, name="domain")
 app.add_typer(admin_key_app, name="admin-key")
 app.add_typer(sample_data_app, name="sample-data")
