@@ -60,3 +60,12 @@ def dns_server() -> Iterator[DnsZone]:
     finally:
         server.stop()
         server.server.server_close()
+
+
+def dns_env(zone: DnsZone, timeout_seconds: float = 0.5) -> dict[str, str]:
+    """The settings that point a scimgate process at the test server."""
+    return {
+        "SCIMGATE_DNS_NAMESERVERS": "127.0.0.1",
+        "SCIMGATE_DNS_PORT": str(zone.port),
+        "SCIMGATE_DNS_TIMEOUT_SECONDS": str(timeout_seconds),
+    }
