@@ -1,0 +1,197 @@
+"""The domain-change story as Entra sends it, and what members own surviving every identity
+change (issue 7 §4-5; research notes §2.4 for the PATCH shapes, RFC 7644 §3.5.2, §3.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from scimgate.services import owned, tokens
+from scimgate.storage.db import transaction
+from scimgate.storage.models import Agent, Chat, GroupMember, Workspace
+from tests.dns_server import DnsZone, dns_env, dns_server
+from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ENTRA = {"User-Agent": "Azure AD SCIM Client"}
+
+
+@pytest.fixture(scope="module")
+def zone() -> Iterator[DnsZone]:
+    """A real DNS server on 127.0.0.1 that the live server asks."""
+    with dns_server() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, backend: str, zone: DnsZone,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The module's scimgate process, resolving DNS through ``zone``."""
+    log = tmp_path_factory.mktemp("log") / "server.log"
+    server = start_server(database_url, log, backend, env=dns_env(zone))
+    yield server
+    stop_server(server)
+
+
+@dataclass
+class Owned:
+    """What the database holds for one member: owned rows and group memberships."""
+
+    chats: int
+    agents: int
+    groups: set[str]
+
+
+def snapshot(tenant: Tenant, member_id: str) -> Owned:
+    with tenant.server.sessions() as session:
+        def count(table: type[Chat] | type[Agent]) -> int:
+            query = select(func.count()).select_from(table).where(table.member_id == member_id)
+            return int(session.scalar(query) or 0)
+        groups = set(session.scalars(select(GroupMember.group_id).where(GroupMember.member_id == member_id)))
+        return Owned(count(Chat), count(Agent), groups)
+
+
+def entra_user(user_name: str) -> dict[str, Any]:
+    """Entra's POST /Users body for a non-gallery app (research notes §2.2)."""
+    return {
+        "schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": "alice", "userName": user_name, "active": True, "displayName": "Alice Example",
+        "emails": [{"primary": True, "type": "work", "value": user_name}],
+        "name": {"formatted": "Alice Example", "familyName": "Example", "givenName": "Alice"},
+    }
+
+
+def entra_domain_change(user_name: str) -> dict[str, Any]:
+    """Entra's PATCH after the admin changes the user's UPN and mail (research notes §2.4 (b))."""
+    return {"schemas": [PATCH_OP], "Operations": [
+        {"op": "Replace", "path": "userName", "value": user_name},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": user_name},
+    ]}
+
+
+def provision_alice(tenant: Tenant, user_name: str = "alice@old.example") -> dict[str, Any]:
+    """Entra's create, a group with alice in it, and sample chats/agents she owns."""
+    r = tenant.post("/Users?aadOptscim062020", json=entra_user(user_name), headers=ENTRA)
+    assert r.status_code == 201, r.text
+    alice = dict(r.json())
+    r = tenant.post("/Groups", json={"schemas": [GROUP], "displayName": "Engineering", "externalId": "eng"})
+    assert r.status_code == 201, r.text
+    group_id = r.json()["id"]
+    r = tenant.patch(f"/Groups/{group_id}", headers=ENTRA, json={"schemas": [PATCH_OP], "Operations": [
+        {"op": "Add", "path": "members", "value": [{"value": alice["id"]}]}]})
+    assert r.status_code in (200, 204), r.text
+    with transaction(tenant.server.sessions) as session:
+        workspace = session.get(Workspace, tenant.workspace_id)
+        assert workspace is not None
+        owned.create_sample_data(session, workspace, alice["id"], chats=3, agents=2)
+    assert snapshot(tenant, alice["id"]) == Owned(3, 2, {group_id})
+    return alice
+
+
+def admin_client(tenant: Tenant) -> httpx.Client:
+    with transaction(tenant.server.sessions) as session:
+        workspace = session.get(Workspace, tenant.workspace_id)
+        assert workspace is not None
+        secret = tokens.issue_token(session, workspace, kind="admin").secret
+    return httpx.Client(base_url=tenant.server.url + "/api/admin/v1",
+                        headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+
+
+def test_entra_domain_change_keeps_id_memberships_and_owned_rows(live_server: LiveServer) -> None:
+    """old.example and new.example verified: Entra's PATCH of userName and the work email
+    succeeds; id, group memberships, chats and agents stay (issue 7 §4)."""
+    tenant = make_tenant(live_server, domains=("old.example", "new.example"))
+    alice = provision_alice(tenant)
+    before = snapshot(tenant, alice["id"])
+    r = tenant.patch(f"/Users/{alice['id']}", json=entra_domain_change("alice@new.example"), headers=ENTRA)
+    assert r.status_code == 200, r.text
+    changed = r.json()
+    assert changed["id"] == alice["id"] and changed["userName"] == "alice@new.example"
+    assert changed["emails"] == [{"primary": True, "type": "work", "value": "alice@new.example"}]
+    assert [g["value"] for g in changed["groups"]] == list(before.groups)
+    assert snapshot(tenant, alice["id"]) == before
+    found = tenant.get('/Users?filter=userName+eq+"alice@new.example"').json()["Resources"]
+    assert [u["id"] for u in found] == [alice["id"]]
+    assert tenant.get('/Users?filter=userName+eq+"alice@old.example"').json()["totalResults"] == 0
+    tenant.client.close()
+
+
+def test_domain_change_to_unverified_domain_fails_until_verified_then_retry_succeeds(
+        live_server: LiveServer, zone: DnsZone) -> None:
+    """new.example pending: the same PATCH is 400 and alice is unchanged; after DNS verification
+    Entra's retry of the identical request succeeds (issue 7 §4)."""
+    tenant = make_tenant(live_server, domains=("old.example",))
+    alice = provision_alice(tenant)
+    before = snapshot(tenant, alice["id"])
+    with admin_client(tenant) as admin:
+        record = admin.post("/domains", json={"name": "new.example"}).json()["verification"]
+        request = entra_domain_change("alice@new.example")
+        r = tenant.patch(f"/Users/{alice['id']}", json=request, headers=ENTRA)
+        assert r.status_code == 400 and r.json()["scimType"] == "invalidValue"
+        assert "add and verify new.example in the workspace's security settings" in r.json()["detail"]
+        unchanged = tenant.get(f"/Users/{alice['id']}").json()
+        assert unchanged["userName"] == "alice@old.example"
+        assert unchanged["emails"][0]["value"] == "alice@old.example"
+        assert unchanged["meta"]["version"] == alice["meta"]["version"]
+        zone.empty.add("new.example")
+        zone.add_txt("_scimgate.new.example", record["value"])
+        assert admin.post("/domains/new.example/verify").json()["verified"] is True
+    r = tenant.patch(f"/Users/{alice['id']}", json=request, headers=ENTRA)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == alice["id"] and r.json()["userName"] == "alice@new.example"
+    assert snapshot(tenant, alice["id"]) == before
+    tenant.client.close()
+
+
+def test_flagged_entra_patch_with_lower_case_ops_changes_domain(live_server: LiveServer) -> None:
+    """With aadOptscim062020 Entra sends lower-case ops and a pathless replace (research §2.4 (c))."""
+    tenant = make_tenant(live_server, domains=("old.example", "new.example"))
+    alice = provision_alice(tenant)
+    before = snapshot(tenant, alice["id"])
+    r = tenant.patch(f"/Users/{alice['id']}?aadOptscim062020", headers=ENTRA, json={
+        "schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "path": 'emails[type eq "work"].value', "value": "alice@new.example"},
+            {"op": "replace", "value": {"userName": "alice@new.example", "displayName": "Alice N."}}]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["id"], r.json()["userName"]) == (alice["id"], "alice@new.example")
+    assert snapshot(tenant, alice["id"]) == before
+    tenant.client.close()
+
+
+def test_every_identity_change_keeps_owned_rows_and_delete_removes_them(live_server: LiveServer) -> None:
+    """Email change, deactivate, reactivate, rename, PUT and domain change keep the rows attached
+    to the same id; DELETE removes chats, agents and memberships (FK cascade; docs/decisions.md)."""
+    tenant = make_tenant(live_server, domains=("old.example", "new.example"))
+    alice = provision_alice(tenant)
+    member = f"/Users/{alice['id']}"
+    before = snapshot(tenant, alice["id"])
+
+    def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+        r = tenant.patch(member, json={"schemas": [PATCH_OP], "Operations": list(operations)}, headers=ENTRA)
+        assert r.status_code == 200, r.text
+        assert r.json()["id"] == alice["id"]
+        assert snapshot(tenant, alice["id"]) == before
+        return dict(r.json())
+
+    patch({"op": "Replace", "path": 'emails[type eq "work"].value', "value": "alice.e@old.example"})
+    assert patch({"op": "Replace", "path": "active", "value": False})["active"] is False
+    assert patch({"op": "Replace", "path": "active", "value": True})["active"] is True
+    renamed = patch({"op": "Replace", "path": "userName", "value": "a.example@old.example"},
+                    {"op": "Replace", "path": "displayName", "value": "A. Example"})
+    assert renamed["userName"] == "a.example@old.example"
+    r = tenant.put(member, json={**entra_user("alice@new.example"), "displayName": "Alice (PUT)"})
+    assert r.status_code == 200 and r.json()["id"] == alice["id"], r.text
+    assert snapshot(tenant, alice["id"]) == before
+    patch(*entra_domain_change("alice@old.example")["Operations"])
+
+    assert tenant.delete(member).status_code == 204
+    assert snapshot(tenant, alice["id"]) == Owned(0, 0, set())
+    assert tenant.get(member).status_code == 404
+    tenant.client.close()
