@@ -27,6 +27,9 @@ class ListQuery:
     descending: bool = False
     attributes: tuple[str, ...] = ()
     excluded_attributes: tuple[str, ...] = ()
+    across_types: bool = False
+    """A search from the server root (RFC 7644 §3.4.2.1, §3.4.3): an attribute one resource
+    type lacks is treated as unassigned for that type instead of being an error."""
 
 
 def _integer(value: Any, name: str) -> int | None:

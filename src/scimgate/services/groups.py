@@ -62,7 +62,8 @@ def _written(session: Session, group: ScimGroup, base_url: str, projection: Proj
     members = None
     if _wants_members(projection):
         members = _members_by_group(session, group.workspace_id, [group.id], base_url)[group.id]
-    return Written(_render(group, base_url, projection, members), etag(group.version))
+    return Written(_render(group, base_url, projection, members), etag(group.version),
+                   f"{base_url}{group_schema().endpoint}/{group.id}")
 
 
 def _load(session: Session, workspace: Workspace, group_id: str, *, for_update: bool = False) -> ScimGroup:

@@ -39,7 +39,8 @@ def _render(session: Session, member: Member, base_url: str, groups: list[tuple[
 
 
 def _written(session: Session, member: Member, base_url: str, projection: Projection) -> Written:
-    return Written(projection.apply(_render(session, member, base_url), user_schema()), etag(member.version))
+    body = _render(session, member, base_url)
+    return Written(projection.apply(body, user_schema()), etag(member.version), body["meta"]["location"])
 
 
 def _load(session: Session, workspace: Workspace, member_id: str, *, for_update: bool = False) -> Member:

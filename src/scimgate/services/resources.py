@@ -39,10 +39,12 @@ class Projection:
 
 @dataclass(frozen=True)
 class Written:
-    """A written resource: its JSON (already projected) and its ETag."""
+    """A written resource: its JSON (already projected), its ETag and its URL (the ``Location``
+    of a 201, kept apart because a projection may drop ``meta.location``)."""
 
     body: dict[str, Any]
     etag: str
+    location: str | None = None
 
 
 def compile_where(query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping, *,
@@ -50,12 +52,12 @@ def compile_where(query: ListQuery, resource: ResourceSchema, mapping: ResourceM
     """The WHERE clause of ``query.filter`` (None when there is no filter), RFC 7644 §3.4.2.2.
 
     Raises InvalidFilterException for an unparsable filter or an unknown attribute; with
-    ``unknown_is_absent`` (searches across resource types, §3.4.2.1) an attribute the resource
-    type lacks counts as unassigned instead.
+    ``unknown_is_absent`` or ``query.across_types`` (searches across resource types, §3.4.2.1) an
+    attribute the resource type lacks counts as unassigned instead.
     """
     if query.filter is None:
         return None
-    compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent)
+    compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent or query.across_types)
     return compiler.compile(parse_filter(query.filter))
 
 
@@ -68,7 +70,9 @@ def compile_order(query: ListQuery, resource: ResourceSchema, mapping: ResourceM
     """
     if not query.sort_by:
         return [mapping.id_column.asc()]
-    key = sort_key(resource, mapping, query.sort_by)
+    key = sort_key(resource, mapping, query.sort_by, unknown_is_absent=query.across_types)
+    if key is None:
+        return [mapping.id_column.asc()]
     if query.descending:
         return [key.desc().nulls_first(), mapping.id_column.desc()]
     return [key.asc().nulls_last(), mapping.id_column.asc()]

@@ -305,7 +305,8 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
     """Compiles one resource type's filters; ``compile(node)`` returns a boolean expression.
 
     With ``unknown_is_absent`` (a search across resource types, RFC 7644 §3.4.2.1) an attribute
-    this resource type does not have is treated as having no value instead of raising.
+    this resource type does not have is treated as having no value instead of raising; its path
+    is added to ``unknown``.
     """
 
     def __init__(self, resource: ResourceSchema, mapping: ResourceMapping, *,
@@ -313,6 +314,7 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
         self.resource = resource
         self.mapping = mapping
         self.unknown_is_absent = unknown_is_absent
+        self.unknown: set[str] = set()
 
     def compile(self, node: FilterNode) -> ColumnElement[bool]:
         return self.visit(node)
@@ -398,6 +400,7 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
 
     def _unknown(self, label: str, what: str) -> None:
         if self.unknown_is_absent:
+            self.unknown.add(label.lower())
             return None
         raise InvalidFilterException(
             detail=f"Unknown {what} '{label}' in the filter: {self.resource.name} has no such attribute.")
@@ -501,19 +504,21 @@ class _ElementCompiler(FilterVisitor[ColumnElement[bool]]):
         raise InvalidFilterException(detail="A value filter cannot contain another one (RFC 7644 §3.4.2.2).")
 
 
-def sort_key(resource: ResourceSchema, mapping: ResourceMapping, sort_by: str) -> ColumnElement[Any]:
+def sort_key(resource: ResourceSchema, mapping: ResourceMapping, sort_by: str, *,
+             unknown_is_absent: bool = False) -> ColumnElement[Any] | None:
     """The SQL expression ``sortBy`` orders by (RFC 7644 §3.4.2.3): a mapped singular attribute,
     case-insensitive strings lower-cased. Raises InvalidFilterException naming the attribute
-    when it is unknown, multi-valued or unmapped."""
+    when it is unknown (None with ``unknown_is_absent``), multi-valued or unmapped."""
     try:  # an attrPath is parsed by the filter grammar, as the left side of "pr"
         node = parse_filter(f"{sort_by} pr")
     except InvalidFilterException as exc:
         raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.") from exc
     if not isinstance(node, Present):
         raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.")
-    compiler = FilterCompiler(resource, mapping)
+    compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent)
     resolved = compiler._resolve(node.attr_path)
-    assert resolved is not None  # strict resolution raises instead
+    if resolved is None:
+        return None
     if resolved.attribute.multi_valued or (resolved.attribute.is_complex and resolved.sub is None):
         raise InvalidFilterException(detail=f"sortBy {sort_by!r}: only singular attributes can be sorted on.")
     operand = compiler._operand(resolved)
