@@ -103,10 +103,11 @@ def start_server(database_url: str, log_path: Path, backend: str, workers: int =
          "--workers", str(workers), "--log-level", "warning"],
         env=process_env, stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while True:
         try:
-            if httpx.get(url + SCIM_PREFIX + "/ServiceProviderConfig", timeout=1).status_code == 200:
+            # Discovery needs a token (case C30): a SCIM error answer means the app is up.
+            if httpx.get(url + SCIM_PREFIX + "/ServiceProviderConfig", timeout=1).status_code in (200, 401):
                 break
         except httpx.HTTPError:
             pass

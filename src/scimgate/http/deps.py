@@ -6,6 +6,7 @@ Typed aliases (``Annotated[..., Depends(...)]``) keep routes thin (STYLE.md §9)
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -13,10 +14,11 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from scimgate.config import Settings
+from scimgate.config import SCIM_PREFIX, Settings
 from scimgate.scim.errors import (
     ForbiddenException,
     InvalidSyntaxException,
+    InvalidValueException,
     UnauthorizedException,
     UnsupportedMediaTypeException,
 )
@@ -68,28 +70,44 @@ def bearer_secret(request: Request) -> str:
     return secret.strip()
 
 
-def _audit_record(request: Request) -> AuditRecord:
-    return AuditRecord(
+RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
+
+
+def _audit_record(request: Request, workspace: Workspace) -> AuditRecord:
+    """The request's audit record, kept on ``request.state.audit`` so that a failure raised
+    anywhere after authentication (a bad body, 403, 429, 500) is recorded by the error handler."""
+    endpoint, _, rest = request.url.path[len(SCIM_PREFIX):].strip("/").partition("/")
+    audit = AuditRecord(
         request_id=request.state.request_id,
         method=request.method,
         path=request.url.path,
         client=guess_client(request.headers.get("user-agent")),
+        workspace_id=workspace.id,
+        resource_type=RESOURCE_TYPES.get(endpoint, endpoint or None),
+        resource_id=rest or None,
     )
+    request.state.audit = audit
+    request.state.audit_started = time.perf_counter()
+    request.state.workspace_id = workspace.id
+    request.state.client = audit.client
+    return audit
 
 
 def scim_caller(request: Request, state: State) -> ScimCaller:
     """Authenticate the SCIM request (RFC 7644 §2): 401 for a missing, unknown or revoked
-    token; 403 when the workspace's "SCIM user sync active" switch is off."""
+    token; 403 when the workspace's "SCIM user sync active" switch is off.
+
+    A 401 is not audited (no workspace is known, and recording it would let anyone write rows);
+    every request past this point is, including the 403 and 429 raised here."""
     secret = bearer_secret(request)
     with transaction(state.sessions) as session:
         token = authenticate(session, secret) if secret else None
         workspace = session.get(Workspace, token.workspace_id) if token else None
     if token is None or workspace is None:
-        raise UnauthorizedException(detail="A valid SCIM bearer token is required (Authorization: Bearer <token>).")
-    audit = _audit_record(request)
-    audit.workspace_id = workspace.id
-    request.state.workspace_id = workspace.id
-    request.state.client = audit.client
+        raise UnauthorizedException(
+            detail="A valid SCIM bearer token is required (Authorization: Bearer <token>)."
+        )
+    audit = _audit_record(request, workspace)
     if not workspace.scim_sync_active:
         raise ForbiddenException(
             detail="SCIM user sync is not active for this workspace: an admin can switch on "
@@ -121,9 +139,47 @@ async def json_body(request: Request) -> Any:
     if not raw.strip():
         raise InvalidSyntaxException(detail="The request body is empty; a JSON object is required.")
     try:
-        return json.loads(raw)
+        document = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise InvalidSyntaxException(detail="The request body is nested too deeply.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}.") from exc
+    _check_strings_and_depth(document)
+    return document
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _check_strings_and_depth(value: Any, depth: int = 0) -> None:
+    """400 for a body nested deeper than ``MAX_JSON_DEPTH`` (no SCIM message is deeper than a
+    few levels) or holding U+0000 or a lone surrogate in a string or key (no SCIM attribute can
+    hold them, and neither PostgreSQL text nor a UTF-8 response can carry them)."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidSyntaxException(detail=f"The request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidValueException(detail="Strings in the request body must not contain NUL (\\u0000).")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidValueException(
+                    detail="Strings in the request body must be valid Unicode (a lone surrogate escape "
+                    "such as \\ud800 is not, RFC 8259 §8.2)."
+                ) from exc
+    if isinstance(value, list):
+        for item in value:
+            _check_strings_and_depth(item, depth + 1)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings_and_depth(key, depth + 1)
+            _check_strings_and_depth(item, depth + 1)
+
+
+def _reject_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (RFC 8259 §6); Python's parser would accept them."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 Body = Annotated[Any, Depends(json_body)]

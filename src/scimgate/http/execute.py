@@ -23,25 +23,29 @@ T = TypeVar("T")
 
 
 def record_failure(state: AppState, record: AuditRecord, exc: ScimError, started: float) -> None:
-    """Write the audit event of a failed request (its own transaction)."""
+    """Write the audit event of a failed request (its own transaction), once per request."""
+    if record.recorded:
+        return
     with transaction(state.sessions) as session:
         audit.record(session, record, exc.status, (time.perf_counter() - started) * 1000,
                      exc.scim_type or None, exc.detail)
+    record.recorded = True
 
 
 def execute(
     state: AppState,
     record: AuditRecord,
     resource_type: str,
-    status: int,
+    status: int | Callable[[T], int],
     operation: Callable[[Session], T],
     resource_id: str | None = None,
     id_of: Callable[[T], str | None] | None = None,
 ) -> T:
     """Run ``operation(session)`` in one transaction and audit it as ``resource_type``.
 
-    ``status`` is the status the route answers on success; ``id_of`` finds the resource id in
-    the result when the request did not name one (POST).
+    ``status`` is the status the route answers on success, or a function of the result that
+    gives it (a conditional GET answers 304); ``id_of`` finds the resource id in the result
+    when the request did not name one (POST).
     """
     started = time.perf_counter()
     record.resource_type = resource_type
@@ -51,8 +55,10 @@ def execute(
             result = operation(session)
             if id_of is not None:
                 record.resource_id = id_of(result)
-            audit.record(session, record, status, (time.perf_counter() - started) * 1000)
+            answered = status(result) if callable(status) else status
+            audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
     except ScimError as exc:
         record_failure(state, record, exc, started)
         raise
+    record.recorded = True
     return result

@@ -6,6 +6,8 @@
   are matched case-insensitively, so ``https://host/api/scim/v2/`` + ``/Users`` and
   ``.../users/`` reach the same route (Entra builds URLs from what the admin pasted).
 - A body larger than ``max_body_bytes`` is refused with 413 before it is read whole.
+- A path or query string holding NUL (``%00``) is refused with 400 ``invalidValue``: no SCIM
+  value holds it, and PostgreSQL would fail on it (a 500 otherwise).
 - One structured log line per request: request id, method, path (no query string: filters
   may hold personal data), status, duration. Never a header, a token or a body.
 """
@@ -22,7 +24,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.config import SCIM_PREFIX
-from scimgate.scim.errors import PayloadTooLargeException, error_document
+from scimgate.scim.errors import InvalidValueException, PayloadTooLargeException, ScimError, error_document
 
 log = logging.getLogger("scimgate.access")
 
@@ -73,7 +75,11 @@ class EdgeMiddleware:
 
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(send_with_id)
+            await self._refuse(send_with_id, PayloadTooLargeException(
+                detail=f"The request body is larger than {self.max_body_bytes} bytes."))
+        elif "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"").lower():
+            await self._refuse(send_with_id, InvalidValueException(
+                detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
         else:
             await self.app(scope, self._limited(receive), send_with_id)
         log.info(
@@ -105,12 +111,13 @@ class EdgeMiddleware:
 
         return limited_receive
 
-    async def _too_large(self, send: Send) -> None:
-        exc = PayloadTooLargeException(detail=f"The request body is larger than {self.max_body_bytes} bytes.")
+    async def _refuse(self, send: Send, exc: ScimError) -> None:
+        """Answer ``exc`` before the application sees the request."""
         body = json.dumps(error_document(exc)).encode()
         await send({
             "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/scim+json"), (b"content-length", str(len(body)).encode())],
+            "status": exc.status,
+            "headers": [(b"content-type", b"application/scim+json"),
+                        (b"content-length", str(len(body)).encode())],
         })
         await send({"type": "http.response.body", "body": body})

@@ -16,15 +16,15 @@ from scimgate.http.deps import Body, Caller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
-from scimgate.scim.errors import NotFoundException
 from scimgate.scim.params import ListQuery, parse_list_query
-from scimgate.scim.serialize import list_response
+from scimgate.scim.serialize import list_response, parse_etag
 from scimgate.services import members, search
 from scimgate.services.resources import Projection, Written
 
 router = APIRouter(prefix=SCIM_PREFIX)
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
 
 
 def list_query(request: Request, state: State, params: dict[str, Any] | None = None) -> ListQuery:
@@ -33,6 +33,15 @@ def list_query(request: Request, state: State, params: dict[str, Any] | None = N
     return parse_list_query(
         source, default_count=state.settings.default_count, max_results=state.settings.max_results
     )
+
+
+def not_modified(written: Written, if_none_match: str | None) -> bool:
+    """True when ``If-None-Match`` names the resource's current version or is ``*``
+    (RFC 7644 §3.14, RFC 7232 §3.2: a GET then answers 304 Not Modified)."""
+    if if_none_match is None:
+        return False
+    tags = {parse_etag(tag) for tag in if_none_match.split(",")}
+    return "*" in tags or parse_etag(written.etag) in tags
 
 
 def written_response(written: Written, status: int = 200) -> Response:
@@ -81,11 +90,14 @@ def create_user(request: Request, caller: Caller, state: State, body: Body) -> R
 
 
 @router.get("/Users/{member_id}")
-def get_user(member_id: str, request: Request, caller: Caller, state: State) -> Response:
+def get_user(member_id: str, request: Request, caller: Caller, state: State,
+             if_none_match: IfNoneMatch = None) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(state, caller.audit, "User", 200,
+    written = execute(state, caller.audit, "User", lambda w: 304 if not_modified(w, if_none_match) else 200,
                       lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
                       resource_id=member_id)
+    if not_modified(written, if_none_match):
+        return Response(status_code=304, headers={"ETag": written.etag})
     return written_response(written)
 
 
@@ -95,7 +107,8 @@ def replace_user(member_id: str, request: Request, caller: Caller, state: State,
     projection = Projection.of(list_query(request, state))
     written = execute(
         state, caller.audit, "User", 200,
-        lambda s: members.replace_user(s, caller.workspace, member_id, body, caller.base_url, if_match, projection),
+        lambda s: members.replace_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
+                                       projection),
         resource_id=member_id,
     )
     return written_response(written)
@@ -107,7 +120,8 @@ def patch_user(member_id: str, request: Request, caller: Caller, state: State, b
     projection = Projection.of(list_query(request, state))
     written = execute(
         state, caller.audit, "User", 200,
-        lambda s: members.patch_user(s, caller.workspace, member_id, body, caller.base_url, if_match, projection),
+        lambda s: members.patch_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
+                                     projection),
         resource_id=member_id,
     )
     return written_response(written)
@@ -121,35 +135,35 @@ def delete_user(member_id: str, caller: Caller, state: State, if_match: IfMatch 
 
 
 @router.get("/ServiceProviderConfig")
-def service_provider_config(state: State) -> Response:
-    return scim_response(discovery.service_provider_config(state.settings.scim_base_url, state.settings.max_results))
+def service_provider_config(caller: Caller, state: State) -> Response:
+    document = discovery.service_provider_config(caller.base_url, state.settings.max_results)
+    return scim_response(execute(state, caller.audit, "ServiceProviderConfig", 200, lambda s: document))
 
 
 @router.get("/ResourceTypes")
-def resource_types(state: State) -> Response:
-    documents = discovery.resource_types(state.settings.scim_base_url)
-    return scim_response(_discovery_list(documents))
+def resource_types(caller: Caller, state: State) -> Response:
+    documents = _discovery_list(discovery.resource_types(caller.base_url))
+    return scim_response(execute(state, caller.audit, "ResourceType", 200, lambda s: documents))
 
 
 @router.get("/ResourceTypes/{name}")
-def resource_type(name: str, state: State) -> Response:
-    for document in discovery.resource_types(state.settings.scim_base_url):
-        if document["id"].lower() == name.lower():
-            return scim_response(document)
-    raise NotFoundException(detail=f"No resource type {name!r}.")
+def resource_type(name: str, caller: Caller, state: State) -> Response:
+    found = execute(state, caller.audit, "ResourceType", 200,
+                    lambda s: discovery.find_resource_type(caller.base_url, name), resource_id=name)
+    return scim_response(found)
 
 
 @router.get("/Schemas")
-def schemas(state: State) -> Response:
-    return scim_response(_discovery_list(discovery.schemas(state.settings.scim_base_url)))
+def schemas(caller: Caller, state: State) -> Response:
+    documents = _discovery_list(discovery.schemas(caller.base_url))
+    return scim_response(execute(state, caller.audit, "Schema", 200, lambda s: documents))
 
 
 @router.get("/Schemas/{urn}")
-def schema(urn: str, state: State) -> Response:
-    for document in discovery.schemas(state.settings.scim_base_url):
-        if document["id"].lower() == urn.lower():
-            return scim_response(document)
-    raise NotFoundException(detail=f"No schema {urn!r}.")
+def schema(urn: str, caller: Caller, state: State) -> Response:
+    found = execute(state, caller.audit, "Schema", 200,
+                    lambda s: discovery.find_schema(caller.base_url, urn), resource_id=urn)
+    return scim_response(found)
 
 
 def _discovery_list(documents: list[dict[str, Any]]) -> dict[str, Any]:

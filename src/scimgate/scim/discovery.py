@@ -10,7 +10,17 @@ from typing import Any
 
 from scim2_models import EnterpriseUser, Group, User
 
-from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, ResourceSchema, resource_schemas
+from scimgate.scim.errors import NotFoundException
+from scimgate.scim.schema import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    USER_SCHEMA,
+    Attribute,
+    ResourceSchema,
+    group_schema,
+    resource_schemas,
+    user_schema,
+)
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -61,13 +71,83 @@ def resource_types(base_url: str) -> list[dict[str, Any]]:
     return [resource_type(resource, base_url) for resource in resource_schemas()]
 
 
+COMMON_DESCRIPTIONS = {
+    "id": "Unique identifier of the resource, assigned by scimgate (RFC 7643 §3.1).",
+    "externalId": "Identifier of the resource as defined by the provisioning client (RFC 7643 §3.1).",
+    "meta": "Resource metadata: resourceType, created, lastModified, location, version (RFC 7643 §3.1).",
+}
+
+
+def _definition(attribute: Attribute, described: dict[str, Any] | None) -> dict[str, Any]:
+    """RFC 7643 §7 attribute definition: scim2-models' description, canonical values and
+    reference types, with every characteristic taken from the table the server enforces
+    (scim.schema), so the document says what the server does (userName required and unique,
+    id readOnly and always returned)."""
+    described = described or {}
+    description = described.get("description") or COMMON_DESCRIPTIONS.get(attribute.name, "")
+    document: dict[str, Any] = {"name": attribute.name}
+    document.update({
+        "type": attribute.type,
+        "multiValued": attribute.multi_valued,
+        "description": description,
+        "required": attribute.required,
+        "caseExact": attribute.case_exact,
+        "mutability": attribute.mutability,
+        "returned": attribute.returned,
+        "uniqueness": attribute.uniqueness,
+    })
+    for key in ("canonicalValues", "referenceTypes"):
+        if described.get(key):
+            document[key] = described[key]
+    if attribute.type == "reference" and "referenceTypes" not in document:
+        document["referenceTypes"] = ["uri"] if attribute.name == "location" else ["external"]
+    if attribute.sub_attributes:
+        known = {sub["name"].lower(): sub for sub in described.get("subAttributes", [])}
+        document["subAttributes"] = [
+            _definition(sub, known.get(key)) for key, sub in attribute.sub_attributes.items()
+        ]
+    return document
+
+
+def _schema_document(urn: str, model: Any, resource: ResourceSchema, base_url: str) -> dict[str, Any]:
+    described = model.to_schema().model_dump(mode="json", exclude_none=True)
+    by_name = {item["name"].lower(): item for item in described["attributes"]}
+    return {
+        "schemas": [SCHEMA_SCHEMA],
+        "id": urn,
+        "name": described.get("name") or resource.name,
+        "description": described.get("description", ""),
+        "attributes": [
+            _definition(attribute, by_name.get(key)) for key, attribute in resource.attributes[urn].items()
+        ],
+        "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{urn}"},
+    }
+
+
 def schemas(base_url: str) -> list[dict[str, Any]]:
-    """RFC 7643 §7: the Schema documents (each with its own ``schemas`` and ``meta``, case C31)."""
-    out = []
-    for urn, model in ((USER_SCHEMA, User), (ENTERPRISE_USER_SCHEMA, EnterpriseUser), (GROUP_SCHEMA, Group)):
-        document = model.to_schema().model_dump(mode="json", exclude_none=True)
-        document["schemas"] = [SCHEMA_SCHEMA]
-        document["id"] = urn
-        document["meta"] = {"resourceType": "Schema", "location": f"{base_url}/Schemas/{urn}"}
-        out.append(document)
-    return out
+    """RFC 7643 §7: the Schema documents (each with its own ``schemas`` and ``meta``, case C31).
+
+    The core schemas list the common attributes ``id``, ``externalId`` and ``meta`` too
+    (RFC 7643 §3.1), since they are what a client may filter, sort and project on.
+    """
+    return [
+        _schema_document(USER_SCHEMA, User, user_schema(), base_url),
+        _schema_document(ENTERPRISE_USER_SCHEMA, EnterpriseUser, user_schema(), base_url),
+        _schema_document(GROUP_SCHEMA, Group, group_schema(), base_url),
+    ]
+
+
+def find_schema(base_url: str, urn: str) -> dict[str, Any]:
+    """The Schema document ``urn`` (any case); NotFoundException otherwise (RFC 7644 §4)."""
+    for document in schemas(base_url):
+        if document["id"].lower() == urn.lower():
+            return document
+    raise NotFoundException(detail=f"No schema {urn!r}: GET /Schemas lists them.")
+
+
+def find_resource_type(base_url: str, name: str) -> dict[str, Any]:
+    """The ResourceType document ``name`` (any case); NotFoundException otherwise (RFC 7644 §4)."""
+    for document in resource_types(base_url):
+        if document["id"].lower() == name.lower():
+            return document
+    raise NotFoundException(detail=f"No resource type {name!r}: GET /ResourceTypes lists them.")

@@ -36,6 +36,7 @@ class AuditRecord:
     workspace_id: str | None = None
     resource_type: str | None = None
     resource_id: str | None = None
+    recorded: bool = False  # set once the request's audit_event is committed
 
 
 def record(session: Session, audit: AuditRecord, status: int, duration_ms: float,
