@@ -211,8 +211,11 @@ def test_post_with_email_outside_verified_domains_is_refused_and_audited(tenant:
 
 
 def test_username_rule_applies_only_to_email_shaped_names(tenant: Tenant) -> None:
-    """An email-shaped userName must be in a verified domain; a plain one is not checked."""
+    """An email-shaped userName (a full-width ＠ included) must be in a verified domain; a plain
+    one is not checked."""
     assert_domain_refused(tenant.post("/Users", json=user("dave@elsewhere.example")), "elsewhere.example")
+    full_width_at = user("dave\uff20elsewhere.example")
+    assert_domain_refused(tenant.post("/Users", json=full_width_at), "elsewhere.example")
     assert tenant.post("/Users", json=user("dave")).status_code == 201
     assert tenant.post("/Users", json=user("erin", "erin@example.com")).status_code == 201
 

@@ -21,6 +21,7 @@ Errors meant for the admin (CLI, admin API, admin pages) are ``DomainError`` sub
 from __future__ import annotations
 
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -82,9 +83,10 @@ def display_domain(name: str) -> str:
 def email_domain(value: str) -> str | None:
     """The normalised domain of an email-shaped string, or None if it is not email-shaped.
 
-    A domain part that is not a valid host name is returned lower-cased as it is, so that it
-    matches no verified domain and is rejected by name."""
-    local, at, domain = value.rpartition("@")
+    The value is NFKC-normalised first, so a full-width ``＠`` counts as ``@`` and cannot hide
+    a domain from the rule. A domain part that is not a valid host name is returned
+    lower-cased as it is, so that it matches no verified domain and is rejected by name."""
+    local, at, domain = unicodedata.normalize("NFKC", value).rpartition("@")
     if not at or not local or not domain:
         return None
     try:
