@@ -216,7 +216,7 @@ def insert_rows(session: Session, workspace_id: str, group_id: str, members: Map
         return
     now = utcnow()
     session.execute(
-        insert(GroupMember),
+        insert(GroupMember.metadata.tables[GroupMember.__tablename__]),  # Core: no ORM per-row work
         [
             {"group_id": group_id, "member_id": member_id, "workspace_id": workspace_id,
              "member_type": kind, "created": now}
