@@ -174,7 +174,10 @@ def serve(
     if workers > 1:
         _prepare_metrics_folder()
     uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
-                log_level="warning", timeout_graceful_shutdown=30)
+                log_level="warning", timeout_graceful_shutdown=30,
+                # uvicorn kills a worker that does not answer its ping in time; a spawned worker
+                # cannot answer before its imports finish, which takes over 5 s on a busy machine.
+                timeout_worker_healthcheck=60)
 
 
 def _prepare_metrics_folder() -> None:
