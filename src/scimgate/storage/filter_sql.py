@@ -345,7 +345,7 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
             inner = Comparison(AttrPath(sub.name), op, node.value)
             matched = self._any_element(resolved, inner)
             if node.value is None:  # "eq null": no element, or one without that sub-attribute
-                matched = or_(not_(self._any_element(resolved, None)), matched)
+                matched = or_(not_(self._has_element(resolved)), matched)
             return not_(matched) if node.op == CompareOperator.ne else matched
         if attribute.is_complex and sub is None:
             raise InvalidFilterException(
@@ -353,13 +353,19 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
         return compare(self._operand(resolved), node.op, node.value, resolved.label)
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
+        """``pr``: a non-empty value; for a complex attribute, a non-empty sub-attribute
+        (RFC 7644 §3.4.2.2); for a multi-valued one, such an element."""
         resolved = self._resolve(node.attr_path)
         if resolved is None:
             return false()
-        if resolved.attribute.multi_valued:
-            sub = resolved.sub
-            inner = None if sub is None else Present(AttrPath(sub.name))
-            return self._any_element(resolved, inner)
+        attribute, sub = resolved.attribute, resolved.sub
+        if attribute.multi_valued:
+            return self._any_element(resolved, None if sub is None else Present(AttrPath(sub.name)))
+        if attribute.is_complex and sub is None:
+            subs = [_Resolved(attribute, each, resolved.key, f"{resolved.label}.{each.name}")
+                    for each in attribute.sub_attributes.values()]
+            mapped = [each for each in subs if self._mapped(each)]
+            return or_(*[present(self._operand(each)) for each in mapped]) if mapped else false()
         return present(self._operand(resolved))
 
     def visit_value_path(self, node: ValuePath) -> ColumnElement[bool]:
@@ -413,6 +419,9 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
             return false() if node.value is None else true()
         return false()
 
+    def _mapped(self, resolved: _Resolved) -> bool:
+        return resolved.leaf_key in self.mapping.columns or resolved.leaf_key in self.mapping.documents
+
     def _operand(self, resolved: _Resolved) -> Operand:
         leaf = resolved.sub or resolved.attribute
         column = self.mapping.columns.get(resolved.leaf_key)
@@ -429,15 +438,25 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
 
     # -- multi-valued attributes
 
+    def _has_element(self, resolved: _Resolved) -> ColumnElement[bool]:
+        """EXISTS (any element of the multi-valued attribute, empty or not)."""
+        array = self.mapping.arrays.get(resolved.key)
+        if array is not None:
+            return self._array_exists(array, resolved, None)
+        return self._child_exists(self.mapping.children[resolved.key], resolved, None)
+
     def _any_element(self, resolved: _Resolved, inner: FilterNode | None) -> ColumnElement[bool]:
         """EXISTS (an element of the multi-valued attribute satisfying ``inner``); ``inner``
-        None: the attribute has any element."""
+        None: a non-empty element (one with a non-empty sub-attribute)."""
         child = self.mapping.children.get(resolved.key)
         array = self.mapping.arrays.get(resolved.key)
-        names = set() if inner is None else _sub_names(inner)
-        if child is not None and names <= set(child.columns) and (
-            array is None or inner is None or _needs_value(inner)
-        ):
+        if inner is None:
+            if array is None and child is not None:  # child rows always carry a value
+                return self._child_exists(child, resolved, None)
+            subs = [Present(AttrPath(sub.name)) for sub in resolved.attribute.sub_attributes.values()]
+            inner = LogicalExpr(op=LogicalOperator.or_, terms=tuple(subs))
+        names = _sub_names(inner)
+        if child is not None and names <= set(child.columns) and (array is None or _needs_value(inner)):
             return self._child_exists(child, resolved, inner)
         if array is not None:
             return self._array_exists(array, resolved, inner)
