@@ -147,3 +147,27 @@ def test_add_roles_with_json_string_value_round_trips() -> None:
     role = '{"id":"06b0","value":"25","displayName":"Role1234"}'
     out = patch(user(), {"op": "Add", "path": "roles", "value": [{"value": role}]})
     assert out["roles"] == [{"value": role}]
+
+
+def test_add_equal_but_for_case_is_not_duplicated() -> None:
+    """RFC 7643 §2.3.1 / §3.5.2.1: emails.value is caseExact false, so A@x equals a@x: no change."""
+    doc = user(emails=[{"value": "Ada@example.com", "type": "work"}])
+    out = patch(doc, {"op": "add", "path": "emails", "value": [{"value": "ada@example.com", "type": "Work"}]})
+    assert out == doc
+
+
+def test_add_same_value_other_type_is_added() -> None:
+    """Elements are compared whole: the same address with another type is another value."""
+    doc = user(emails=[{"value": "ada@example.com", "type": "work"}])
+    out = patch(doc, {"op": "add", "path": "emails", "value": [{"value": "ada@example.com", "type": "home"}]})
+    assert len(out["emails"]) == 2
+
+
+def test_add_primary_through_unmatched_filter() -> None:
+    """A filter-created element keeps primary true and the previous primary is cleared (RFC 7643 §2.4)."""
+    doc = user(emails=[{"value": "ada@example.com", "type": "work", "primary": True}])
+    out = patch(doc, {"op": "replace", "path": 'emails[type eq "home"].primary', "value": True})
+    assert out["emails"] == [
+        {"value": "ada@example.com", "type": "work", "primary": False},
+        {"type": "home", "primary": True},
+    ]

@@ -24,8 +24,9 @@ def member(value: str, type_: str | None = None, display: str | None = None) -> 
     return {"value": value, "type": type_, "display": display}
 
 
-def final_set(start: set[str], plan: MemberPlan) -> set[str]:
+def final_set(start: set[str], plan: MemberPlan | None) -> set[str]:
     """How the storage layer applies a plan (see MemberPlan)."""
+    assert plan is not None
     current = set() if plan.clear else set(start)
     current -= set(plan.remove)
     return current | {m["value"] for m in plan.add}

@@ -132,3 +132,16 @@ def test_remove_password_is_ignored() -> None:
     """password is writeOnly and never stored: operations on it change nothing."""
     doc = user()
     assert patch(doc, {"op": "remove", "path": "password"}) == doc
+
+
+def test_remove_simple_with_matching_value() -> None:
+    """Entra legacy remove-with-value on a single-valued attribute removes it when the value matches."""
+    assert "title" not in patch(
+        user(title="Engineer"), {"op": "Remove", "path": "title", "value": "engineer"}
+    )
+
+
+def test_remove_simple_with_other_value_is_no_op() -> None:
+    """A remove naming another value leaves the attribute alone."""
+    doc = user(title="Engineer")
+    assert patch(doc, {"op": "Remove", "path": "title", "value": "Manager"}) == doc

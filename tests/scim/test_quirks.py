@@ -177,3 +177,12 @@ def test_remove_value_that_names_nothing_is_invalid(value: object) -> None:
 def test_pathless_remove_passes_through() -> None:
     """A path-less remove is left for the engine to answer noTarget (RFC 7644 §3.5.2.2)."""
     assert normalise_patch_request(body({"op": "remove"})) == [{"op": "remove"}]
+
+
+def test_urn_qualified_members_remove_uses_value_only() -> None:
+    """The URN-qualified members path is recognised too; display is not used to select members."""
+    path = "urn:ietf:params:scim:schemas:core:2.0:Group:members"
+    ops = remove_value_list_to_filters(
+        {"op": "remove", "path": path, "value": [{"value": "u1", "display": "x"}]}
+    )
+    assert ops == [{"op": "remove", "path": f'{path}[value eq "u1"]'}]

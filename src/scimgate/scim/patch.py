@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -275,10 +275,6 @@ class _Engine:
                 raise InvalidPathException(
                     detail=f"'{text}': '{sub_name}' is not a sub-attribute of '{attribute.name}'."
                 )
-        if value_filter is not None and not attribute.is_complex:
-            raise InvalidPathException(
-                detail=f"'{text}': '{attribute.name}' has no sub-attributes to filter on."
-            )
         return _Target(text, attribute, sub, value_filter)
 
     def _attribute(self, name: str, schema: str, *, explicit: bool) -> Attribute | None:
@@ -361,6 +357,23 @@ class _Engine:
     def _simple(self, op: str, target: _Target, value: Any) -> None:
         attribute = target.attribute
         assert attribute is not None
+        if target.filter is not None:
+            # Only a remove naming the current value, as Entra's remove-with-value reads
+            # (quirks.remove_value_list_to_filters), can select a simple value: 'title[value eq "x"]'.
+            if op != "remove":
+                raise InvalidPathException(
+                    detail=f"'{target.text}': '{attribute.name}' has no sub-attributes to filter on."
+                )
+            holder = Attribute(
+                attribute.name,
+                "complex",
+                attribute.schema,
+                sub_attributes={"value": replace(attribute, name="value")},
+            )
+            current = self._get(attribute)
+            if current is not None and _matches(target.filter, {"value": current}, holder):
+                self._put(attribute, None)
+            return
         if op == "remove":
             self._put(attribute, None)
             return
@@ -422,13 +435,13 @@ class _Engine:
         else:
             selected = list(range(len(current)))  # 'emails.type': every element (RFC 7644 §3.5.2)
         written: list[dict[str, Any]] = []
-        if op == "remove":
+        if op == "remove" or value is None:  # replace with null clears the target like a remove
             if target.sub is None:
                 current = [element for i, element in enumerate(current) if i not in selected]
             else:
                 for i in selected:
                     current[i] = _without(current[i], target.sub)
-                current = [element for element in current if _meaningful(element)]
+                current = [e for i, e in enumerate(current) if i not in selected or _meaningful(e)]
             self._put(attribute, current)
             return
         if not selected:
@@ -437,15 +450,12 @@ class _Engine:
             selected = [len(current) - 1]
         for i in selected:
             if target.sub is not None:
-                part = _coerce_sub(attribute, target.sub, value, target.text)
-                new = {**current[i], **part} if part else _without(current[i], target.sub)
-            elif value is None:
-                new = {}
+                new = {**current[i], **(_coerce_sub(attribute, target.sub, value, target.text) or {})}
             else:
                 new = _merge(attribute, current[i], value, target.text) or {}
             current[i] = new
             written.append(new)
-        current = [element for element in current if _meaningful(element)]
+        current = [element for element in current if element]
         _clear_other_primaries(current, written)
         self._put(attribute, current)
 
@@ -461,11 +471,12 @@ class _Engine:
             return
         written = []
         for element in new:
-            if element not in current:
+            existing = [e for e in current if _same_value(attribute, e, element)]
+            if existing:
+                written.append(existing[0])  # already there: no change (RFC 7644 §3.5.2.1)
+            else:
                 current.append(element)
                 written.append(element)
-            else:
-                written.append(current[current.index(element)])
         if attribute.is_complex:
             _clear_other_primaries(current, [e for e in written if e.get("primary") is True])
         self._put(attribute, current)
@@ -551,6 +562,20 @@ def _is_reference(attribute: Attribute) -> bool:
 
 def _without(element: dict[str, Any], sub: Attribute) -> dict[str, Any]:
     return {key: item for key, item in element.items() if key != sub.name}
+
+
+def _same_value(attribute: Attribute, one: Any, other: Any) -> bool:
+    """Equal values of a multi-valued attribute: strings compare case-insensitively unless
+    the (sub-)attribute is caseExact (RFC 7643 §2.3.1, §2.4; RFC 7644 §3.5.2.1 "already contains")."""
+    return _comparison_key(attribute, one) == _comparison_key(attribute, other)
+
+
+def _comparison_key(attribute: Attribute, value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _comparison_key(attribute.sub(key) or attribute, item) for key, item in value.items()}
+    if isinstance(value, str) and not attribute.case_exact:
+        return value.casefold()
+    return value
 
 
 def _meaningful(element: dict[str, Any]) -> bool:

@@ -175,7 +175,7 @@ def remove_value_list_to_filters(operation: dict[str, Any]) -> list[dict[str, An
         return [{"op": "remove", "path": path}]
     value = operation["value"]
     entries = value if isinstance(value, list) else [value]
-    is_members = path.lower() == "members"
+    is_members = path.lower().rsplit(":", 1)[-1] == "members"
     out = []
     for entry in entries:
         if entry is None:
