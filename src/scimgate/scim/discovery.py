@@ -78,7 +78,13 @@ COMMON_DESCRIPTIONS = {
 }
 
 
-def _definition(attribute: Attribute, described: dict[str, Any] | None) -> dict[str, Any]:
+SERVER_COMPUTED = {"members.display"}
+"""Sub-attributes a client may send but the server renders itself (a Group member's ``display``
+is the member's current displayName): advertised ``readOnly`` (RFC 7643 §7), so a client does
+not expect its own text back, while requests that carry them (Okta, case C13) stay valid."""
+
+
+def _definition(attribute: Attribute, described: dict[str, Any] | None, parent: str = "") -> dict[str, Any]:
     """RFC 7643 §7 attribute definition: scim2-models' description, canonical values and
     reference types, with every characteristic taken from the table the server enforces
     (scim.schema), so the document says what the server does (userName required and unique,
@@ -92,7 +98,7 @@ def _definition(attribute: Attribute, described: dict[str, Any] | None) -> dict[
         "description": description,
         "required": attribute.required,
         "caseExact": attribute.case_exact,
-        "mutability": attribute.mutability,
+        "mutability": "readOnly" if f"{parent}{attribute.name}" in SERVER_COMPUTED else attribute.mutability,
         "returned": attribute.returned,
         "uniqueness": attribute.uniqueness,
     })
@@ -104,7 +110,8 @@ def _definition(attribute: Attribute, described: dict[str, Any] | None) -> dict[
     if attribute.sub_attributes:
         known = {sub["name"].lower(): sub for sub in described.get("subAttributes", [])}
         document["subAttributes"] = [
-            _definition(sub, known.get(key)) for key, sub in attribute.sub_attributes.items()
+            _definition(sub, known.get(key), f"{attribute.name}.")
+            for key, sub in attribute.sub_attributes.items()
         ]
     return document
 
