@@ -210,13 +210,15 @@ class _Engine:
         value = operation.get("value")
         if op in ("add", "replace") and not has_value:
             raise InvalidValueException(detail=f"An '{op}' operation needs a 'value' (RFC 7644 §3.5.2).")
-        if path.strip().lower() in ("schemas", "password"):
-            return  # derived / writeOnly and never stored: accepted and ignored
+        if path.strip().lower() == "schemas":
+            return  # derived from the document, never stored: accepted and ignored
         target = self._resolve(path)
         if target.attribute is None:
             self._extension(op, target, value)
             return
         attribute = target.attribute
+        if attribute.mutability == "writeOnly":
+            return  # password: never stored nor returned (RFC 7643 §7), accepted and ignored
         if attribute.schema == GROUP_SCHEMA and attribute.name == "members":
             self._members(op, target, value)
             return
