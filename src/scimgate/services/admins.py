@@ -69,10 +69,9 @@ def create_admin(session: Session, workspace: Workspace, email: str, password: s
         role=role,
         failed_logins=0,
     )
-    session.add(account)
     try:
         with session.begin_nested():
-            session.flush()
+            session.add(account)
     except IntegrityError as exc:
         raise AdminError(f"{email} is already an admin of workspace {workspace.name}.") from exc
     return account
