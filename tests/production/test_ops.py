@@ -1,0 +1,109 @@
+"""Operations: /healthz, /readyz, Prometheus /metrics, JSON access logs without secrets (issue 3 §5)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+from sqlalchemy import text
+
+from scimgate.storage.migrate import head_revision
+from tests.support import LiveServer, Tenant
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def metric_value(metrics: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name{labels}`` in a Prometheus text exposition (0 if absent)."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        sample_labels, _, value = line[len(name) + 1:].rpartition("} ")
+        pairs = dict(part.split("=", 1) for part in sample_labels.split(","))
+        if all(pairs.get(key) == f'"{wanted}"' for key, wanted in labels.items()):
+            total += float(value)
+    return total
+
+
+def test_healthz(live_server: LiveServer) -> None:
+    """/healthz answers 200 while the process is up, without a token (liveness)."""
+    response = httpx.get(live_server.url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_ready_at_head(live_server: LiveServer) -> None:
+    """/readyz answers 200 when the database answers and is at the newest migration."""
+    response = httpx.get(live_server.url + "/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+def test_readyz_503_when_schema_behind(live_server: LiveServer) -> None:
+    """/readyz answers 503 with the reason when alembic_version is not the head revision."""
+    with live_server.sessions() as session, session.begin():
+        session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    try:
+        response = httpx.get(live_server.url + "/readyz")
+        assert response.status_code == 503
+        assert "migration" in response.json()["reason"]
+    finally:
+        with live_server.sessions() as session, session.begin():
+            session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
+    assert httpx.get(live_server.url + "/readyz").status_code == 200
+
+
+def test_metrics_count_requests_and_failures_by_scim_type(tenant: Tenant) -> None:
+    """/metrics counts requests by resource, method and status, and failures by scimType (Prometheus)."""
+    before = httpx.get(tenant.server.url + "/metrics").text
+    body = {"schemas": [USER_SCHEMA], "userName": "counted@example.com"}
+    assert tenant.post("/Users", json=body).status_code == 201
+    assert tenant.post("/Users", json=body).status_code == 409
+    response = httpx.get(tenant.server.url + "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    after = response.text
+    requests = "scimgate_http_requests_total"
+    failures = "scimgate_provisioning_failures_total"
+    created = {"resource": "Users", "method": "POST", "status": "201"}
+    assert metric_value(after, requests, **created) == metric_value(before, requests, **created) + 1
+    unique = {"resource": "Users", "status": "409", "scim_type": "uniqueness"}
+    assert metric_value(after, failures, **unique) == metric_value(before, failures, **unique) + 1
+    latency = "scimgate_http_request_duration_seconds_count"
+    assert metric_value(after, latency, resource="Users", method="POST") >= 2
+    assert "scimgate_db_pool_size" in after
+
+
+def test_access_log_is_json_with_context(tenant: Tenant) -> None:
+    """One JSON line per request with request id, workspace id, client, status and duration (issue 3 §5)."""
+    request_id = "ops-" + uuid.uuid4().hex
+    headers = {"X-Request-Id": request_id, "User-Agent": "Okta SCIM Client"}
+    assert tenant.get("/Users", headers=headers).status_code == 200
+    lines = [json.loads(line) for line in tenant.server.log_path.read_text().splitlines()
+             if request_id in line]
+    assert len(lines) == 1
+    entry = lines[0]
+    assert entry["message"] == "request"
+    assert entry["workspace_id"] == tenant.workspace_id
+    assert entry["status"] == 200
+    assert entry["client"]
+    assert entry["duration_ms"] >= 0
+
+
+def test_log_never_holds_token_header_or_body(tenant: Tenant) -> None:
+    """Neither the bearer token, the Authorization header nor request bodies or filters reach the log."""
+    marker = "secretmarker" + uuid.uuid4().hex[:8]
+    tenant.post("/Users", json={"schemas": [USER_SCHEMA], "userName": f"{marker}@example.com"})
+    tenant.post("/Users", json={"schemas": [USER_SCHEMA], "userName": f"{marker}@example.com"})
+    tenant.get("/Users", params={"filter": f'userName eq "{marker}@example.com"'})
+    tenant.post("/Users", content=b"{not json " + marker.encode())
+    httpx.get(tenant.server.base_url + "/Users", headers={"Authorization": f"Bearer {tenant.token}x"})
+    log = tenant.server.log_path.read_text()
+    assert tenant.workspace_id in log  # the requests were logged
+    assert tenant.token not in log
+    assert tenant.token[:12] not in log
+    assert "Bearer" not in log
+    assert "authorization" not in log.lower()
+    assert marker not in log

@@ -1,0 +1,108 @@
+"""Rate limiting per SCIM token, shared by two workers, in the database or in Redis (issue 3 §4).
+
+The budget is a burst of 5 refilled at 0.01 token/s, so a test's requests never earn a new
+token while it runs and the counts are exact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from scimgate.storage.models import Member
+from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+BURST = 5
+LIMITED = {
+    "SCIMGATE_RATE_LIMIT_PER_SECOND": "0.01",
+    "SCIMGATE_RATE_LIMIT_BURST": str(BURST),
+    "UVICORN_TIMEOUT_WORKER_HEALTHCHECK": "60",
+}
+
+
+def redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="module", params=["database", "redis"])
+def server(request: pytest.FixtureRequest, database_url: str, backend: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A 2-worker server whose buckets live in the database or in Redis."""
+    env = dict(LIMITED)
+    if request.param == "redis":
+        if not redis_available():
+            pytest.skip(f"Redis is not reachable at {REDIS_URL}: Redis limiter not tested")
+        env["SCIMGATE_REDIS_URL"] = REDIS_URL
+    log_path = tmp_path_factory.mktemp("log") / "server.log"
+    started = start_server(database_url, log_path, backend, workers=2, env=env)
+    yield started
+    stop_server(started)
+
+
+@pytest.fixture
+def tenant(server: LiveServer) -> Iterator[Tenant]:
+    created = make_tenant(server)
+    yield created
+    created.client.close()
+
+
+def fresh_connection_get(tenant: Tenant) -> httpx.Response:
+    """GET /Users on a new connection, so requests spread over the workers."""
+    headers = dict(tenant.client.headers)
+    with httpx.Client(base_url=tenant.server.base_url, headers=headers, timeout=60) as client:
+        return client.get("/Users")
+
+
+def test_burst_then_429_shared_across_workers(tenant: Tenant) -> None:
+    """12 concurrent requests on fresh connections to 2 workers: exactly the burst (5) pass, the rest 429."""
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        responses = list(pool.map(lambda _: fresh_connection_get(tenant), range(12)))
+    assert Counter(r.status_code for r in responses) == Counter({200: BURST, 429: 12 - BURST})
+
+
+def test_429_has_retry_after_and_scim_error_body(tenant: Tenant) -> None:
+    """A refused request gets 429, Retry-After in seconds and an RFC 7644 §3.12 error body (RFC 6585 §4)."""
+    for _ in range(BURST):
+        assert tenant.get("/Users").status_code == 200
+    refused = tenant.get("/Users")
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/scim+json")
+    assert int(refused.headers["Retry-After"]) >= 1
+    body = refused.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == "429"
+
+
+def test_budget_is_per_token(tenant: Tenant) -> None:
+    """One token's exhausted budget does not limit another workspace's token."""
+    for _ in range(BURST):
+        tenant.get("/Users")
+    assert tenant.get("/Users").status_code == 429
+    other = make_tenant(tenant.server)
+    try:
+        assert other.get("/Users").status_code == 200
+    finally:
+        other.client.close()
+
+
+def test_refused_requests_change_nothing(tenant: Tenant) -> None:
+    """A POST refused with 429 creates no user (the limit applies before the operation)."""
+    for _ in range(BURST):
+        tenant.get("/Users")
+    refused = tenant.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                          "userName": "late@example.com"})
+    assert refused.status_code == 429
+    with tenant.server.sessions() as session:
+        mine = select(func.count()).select_from(Member).where(Member.workspace_id == tenant.workspace_id)
+        count = session.scalar(mine)
+    assert count == 0
