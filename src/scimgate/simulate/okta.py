@@ -229,7 +229,7 @@ def push_group(client: ScimClient, group: SimGroup, own: list[SimUser], everyone
     if group.members and outsider is not None:
         leaving = sorted(group.members)[0]
         joining = [{"value": outsider.id, "display": outsider.user_name}]
-        mixed = [{"op": "remove", "path": f'members[value eq "{leaving}"]'},
+        mixed: list[dict[str, Any]] = [{"op": "remove", "path": f'members[value eq "{leaving}"]'},
                  {"op": "add", "path": "members", "value": joining}]
         if membership("mixed members", mixed):
             group.members.discard(leaving)
