@@ -229,3 +229,31 @@ def test_replace_unqualified_extension_attribute() -> None:
     assert patch(user(), {"op": "replace", "path": "department", "value": "Ops"})[ENTERPRISE_USER_SCHEMA] == {
         "department": "Ops"
     }
+
+
+def test_strict_mode_replace_unmatched_is_no_target() -> None:
+    """RFC 7644 §3.5.2.3 (case C05, strict reading): replace_unmatched="noTarget" answers 400 noTarget."""
+    doc = user(emails=[{"value": "a@example.com", "type": "work"}])
+    ops = normalise_patch_request(
+        {"Operations": [{"op": "replace", "path": 'emails[type eq "other"].value', "value": "x@example.com"}]}
+    )
+    with pytest.raises(NoTargetException):
+        apply_patch(doc, ops, user_schema(), resource_id=USER_ID, replace_unmatched="noTarget")
+
+
+def test_strict_mode_still_replaces_matches_and_adds_create() -> None:
+    """Strict mode changes only unmatched replaces: matches update, add creates (case C06)."""
+    doc = user(emails=[{"value": "a@example.com", "type": "work"}])
+    ops = normalise_patch_request(
+        {
+            "Operations": [
+                {"op": "replace", "path": 'emails[type eq "work"].value', "value": "b@example.com"},
+                {"op": "add", "path": 'emails[type eq "home"].value', "value": "h@example.com"},
+            ]
+        }
+    )
+    out = apply_patch(doc, ops, user_schema(), resource_id=USER_ID, replace_unmatched="noTarget").document
+    assert out["emails"] == [
+        {"value": "b@example.com", "type": "work"},
+        {"type": "home", "value": "h@example.com"},
+    ]

@@ -40,7 +40,7 @@ import copy
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from scim2_models import Path
 from scim2_models.path import (
@@ -165,6 +165,7 @@ def apply_patch(
     resource: ResourceSchema,
     *,
     resource_id: str,
+    replace_unmatched: Literal["create", "noTarget"] = "create",
 ) -> PatchResult:
     """Apply RFC-form operations to a deep copy of ``document`` and validate the result.
 
@@ -174,8 +175,13 @@ def apply_patch(
     multi-valued attribute, canonical form), so an intermediate state may be invalid.
     Raises SCIMException subclasses (invalidPath, invalidFilter, invalidValue, mutability,
     noTarget); never mutates ``document``.
+
+    ``replace_unmatched`` says what a ``replace`` through a value filter matching nothing does:
+    ``"create"`` (default, Entra compatibility: create the element the filter describes) or
+    ``"noTarget"`` (the strict RFC 7644 §3.5.2.3 "SHALL" answer, 400 noTarget). An ``add`` with
+    no match creates the element in both modes (RFC 7644 §3.5.2.1 does not forbid it; case C06).
     """
-    engine = _Engine(copy.deepcopy(document), resource, resource_id)
+    engine = _Engine(copy.deepcopy(document), resource, resource_id, replace_unmatched)
     for operation in operations:
         for step in expand_pathless_value(dict(operation)):
             for rfc_step in remove_value_list_to_filters(step):
@@ -192,10 +198,17 @@ def apply_patch(
 class _Engine:
     """Applies one operation at a time to ``document`` (already a private copy)."""
 
-    def __init__(self, document: dict[str, Any], resource: ResourceSchema, resource_id: str):
+    def __init__(
+        self,
+        document: dict[str, Any],
+        resource: ResourceSchema,
+        resource_id: str,
+        replace_unmatched: str = "create",
+    ):
         self.document = document
         self.resource = resource
         self.resource_id = resource_id
+        self.replace_unmatched = replace_unmatched
         self.members: MemberPlan | None = None
 
     # -- dispatch -------------------------------------------------------------------------
@@ -447,6 +460,8 @@ class _Engine:
             self._put(attribute, current)
             return
         if not selected:
+            if op == "replace" and target.filter is not None and self.replace_unmatched == "noTarget":
+                raise NoTargetException(detail=f"'{target.text}' matches no value (RFC 7644 §3.5.2.3).")
             element = self._described_element(target) if target.filter is not None else {}
             current.append(element)
             selected = [len(current) - 1]
