@@ -136,6 +136,12 @@ def test_pages_need_a_session(live_server: LiveServer, path: str) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/admin/login"
 
 
+def test_unknown_admin_path_is_an_html_404(live_server: LiveServer) -> None:
+    """An /admin path that is no page answers the HTML 404 page, not SCIM JSON."""
+    response = AdminClient.open(live_server).get("/admin/no-such-page")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+
+
 def test_forged_cookie_is_not_a_session(tenant: Tenant) -> None:
     """A cookie not signed with the server's secret key is ignored."""
     client = AdminClient.open(tenant.server)

@@ -141,6 +141,9 @@ def test_provisioned_member_is_found_by_search(page: Page, tenant: Tenant) -> No
     expect(rows.first).to_contain_text("Katherine Johnson")
     assert "q=johnson" in page.url
     shoot(page, "members")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "members-phone")
+    page.set_viewport_size({"width": 1280, "height": 860})
     rows.first.get_by_role("link", name="Katherine Johnson").click()
     expect(page.get_by_role("heading", name="Provisioning history")).to_be_visible()
     expect(page.locator("pre.json")).to_contain_text(katherine["id"])

@@ -360,13 +360,21 @@ def set_retention(admin: Admin, state: State, _csrf: Csrf, days: Annotated[str, 
     return see_other("/admin/log?done=retention")
 
 
+@router.get("/{rest:path}")
+def unknown_page(rest: str) -> Response:
+    """``/admin/`` goes to the security page; any other path is the HTML 404 page (not SCIM JSON)."""
+    if not rest:
+        return see_other("/admin/security")
+    raise PageError(404, "Not found", "There is no admin page at this address.")
+
+
 # --- Wiring -----------------------------------------------------------------------------------
 
 
 def install(app: FastAPI) -> None:
     """Add the admin pages, their static files and their error pages to ``app``."""
-    app.include_router(router)
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
+    app.include_router(router)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
