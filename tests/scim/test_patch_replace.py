@@ -257,3 +257,11 @@ def test_strict_mode_still_replaces_matches_and_adds_create() -> None:
         {"value": "b@example.com", "type": "work"},
         {"type": "home", "value": "h@example.com"},
     ]
+
+
+def test_replace_manager_value_drops_stale_ref() -> None:
+    """Writing manager.value replaces the reference whole: the previous $ref does not survive."""
+    doc = user(**{ENTERPRISE_USER_SCHEMA: {"manager": {"value": "old", "$ref": "../Users/old"}}})
+    out = patch(doc, {"op": "replace", "path": f"{MANAGER}.value", "value": "new"})
+    assert out[ENTERPRISE_USER_SCHEMA] == {"manager": {"value": "new"}}
+    assert ENTERPRISE_USER_SCHEMA not in patch(doc, {"op": "remove", "path": f"{MANAGER}.value"})

@@ -411,8 +411,11 @@ class _Engine:
                 self._put(attribute, _without(current, target.sub) if target.sub else None)
             return
         if target.sub is not None:
+            # The manager's id is its identity: writing or removing manager.value replaces the
+            # whole reference (a kept $ref would point at the previous manager).
+            identity = _is_reference(attribute) and target.sub.name == "value"
             if op == "remove":
-                self._put(attribute, _without(current or {}, target.sub))
+                self._put(attribute, None if identity else _without(current or {}, target.sub))
                 return
             element = _coerce_sub(attribute, target.sub, value, target.text)
             if element is None:
@@ -421,7 +424,7 @@ class _Engine:
                     attribute, None if _is_reference(attribute) else _without(current or {}, target.sub)
                 )
                 return
-            self._put(attribute, {**(current or {}), **element})
+            self._put(attribute, element if identity else {**(current or {}), **element})
             return
         if op == "remove":
             self._put(attribute, None)
