@@ -37,6 +37,13 @@ def _database() -> Iterator[Session]:
         engine.dispose()
 
 
+def _password(from_stdin: bool) -> str:
+    """The first line of standard input, or a hidden prompt asked twice."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @admin_app.command("create")
 def admin_create(
     email: str,
@@ -45,15 +52,27 @@ def admin_create(
                                         help="Read the password from the first line of standard input."),
 ) -> None:
     """Create an admin account of WORKSPACE for EMAIL (the password is prompted for, twice)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin)
     with _database() as session:
         found = workspaces.find_workspace(session, workspace)
         account = admins.create_admin(session, found, email, password)
         typer.echo(f"Created admin {account.email} of workspace {found.name}; sign in at "
                    f"{Settings().public_url.rstrip('/')}/admin/login")
+
+
+@admin_app.command("set-password")
+def admin_set_password(
+    email: str,
+    workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from the first line of standard input."),
+) -> None:
+    """Give WORKSPACE's admin EMAIL a new password: lifts a lock and ends the admin's sessions."""
+    password = _password(password_stdin)
+    with _database() as session:
+        found = workspaces.find_workspace(session, workspace)
+        account = admins.set_password(session, found, email, password)
+        typer.echo(f"New password set for {account.email} of workspace {found.name}.")
 
 
 @admin_app.command("list")

@@ -192,6 +192,22 @@ def test_cli_creates_an_admin_from_stdin(tenant: Tenant) -> None:
     assert again.exit_code == 1 and "already an admin" in again.output
 
 
+def test_new_password_lifts_the_lock_and_ends_sessions(tenant: Tenant) -> None:
+    """``scimgate admin set-password``: the old session ends, the lock is lifted, the new password works."""
+    email = make_admin(tenant)
+    signed = AdminClient.open(tenant.server)
+    assert signed.login(tenant.workspace_name, email).status_code == 303
+    locked = AdminClient.open(tenant.server)
+    for _ in range(admins.FREE_ATTEMPTS):
+        locked.login(tenant.workspace_name, email, "wrong password!")
+    done = cli(tenant.server, "admin", "set-password", email, "--workspace", tenant.workspace_name,
+               "--password-stdin", stdin="a brand new passphrase\n")
+    assert done.exit_code == 0, done.output
+    assert signed.get("/admin/security").status_code == 303
+    assert locked.login(tenant.workspace_name, email, "a brand new passphrase").status_code == 303
+    assert locked.get("/admin/security").status_code == 200
+
+
 def test_cli_refuses_a_short_password(tenant: Tenant) -> None:
     """A password under 12 characters is refused with exit status 1."""
     done = cli(tenant.server, "admin", "create", "short@example.com", "--workspace", tenant.workspace_name,

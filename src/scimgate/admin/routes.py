@@ -81,7 +81,7 @@ def signed_in(session: Session_, state: State) -> SignedIn:
     if not session.signed_in:
         raise LoginRequired
     with transaction(state.sessions) as db:
-        found = admins.get_admin(db, session.admin_id or "", session.workspace_id or "")
+        found = admins.get_admin(db, session.admin_id or "", session.workspace_id or "", session.stamp)
         if found is None:
             raise LoginRequired
         account, workspace = found
@@ -155,14 +155,14 @@ def login(request: Request, session: Session_, state: State, _csrf: Csrf,
     """Sign in; one message for every failure (no enumeration); a new session and CSRF token on success."""
     with transaction(state.sessions) as db:
         account = admins.sign_in(db, workspace, email, password)
-        ids = (account.id, account.workspace_id) if account else None
+        ids = (account.id, account.workspace_id, admins.session_stamp(account)) if account else None
     if ids is None:
         error = ("Sign-in failed: the workspace, email or password is not right, or the account is "
                  "locked for a while after repeated failures. Check them and try again later.")
         return render(request, "login.html", {"csrf": session.csrf, "error": error, "workspace": workspace,
                                               "email": email}, status=401)
     response = see_other("/admin/security")
-    fresh = AdminSession(admin_id=ids[0], workspace_id=ids[1])
+    fresh = AdminSession(admin_id=ids[0], workspace_id=ids[1], stamp=ids[2])
     write_session(response, request, state.settings.secret_key, fresh)
     return response
 

@@ -2,7 +2,8 @@
 
 The cookie ``scimgate_admin`` holds a JSON payload signed and time-stamped with itsdangerous
 (``URLSafeTimedSerializer`` keyed by ``settings.secret_key``): ``{"c": csrf_token}`` before
-sign-in, plus ``"a"`` (admin account id) and ``"w"`` (workspace id) after it. It is HttpOnly,
+sign-in, plus ``"a"`` (admin account id), ``"w"`` (workspace id) and ``"s"`` (the account's
+session stamp: a new password ends older sessions) after it. It is HttpOnly,
 SameSite=Lax, Path=/admin, and Secure when the request came over https. Sessions last
 ``MAX_AGE`` seconds from sign-in.
 
@@ -29,11 +30,12 @@ SALT = "scimgate.admin.session"
 
 @dataclass
 class AdminSession:
-    """The decoded cookie: ``csrf`` always set; ``admin_id``/``workspace_id`` once signed in."""
+    """The decoded cookie: ``csrf`` always set; ``admin_id``/``workspace_id``/``stamp`` once signed in."""
 
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     admin_id: str | None = None
     workspace_id: str | None = None
+    stamp: str = ""
 
     @property
     def signed_in(self) -> bool:
@@ -57,7 +59,8 @@ def read_session(request: Request, secret_key: str) -> AdminSession:
         except BadSignature:
             data = None
         if isinstance(data, dict) and isinstance(data.get("c"), str):
-            return AdminSession(csrf=data["c"], admin_id=data.get("a"), workspace_id=data.get("w"))
+            return AdminSession(csrf=data["c"], admin_id=data.get("a"), workspace_id=data.get("w"),
+                                stamp=str(data.get("s", "")))
     return AdminSession()
 
 
@@ -65,7 +68,7 @@ def write_session(response: Response, request: Request, secret_key: str, session
     """Set the signed cookie for ``session`` on ``response``."""
     payload: dict[str, str] = {"c": session.csrf}
     if session.signed_in:
-        payload.update(a=session.admin_id or "", w=session.workspace_id or "")
+        payload.update(a=session.admin_id or "", w=session.workspace_id or "", s=session.stamp)
     response.set_cookie(
         COOKIE, _serializer(secret_key).dumps(payload), max_age=MAX_AGE, path="/admin",
         httponly=True, samesite="lax", secure=request.url.scheme == "https",

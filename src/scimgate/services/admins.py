@@ -13,6 +13,8 @@ to ``MAX_LOCK`` (OWASP Authentication Cheat Sheet, "Account lockout").
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import datetime, timedelta
 
@@ -139,14 +141,39 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def get_admin(session: Session, admin_id: str, workspace_id: str) -> tuple[AdminAccount, Workspace] | None:
+def session_stamp(account: AdminAccount) -> str:
+    """A fingerprint of the account's password hash that its session cookies carry: setting a
+    new password (``set_password``) ends every session signed in before."""
+    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
+def get_admin(session: Session, admin_id: str, workspace_id: str,
+              stamp: str) -> tuple[AdminAccount, Workspace] | None:
     """The admin account ``admin_id`` of workspace ``workspace_id`` and that workspace, or None
-    when either is gone or they do not belong together (a session cookie outliving its account)."""
+    when either is gone, they do not belong together, or ``stamp`` is not the account's current
+    ``session_stamp`` (a session cookie outliving its account or its password)."""
     account = session.get(AdminAccount, admin_id)
     if account is None or account.workspace_id != workspace_id:
         return None
+    if not hmac.compare_digest(stamp.encode(), session_stamp(account).encode()):
+        return None
     workspace = session.get(Workspace, workspace_id)
     return None if workspace is None else (account, workspace)
+
+
+def set_password(session: Session, workspace: Workspace, email: str, password: str) -> AdminAccount:
+    """Give the workspace's admin ``email`` a new password and lift any lock; every existing
+    session of that admin ends. Raises AdminError for an unknown admin or a short password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AdminError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    account = session.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
+                                                        AdminAccount.email_lower == email.strip().lower()))
+    if account is None:
+        raise AdminError(f"{email} is not an admin of workspace {workspace.name}.")
+    account.password_hash = _hasher.hash(password)
+    account.failed_logins = 0
+    account.locked_until = None
+    return account
 
 
 def keep_only_token(session: Session, workspace: Workspace, token_id: str) -> int:
