@@ -165,7 +165,7 @@ def _sql(engine: Engine, documents: list[dict[str, Any]], expression: str) -> se
         workspace = workspaces.create_workspace(session, "diff-" + uuid.uuid4().hex[:12])
         for document in documents:
             members.insert(session, workspace.id, normalise_document(document, user_schema()))
-        where = compile_where(query, user_schema(), USER_MAPPING)
+        where = compile_where(query, user_schema(), USER_MAPPING, workspace_id=workspace.id)
         order = compile_order(query, user_schema(), USER_MAPPING)
         _, rows = members.query(session, workspace.id, where, order, 0, 1000)
         found = {row.user_name for row in rows}

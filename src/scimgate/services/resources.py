@@ -47,17 +47,21 @@ class Written:
     location: str | None = None
 
 
-def compile_where(query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping, *,
-                  unknown_is_absent: bool = False) -> ColumnElement[bool] | None:
+def compile_where(
+    query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping, *,
+    unknown_is_absent: bool = False, workspace_id: str | None = None,
+) -> ColumnElement[bool] | None:
     """The WHERE clause of ``query.filter`` (None when there is no filter), RFC 7644 §3.4.2.2.
 
     Raises InvalidFilterException for an unparsable filter or an unknown attribute; with
     ``unknown_is_absent`` or ``query.across_types`` (searches across resource types, §3.4.2.1) an
-    attribute the resource type lacks counts as unassigned instead.
+    attribute the resource type lacks counts as unassigned instead. Give ``workspace_id`` (the
+    workspace the query is restricted to) so multi-valued conditions use the child indexes.
     """
     if query.filter is None:
         return None
-    compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent or query.across_types)
+    compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent or query.across_types,
+                              workspace_id=workspace_id)
     return compiler.compile(parse_filter(query.filter))
 
 

@@ -306,13 +306,17 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
 
     With ``unknown_is_absent`` (a search across resource types, RFC 7644 §3.4.2.1) an attribute
     this resource type does not have is treated as having no value instead of raising; its path
-    is added to ``unknown``.
+    is added to ``unknown``. With ``workspace_id``, conditions on child tables become
+    ``id IN (SELECT owner FROM child WHERE workspace_id = :ws AND ...)``, which the child's
+    (workspace_id, value) indexes answer without visiting every resource of the workspace;
+    without it they are correlated EXISTS subqueries.
     """
 
     def __init__(self, resource: ResourceSchema, mapping: ResourceMapping, *,
-                 unknown_is_absent: bool = False):
+                 unknown_is_absent: bool = False, workspace_id: str | None = None):
         self.resource = resource
         self.mapping = mapping
+        self.workspace_id = workspace_id
         self.unknown_is_absent = unknown_is_absent
         self.unknown: set[str] = set()
 
@@ -466,14 +470,17 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
 
     def _child_exists(self, child: Child, resolved: _Resolved,
                       inner: FilterNode | None) -> ColumnElement[bool]:
-        conditions: list[ColumnElement[bool]] = [child.owner_key == self.mapping.id_column, *child.where]
+        conditions: list[ColumnElement[bool]] = list(child.where)
         if inner is not None:
             def operand(sub: Attribute) -> Operand:
                 column: Column = child.columns[sub.name.lower()]
                 return Operand(column.column, sub, column.lower)
 
             conditions.append(_ElementCompiler(resolved, operand).visit(inner))
-        return exists(select(child.owner_key).where(*conditions))
+        if self.workspace_id is not None:
+            owners = select(child.owner_key).where(child.workspace_key == self.workspace_id, *conditions)
+            return self.mapping.id_column.in_(owners)
+        return exists(select(child.owner_key).where(child.owner_key == self.mapping.id_column, *conditions))
 
     def _array_exists(self, array: DocumentArray, resolved: _Resolved,
                       inner: FilterNode | None) -> ColumnElement[bool]:

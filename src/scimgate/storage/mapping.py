@@ -41,12 +41,14 @@ class Column:
 class Child:
     """A multi-valued complex attribute stored as rows: sub-attribute name -> column.
 
-    ``owner_key`` joins a row to its resource's id; ``where`` holds extra conditions every row
-    must meet (a User's ``groups`` are only the ``group_member`` rows of type User).
+    ``owner_key`` joins a row to its resource's id and ``workspace_key`` to its workspace;
+    ``where`` holds extra conditions every row must meet (a User's ``groups`` are only the
+    ``group_member`` rows of type User).
     """
 
     table: type
     owner_key: InstrumentedAttribute[Any]
+    workspace_key: InstrumentedAttribute[Any]
     columns: dict[str, Column] = field(default_factory=dict)
     where: tuple[Any, ...] = ()
 
@@ -126,6 +128,7 @@ USER_MAPPING = ResourceMapping(
         "emails": Child(
             table=MemberEmail,
             owner_key=MemberEmail.member_id,
+            workspace_key=MemberEmail.workspace_id,
             columns={
                 "value": Column(MemberEmail.value, MemberEmail.value_lower),
                 "type": Column(MemberEmail.type),
@@ -135,6 +138,7 @@ USER_MAPPING = ResourceMapping(
         "groups": Child(
             table=GroupMember,
             owner_key=GroupMember.member_id,
+            workspace_key=GroupMember.workspace_id,
             columns={"value": Column(GroupMember.group_id)},
             where=(GroupMember.member_type == "User",),
         ),
@@ -159,6 +163,7 @@ GROUP_MAPPING = ResourceMapping(
         "members": Child(
             table=GroupMember,
             owner_key=GroupMember.group_id,
+            workspace_key=GroupMember.workspace_id,
             columns={"value": Column(GroupMember.member_id), "type": Column(GroupMember.member_type)},
         ),
     },
