@@ -321,6 +321,7 @@ def test_another_workspaces_domain_is_404(admin: AdminClient, tenant: Tenant) ->
             select(EmailDomain.name).where(EmailDomain.workspace_id == other.workspace_id))
     assert admin.post(f"/admin/security/domains/{foreign}/remove").status_code == 404
     assert admin.post(f"/admin/security/domains/{foreign}/check").status_code == 404
+    assert admin.post("/admin/security/domains/localhost/remove").status_code == 404
     with transaction(tenant.server.sessions) as session:
         assert session.scalar(select(EmailDomain).where(EmailDomain.name == foreign)) is not None
 

@@ -103,7 +103,7 @@ def in_workspace(what: str) -> Iterator[None]:
     """Turn "not in this workspace" from a service into the 404 page."""
     try:
         yield
-    except (NotFoundException, domains.DomainNotFound, owned.UnknownMember) as exc:
+    except (NotFoundException, domains.DomainNotFound, domains.InvalidDomain, owned.UnknownMember) as exc:
         raise PageError(404, "Not found", f"No {what} with this name or id in your workspace.") from exc
 
 
