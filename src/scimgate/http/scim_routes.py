@@ -16,6 +16,7 @@ from scimgate.http.deps import Body, Caller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
+from scimgate.scim.errors import MethodNotAllowedException
 from scimgate.scim.params import ListQuery, parse_list_query
 from scimgate.scim.serialize import list_response, parse_etag
 from scimgate.services import members, search
@@ -78,6 +79,13 @@ def search_root(request: Request, caller: Caller, state: State, body: Body) -> R
     result = execute(state, caller.audit, "Root", 200,
                      lambda s: search.search_all(s, caller.workspace, query, caller.base_url))
     return scim_response(result)
+
+
+@router.api_route("/Users/.search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def search_users_other_methods(request: Request) -> Response:
+    """``/.search`` is POST only (RFC 7644 §3.4.3); without this route ``.search`` would be
+    read as a user id and answer 404."""
+    raise MethodNotAllowedException(detail=f"{request.method} is not supported on /Users/.search; use POST.")
 
 
 @router.post("/Users")

@@ -2,7 +2,8 @@
 
 Contract: every function takes the workspace id and only ever touches that workspace's rows.
 ``insert``/``save`` raise ``UniquenessException`` when the userName (case-insensitive) is taken,
-also under concurrent writers (the database's unique index decides). ``load`` returns None for
+also under concurrent writers (the database's unique index decides), and
+``InvalidValueException`` when an indexed value is longer than its column. ``load`` returns None for
 an id that is not the workspace's.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scimgate.scim.errors import UniquenessException
+from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
 from scimgate.storage.models import GroupMember, Member, MemberEmail, ScimGroup, utcnow
 
@@ -40,6 +41,24 @@ def _apply_document(member: Member, document: dict[str, Any]) -> None:
     member.given_name = _text(name.get("givenName"))
     member.family_name = _text(name.get("familyName"))
     member.active = document.get("active", True) is not False
+    _check_lengths(member, MEMBER_COLUMNS)
+
+
+MEMBER_COLUMNS = {"user_name": "userName", "user_name_lower": "userName", "external_id": "externalId",
+                  "display_name": "displayName", "display_name_lower": "displayName",
+                  "given_name": "name.givenName", "family_name": "name.familyName"}
+EMAIL_COLUMNS = {"value": "emails.value", "value_lower": "emails.value", "type": "emails.type"}
+
+
+def _check_lengths(row: Member | MemberEmail, columns: dict[str, str]) -> None:
+    """400 ``invalidValue`` for a value longer than its indexed column (RFC 7644 §3.12), before
+    the database refuses it (PostgreSQL would fail the request with an error, not a SCIM answer)."""
+    table = type(row).__table__
+    for column, label in columns.items():
+        value = getattr(row, column)
+        limit = table.c[column].type.length
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            raise InvalidValueException(detail=f"'{label}' is longer than {limit} characters.")
 
 
 def _email_rows(member: Member, document: dict[str, Any]) -> list[MemberEmail]:
@@ -48,17 +67,17 @@ def _email_rows(member: Member, document: dict[str, Any]) -> list[MemberEmail]:
         value = email.get("value")
         if not isinstance(value, str):
             continue
-        rows.append(
-            MemberEmail(
-                workspace_id=member.workspace_id,
-                member_id=member.id,
-                position=position,
-                value=value,
-                value_lower=value.lower(),
-                type=_text(email.get("type")),
-                primary=email.get("primary") is True,
-            )
+        row = MemberEmail(
+            workspace_id=member.workspace_id,
+            member_id=member.id,
+            position=position,
+            value=value,
+            value_lower=value.lower(),
+            type=_text(email.get("type")),
+            primary=email.get("primary") is True,
         )
+        _check_lengths(row, EMAIL_COLUMNS)
+        rows.append(row)
     return rows
 
 
@@ -81,7 +100,8 @@ def stored(member: Member) -> StoredResource:
 def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Member:
     """Create a member from a canonical document; its id is a new random UUID."""
     now = utcnow()
-    member = Member(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now, last_modified=now)
+    member = Member(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now,
+                    last_modified=now)
     _apply_document(member, document)
     session.add(member)
     _flush_unique(session, member.user_name)
@@ -112,7 +132,8 @@ def save(session: Session, member: Member, document: dict[str, Any]) -> None:
 def remove(session: Session, member: Member) -> None:
     """Delete a member, its email rows, its memberships and (by cascade) what it owns."""
     session.execute(
-        delete(GroupMember).where(GroupMember.workspace_id == member.workspace_id, GroupMember.member_id == member.id)
+        delete(GroupMember).where(GroupMember.workspace_id == member.workspace_id,
+                                  GroupMember.member_id == member.id)
     )
     session.delete(member)
     session.flush()
@@ -137,7 +158,8 @@ def query(
     return total, list(rows)
 
 
-def groups_of(session: Session, workspace_id: str, member_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+def groups_of(session: Session, workspace_id: str,
+              member_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """For each member id: the (group id, group displayName) of its direct memberships."""
     found: dict[str, list[tuple[str, str]]] = {member_id: [] for member_id in member_ids}
     if not member_ids:

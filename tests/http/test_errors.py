@@ -1,0 +1,211 @@
+"""Errors over HTTP (issue 2 §7; RFC 7644 §3.12): every failure is an Error document with a string
+``status``, its ``scimType`` where Table 9 has one, ``Content-Type: application/scim+json``, and
+never a 5xx or a traceback for anything a client can send."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from scimgate.http.errors import install_error_handlers
+from scimgate.http.middleware import EdgeMiddleware
+from tests.support import Tenant
+
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def assert_error(response: httpx.Response, status: int, scim_type: str | None = None) -> dict[str, Any]:
+    """The response is the RFC 7644 §3.12 error for ``status`` (and ``scim_type``)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/scim+json"
+    body = response.json()
+    assert body["schemas"] == [ERROR] and body["status"] == str(status)
+    assert isinstance(body["detail"], str) and body["detail"] and "Traceback" not in response.text
+    assert body.get("scimType") == scim_type
+    return dict(body)
+
+
+def raw(tenant: Tenant, method: str, path: str, content: bytes | None = None,
+        headers: dict[str, str] | None = None) -> httpx.Response:
+    """A request with exactly these bytes, the token and a SCIM Content-Type."""
+    all_headers = {"Authorization": f"Bearer {tenant.token}", "Content-Type": "application/scim+json",
+                   **(headers or {})}
+    with httpx.Client(base_url=tenant.server.base_url, timeout=60) as client:
+        return client.request(method, path, content=content, headers=all_headers)
+
+
+MALFORMED = [b"{", b'{"userName": "x@example.com",}', b"not json", b'{"userName": "x@example.com"',
+             b"\xff\xfe{}", b'{"userName": NaN}', b"[" * 5000 + b"]" * 5000, b"   "]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+@pytest.mark.parametrize("content", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_json_is_invalid_syntax(tenant: Tenant, method: str, content: bytes) -> None:
+    """A body that is not JSON is 400 invalidSyntax on every write method (RFC 7644 §3.12)."""
+    user = tenant.create_user(f"syntax-{method.lower()}@example.com")
+    path = "/Users" if method == "POST" else f"/Users/{user['id']}"
+    assert_error(raw(tenant, method, path, content), 400, "invalidSyntax")
+    assert tenant.get(f"/Users/{user['id']}").json()["meta"]["version"] == user["meta"]["version"]
+
+
+@pytest.mark.parametrize("body", [[], "text", 42, None, True])
+def test_a_body_that_is_not_an_object_is_400(tenant: Tenant, body: Any) -> None:
+    """JSON that is not an object is no resource and no PatchOp: 400, never 500 (RFC 7644 §3.3, §3.5.2)."""
+    user = tenant.create_user("shape@example.com")
+    one = f"/Users/{user['id']}"
+    for method, path in (("POST", "/Users"), ("PUT", one), ("PATCH", one)):
+        response = raw(tenant, method, path, json.dumps(body).encode())
+        assert response.status_code == 400, (method, response.text)
+        assert_error(response, 400, response.json().get("scimType"))
+        assert response.json()["scimType"] in ("invalidSyntax", "invalidValue")
+
+
+@pytest.mark.parametrize("body", [
+    {"userName": 42},
+    {"userName": ["a@example.com"]},
+    {"userName": "t@example.com", "active": "maybe"},
+    {"userName": "t@example.com", "active": 1},
+    {"userName": "t@example.com", "name": "Ada Lovelace"},
+    {"userName": "t@example.com", "name": {"givenName": 7}},
+    {"userName": "t@example.com", "emails": [{"value": "t@example.com", "primary": "yes"}]},
+    {"userName": "t@example.com", "emails": [{"value": ["t@example.com"]}]},
+    {"userName": "t@example.com", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": "Ops"},
+    {"userName": "t@example.com", "emails": [{"value": "a@example.com", "primary": True},
+                                             {"value": "b@example.com", "primary": True}]},
+    {"userName": ""},
+    {"displayName": "No userName"},
+    {"userName": "x" * 600 + "@example.com"},
+    {"userName": "t@example.com", "emails": [{"value": "t@example.com", "type": "w" * 100}]},
+])
+def test_wrong_types_and_values_are_invalid_value(tenant: Tenant, body: dict[str, Any]) -> None:
+    """Wrong types, missing or over-long values: 400 invalidValue, nothing created (RFC 7644 §3.3, §3.12)."""
+    assert_error(tenant.post("/Users", json=body), 400, "invalidValue")
+    assert tenant.get("/Users").json()["totalResults"] == 0
+
+
+@pytest.mark.parametrize("content", [
+    b'{"userName": "nul\\u0000@example.com"}',
+    b'{"userName": "t@example.com", "displayName": "\\ud800"}',
+    b'{"userName": "t@example.com", "nick\\u0000Name": "x"}',
+])
+def test_strings_no_database_can_store_are_invalid_value(tenant: Tenant, content: bytes) -> None:
+    """U+0000 and lone surrogates are valid JSON escapes but no SCIM value: 400 invalidValue, not a
+    database error (RFC 8259 §8.2, RFC 7644 §3.12)."""
+    assert_error(raw(tenant, "POST", "/Users", content), 400, "invalidValue")
+
+
+@pytest.mark.parametrize("path", ["/Users/%00", "/Users?filter=userName%20eq%20%22a%00%22",
+                                  "/Users?count=%00"])
+def test_nul_in_the_url_is_invalid_value(tenant: Tenant, path: str) -> None:
+    """A NUL in the path or query is 400 invalidValue, not a database error (RFC 7644 §3.12)."""
+    assert_error(tenant.get(path), 400, "invalidValue")
+
+
+@pytest.mark.parametrize("query, scim_type", [
+    ("startIndex=abc", "invalidValue"), ("count=1.5", "invalidValue"), ("sortOrder=sideways", "invalidValue"),
+    ("filter=userName", "invalidFilter"), ("filter=userName%20eq", "invalidFilter"),
+    ("filter=nosuch%20eq%20%22x%22", "invalidFilter"),
+    ("filter=userName%20eq%20%22a%22%20and", "invalidFilter"),
+])
+def test_bad_query_parameters(tenant: Tenant, query: str, scim_type: str) -> None:
+    """Malformed paging, sorting and filters: 400 with the Table 9 scimType (RFC 7644 §3.4.2, §3.12)."""
+    assert_error(tenant.get(f"/Users?{query}"), 400, scim_type)
+
+
+def test_unknown_id_is_404_for_every_method(tenant: Tenant) -> None:
+    """GET, PUT, PATCH and DELETE of an id that does not exist: 404 (RFC 7644 §3.12)."""
+    path = "/Users/8d4ad2b1-51a3-4f44-9a0e-9d1f0b8c2f00"
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "x"}]}
+    for response in (tenant.get(path), tenant.put(path, json={"userName": "a@example.com"}),
+                     tenant.patch(path, json=patch), tenant.delete(path), tenant.get("/Users/" + "x" * 300)):
+        assert_error(response, 404)
+
+
+def test_duplicate_user_name_in_any_case_is_409_uniqueness(tenant: Tenant) -> None:
+    """POST, PUT and PATCH to a userName taken in any case: 409 uniqueness, nothing changed
+    (RFC 7643 §4.1.1 caseExact false, uniqueness server; RFC 7644 §3.3)."""
+    tenant.create_user("Taken@Example.com")
+    other = tenant.create_user("free@example.com")
+    assert_error(tenant.post("/Users", json={"userName": "tAKEN@example.COM"}), 409, "uniqueness")
+    path = f"/Users/{other['id']}"
+    assert_error(tenant.put(path, json={"userName": "taken@example.com"}), 409, "uniqueness")
+    operation = {"op": "replace", "path": "userName", "value": "TAKEN@example.com"}
+    patch = {"schemas": [PATCH_OP], "Operations": [operation]}
+    assert_error(tenant.patch(f"/Users/{other['id']}", json=patch), 409, "uniqueness")
+    assert tenant.get(f"/Users/{other['id']}").json() == other
+    assert tenant.get("/Users").json()["totalResults"] == 2
+
+
+@pytest.mark.parametrize("method, path", [
+    ("PUT", "/Users"), ("PATCH", "/Users"), ("DELETE", "/Users"), ("POST", "/Users/{id}"),
+    ("GET", "/Users/.search"), ("PUT", "/Users/.search"),
+])
+def test_wrong_method_is_405(tenant: Tenant, method: str, path: str) -> None:
+    """A method the endpoint does not support: 405 as a SCIM error (RFC 7644 §3.12, Table 8)."""
+    user = tenant.create_user("method@example.com")
+    response = raw(tenant, method, path.format(id=user["id"]), b"{}")
+    assert_error(response, 405)
+
+
+def test_unknown_endpoint_is_404(tenant: Tenant) -> None:
+    """A path that is no SCIM endpoint: 404 as a SCIM error (RFC 7644 §3.12)."""
+    assert_error(tenant.get("/Nope"), 404)
+    assert_error(tenant.get("/Users/a/b"), 404)
+
+
+def test_body_over_one_mebibyte_is_413(tenant: Tenant) -> None:
+    """A body over 1 MiB is refused with 413, declared or streamed (RFC 7644 §3.12, Table 8)."""
+    big = json.dumps({"userName": "big@example.com", "displayName": "x" * (1024 * 1024)}).encode()
+    assert_error(raw(tenant, "POST", "/Users", big), 413)
+
+    def chunks() -> Any:
+        for start in range(0, len(big), 65536):
+            yield big[start:start + 65536]
+
+    with httpx.Client(base_url=tenant.server.base_url, timeout=60) as client:
+        streamed = client.post("/Users", content=chunks(),
+                               headers={"Authorization": f"Bearer {tenant.token}"})
+    assert_error(streamed, 413)
+    assert tenant.get("/Users").json()["totalResults"] == 0
+
+
+def test_unsupported_media_type_is_415(tenant: Tenant) -> None:
+    """A body in a media type that is not JSON: 415 as a SCIM error (RFC 7644 §3.1, §3.12)."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = raw(tenant, "POST", "/Users", b"userName=a", form)
+    assert_error(response, 415)
+
+
+def test_errors_carry_no_request_data_back(tenant: Tenant) -> None:
+    """Error details never echo the bearer token or a traceback (RFC 7644 §7.5)."""
+    response = raw(tenant, "POST", "/Users", b'{"userName": ')
+    assert tenant.token not in response.text and "File \"" not in response.text
+
+
+def test_unexpected_exception_is_500_with_request_id_only() -> None:
+    """An unexpected exception becomes a 500 SCIM error naming the request id, without a traceback.
+
+    Every client-reachable fault found over HTTP answers 4xx (the tests above), so the handler is
+    exercised on a tiny app with the same handlers and edge middleware (RFC 7644 §3.12)."""
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=1024)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals at /srv/app.py line 3")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"X-Request-Id": "req-123"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/scim+json"
+    body = response.json()
+    detail = "Internal server error; request id req-123."
+    assert body == {"schemas": [ERROR], "status": "500", "detail": detail}
+    assert "secret internals" not in response.text and "Traceback" not in response.text
