@@ -55,3 +55,15 @@ def current_revision(engine: Engine) -> str | None:
 def is_at_head(engine: Engine) -> bool:
     """True when the database's schema is at the newest migration."""
     return current_revision(engine) == head_revision()
+
+
+def is_behind(engine: Engine) -> bool:
+    """True when the database needs ``scimgate db upgrade`` before this code may serve it: never
+    migrated, or at an older revision this code knows. A revision this code does not know was
+    written by a newer release (a rolling upgrade has migrated ahead), which is not "behind"."""
+    current = current_revision(engine)
+    if current is None:
+        return True
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    known = {revision.revision for revision in script.walk_revisions()}
+    return current in known and current != script.get_current_head()
