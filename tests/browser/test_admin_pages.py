@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from typer.testing import CliRunner
 
 from scimgate.cli import app as cli_app
+from scimgate.services import owned, workspaces
+from scimgate.storage.db import transaction
 from tests.admin.client import PASSWORD, make_admin
 from tests.support import LiveServer, Tenant
 
@@ -132,6 +134,9 @@ def test_provisioned_member_is_found_by_search(page: Page, tenant: Tenant) -> No
         name={"givenName": "Katherine", "familyName": "Johnson"},
         emails=[{"value": "katherine@example.com", "type": "work", "primary": True}])
     tenant.create_user("dorothy@example.com", displayName="Dorothy Vaughan")
+    with transaction(tenant.server.sessions) as session:
+        workspace = workspaces.find_workspace(session, tenant.workspace_id)
+        owned.create_sample_data(session, workspace, katherine["id"], chats=3, agents=1)
     group = tenant.post("/Groups", json={"displayName": "Flight Research",
                                          "members": [{"value": katherine["id"]}]}).json()
     page.get_by_role("link", name="Members").click()
@@ -147,6 +152,7 @@ def test_provisioned_member_is_found_by_search(page: Page, tenant: Tenant) -> No
     rows.first.get_by_role("link", name="Katherine Johnson").click()
     expect(page.get_by_role("heading", name="Provisioning history")).to_be_visible()
     expect(page.locator("pre.json")).to_contain_text(katherine["id"])
+    expect(page.locator(".pairs")).to_contain_text("3 chats, 1 agent")
     shoot(page, "member")
     page.get_by_role("link", name="Groups").first.click()
     expect(page.locator("tbody tr", has_text="Flight Research")).to_contain_text("1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 SEARCHED_ATTRIBUTES = ("userName", "displayName", "emails.value", "name.givenName", "name.familyName")
+MAX_SEARCH_CHARS = 200
 STATUSES = {"active": "active eq true", "deactivated": "active eq false"}
 
 
@@ -22,9 +23,9 @@ def scim_string(text: str) -> str:
 def member_search_filter(text: str, status: str = "") -> str | None:
     """The SCIM filter of the members page: ``text`` contained (``co``) in the name, userName or
     an email, and the status (``active``/``deactivated``; anything else means both). None when
-    neither narrows the list."""
+    neither narrows the list. Only the first ``MAX_SEARCH_CHARS`` characters are searched."""
     parts: list[str] = []
-    text = text.strip()
+    text = text.strip()[:MAX_SEARCH_CHARS]
     if text:
         literal = scim_string(text)
         either = " or ".join(f"{attribute} co {literal}" for attribute in SEARCHED_ATTRIBUTES)
