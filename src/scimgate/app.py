@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from scimgate.config import Settings
 from scimgate.admin.routes import install as install_admin_pages
+from scimgate.config import Settings
 from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
@@ -24,7 +24,7 @@ from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.storage.db import make_engine, session_factory
-from scimgate.storage.migrate import is_at_head
+from scimgate.storage.migrate import is_behind
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not is_at_head(engine):
+        if is_behind(engine):  # a newer release may have migrated ahead (rolling upgrade)
             raise DatabaseNotMigrated(
                 "The database is not migrated to the current schema: run `scimgate db upgrade` "
                 "(or `make serve`, which does it) and start again."
