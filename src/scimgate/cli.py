@@ -154,9 +154,10 @@ def token_revoke(workspace: str, prefix: str = typer.Option(None, help="Only the
 
 @app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, help="Worker processes (all stateless, sharing the database)."),
+    host: str = typer.Option("127.0.0.1", envvar="SCIMGATE_HOST", help="Address to listen on."),
+    port: int = typer.Option(8000, envvar="SCIMGATE_PORT", help="Port to listen on."),
+    workers: int = typer.Option(1, envvar="SCIMGATE_WORKERS",
+                                help="Worker processes (all stateless, sharing the database)."),
 ) -> None:
     """Migrate the database, make a first workspace if there is none, and serve SCIM.
 
