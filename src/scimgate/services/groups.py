@@ -150,7 +150,7 @@ def list_groups(session: Session, workspace: Workspace, query: ListQuery, base_u
     The page's members (when returned) are read in one streamed query for all its groups.
     """
     schema = group_schema()
-    where = compile_where(query, schema, GROUP_MAPPING)
+    where = compile_where(query, schema, GROUP_MAPPING, workspace_id=workspace.id)
     order = compile_order(query, schema, GROUP_MAPPING)
     total, rows = store.query(session, workspace.id, where, order, query.start_index - 1, query.count)
     projection = Projection.of(query)

@@ -69,7 +69,7 @@ def get_user(session: Session, workspace: Workspace, member_id: str, base_url: s
 def list_users(session: Session, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
     """GET /Users and POST /Users/.search (RFC 7644 §3.4.2, §3.4.3): a ListResponse."""
     schema = user_schema()
-    where = compile_where(query, schema, USER_MAPPING)
+    where = compile_where(query, schema, USER_MAPPING, workspace_id=workspace.id)
     order = compile_order(query, schema, USER_MAPPING)
     total, rows = store.query(session, workspace.id, where, order, query.start_index - 1, query.count)
     groups = store.groups_of(session, workspace.id, [m.id for m in rows])
