@@ -200,6 +200,30 @@ def test_list_pages_groups(tenant: Tenant) -> None:
     assert [r["displayName"] for r in third["Resources"]] == ["Page 4"]
 
 
+def test_search_endpoint_lists_groups(tenant: Tenant) -> None:
+    """POST /Groups/.search takes a SearchRequest (RFC 7644 §3.4.3); other methods there are 405."""
+    group = _group(tenant, "Searched")
+    _group(tenant, "Not Searched")
+    response = tenant.post(
+        "/Groups/.search",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'displayName eq "searched"',
+            "excludedAttributes": ["members"],
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert [r["id"] for r in response.json()["Resources"]] == [group["id"]]
+    assert tenant.get("/Groups/.search").status_code == 405
+
+
+def test_too_long_display_name_is_400(tenant: Tenant) -> None:
+    """A displayName longer than its column: 400 invalidValue, not a database error (RFC 7644 §3.12)."""
+    response = tenant.post("/Groups", json={"displayName": "x" * 600})
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+
+
 def test_put_replaces_names_and_member_set(tenant: Tenant) -> None:
     """PUT replaces displayName, externalId and the member list (RFC 7644 §3.5.1; case C11 via PUT)."""
     ned, ola, pat = _users(tenant, "ned", "ola", "pat")
@@ -604,6 +628,33 @@ def test_nested_group_cycles_are_rejected(tenant: Tenant) -> None:
         f"/Groups/{top['id']}", json={"displayName": "Top", "members": [{"value": middle["id"]}]}
     )
     assert response.status_code == 400
+
+
+def test_concurrent_opposite_nesting_never_makes_a_cycle(tenant: Tenant) -> None:
+    """Racing "A gets member B" with "B gets member A": at most one wins, never a cycle (nesting lock)."""
+    pairs = [(_group(tenant, f"Ring {n} A")["id"], _group(tenant, f"Ring {n} B")["id"]) for n in range(6)]
+    requests = [(a, b) for a, b in pairs] + [(b, a) for a, b in pairs]
+    barrier = threading.Barrier(len(requests))
+    results: dict[tuple[str, str], int] = {}
+
+    def add(parent: str, child: str) -> None:
+        with httpx.Client(
+            base_url=tenant.server.base_url, headers=dict(tenant.client.headers), timeout=60
+        ) as c:
+            barrier.wait()
+            operation = {"op": "add", "path": "members", "value": [{"value": child}]}
+            results[(parent, child)] = c.patch(
+                f"/Groups/{parent}", json={"Operations": [operation]}
+            ).status_code
+
+    threads = [threading.Thread(target=add, args=pair) for pair in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for a, b in pairs:
+        assert sorted((results[(a, b)], results[(b, a)])) == [204, 400]
+        assert (b in _member_ids(tenant, a)) != (a in _member_ids(tenant, b))
 
 
 def test_member_type_must_match_the_id(tenant: Tenant) -> None:

@@ -18,7 +18,7 @@ from scimgate.http.deps import Body, Caller, ScimCaller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
 from scimgate.http.scim_routes import IfMatch, list_query, written_response
-from scimgate.scim.errors import ForbiddenException
+from scimgate.scim.errors import ForbiddenException, MethodNotAllowedException
 from scimgate.services import groups
 from scimgate.services.resources import Projection, Written
 
@@ -56,6 +56,13 @@ def search_groups(request: Request, caller: GroupCaller, state: State, body: Bod
     result = execute(state, caller.audit, "Group", 200,
                      lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url))
     return scim_response(result)
+
+
+@router.api_route("/Groups/.search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def search_groups_other_methods(request: Request) -> Response:
+    """``/.search`` is POST only (RFC 7644 §3.4.3); without this route ``.search`` would be
+    read as a group id and answer 404."""
+    raise MethodNotAllowedException(detail=f"{request.method} is not supported on /Groups/.search; use POST.")
 
 
 @router.post("/Groups")

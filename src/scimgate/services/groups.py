@@ -111,6 +111,8 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
                 detail=f"Member {member['value']} is a {kinds[member['value']]}, not a {member['type']}."
             )
     nested = [member["value"] for member in plan.add if kinds[member["value"]] == "Group"]
+    if nested:
+        store.lock_nesting(session, workspace.id)
     if nested and store.reaches(session, workspace.id, nested, group.id):
         raise InvalidValueException(
             detail=f"Adding these groups to group {group.id} would make it a member of itself "

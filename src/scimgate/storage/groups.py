@@ -17,16 +17,17 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, union_all
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from scimgate.scim.errors import UniquenessException
+from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
 from scimgate.storage.models import GroupMember, Member, ScimGroup, utcnow
 
 STREAM_BATCH = 1000
 ID_BATCH = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's parameter limits
+NESTING_LOCK = 6  # advisory lock class of nested-group changes (PostgreSQL)
 
 
 def _text(value: Any) -> str | None:
@@ -34,10 +35,17 @@ def _text(value: Any) -> str | None:
 
 
 def _apply_document(group: ScimGroup, document: dict[str, Any]) -> None:
+    """Derived columns from the document; 400 ``invalidValue`` for a value longer than its
+    indexed column (RFC 7644 §3.12), before PostgreSQL would refuse it with a database error."""
     group.document = document
     group.display_name = document["displayName"]
     group.display_name_lower = document["displayName"].lower()
     group.external_id = _text(document.get("externalId"))
+    for column, label in (("display_name", "displayName"), ("external_id", "externalId")):
+        value = getattr(group, column)
+        limit = getattr(ScimGroup, column).type.length
+        if value is not None and len(value) > limit:
+            raise InvalidValueException(detail=f"'{label}' is longer than {limit} characters.")
 
 
 def _flush_unique(session: Session, display_name: str) -> None:
@@ -144,6 +152,21 @@ def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[st
         )
         found.update({row[0]: row[1] for row in session.execute(union_all(users, groups))})
     return found
+
+
+def lock_nesting(session: Session, workspace_id: str) -> None:
+    """Serialise changes of nested-group membership within a workspace until commit.
+
+    Two concurrent requests "A gets member B" and "B gets member A" would each pass the cycle
+    check against the other's uncommitted state. On PostgreSQL a transaction-scoped advisory lock
+    per workspace (class ``NESTING_LOCK``) orders them, so the second one's check sees the first
+    one's row; SQLite already runs one writer at a time (``BEGIN IMMEDIATE``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:lock_class AS integer), hashtext(:workspace_id))"),
+            {"lock_class": NESTING_LOCK, "workspace_id": workspace_id},
+        )
 
 
 def reaches(session: Session, workspace_id: str, start_ids: Sequence[str], target_id: str) -> bool:
