@@ -1,10 +1,10 @@
 """Group membership at scale: one-member PATCHes and member-less GETs in groups of 1k, 10k, 100k.
 
-``python -m bench.groups`` (or :func:`main`, run by ``make bench``):
+``python -m bench groups`` (or :func:`main`, run by ``make bench``):
 
-1. builds a fresh SQLite database (and, with ``--postgres URL``, a fresh PostgreSQL database
-   created under that server) with one workspace, a group of each size filled by bulk INSERT
-   through the storage layer, and spare users that belong to no group;
+1. builds a fresh SQLite database (and a fresh PostgreSQL database on the test server,
+   ``SCIMGATE_TEST_POSTGRES_URL``, when it is reachable) with one workspace, a group of each
+   size filled by bulk INSERT through the storage layer, and spare users in no group;
 2. drives the whole request path in process (``create_app`` behind Starlette's test client:
    middleware, bearer token, group sync switch, one transaction, audit row; no network) with
    three operations per group: PATCH add one member (204), PATCH remove that member by
@@ -29,16 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+from tests.support import create_postgres_database, drop_postgres_database, postgres_available
 
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
 from scimgate.storage import groups as group_store
 from scimgate.storage import migrate
-from scimgate.storage.db import make_engine, normalise_url, session_factory, transaction
+from scimgate.storage.db import make_engine, session_factory, transaction
 from scimgate.storage.models import Member, utcnow
 
 SECTION = "## Groups"
@@ -121,21 +122,6 @@ def run(url: str, repetitions: int) -> dict[str, dict[int, float]]:
             for op, by_size in latencies.items()}
 
 
-def _postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    """A fresh database on the PostgreSQL server of ``server_url``, and how to drop it."""
-    name = "bench_groups_" + uuid.uuid4().hex[:8]
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT", pool_size=1)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return normalise_url(server_url).rsplit("/", 1)[0] + "/" + name, drop
-
-
 def _table(backend: str, medians: dict[str, dict[int, float]]) -> list[str]:
     header = " | ".join(f"{size:,} members" for size in SIZES)
     lines = [f"**{backend}**", "", f"| operation | {header} | ratio 100k/1k |",
@@ -159,28 +145,27 @@ def write_section(body: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark on SQLite (and PostgreSQL with ``--postgres``) and write the section."""
+    """Run the benchmark on SQLite and, when reachable, PostgreSQL; write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=30,
                         help="measured requests per operation and size")
-    parser.add_argument("--postgres", default=os.environ.get("SCIMGATE_BENCH_POSTGRES_URL"),
-                        help="a PostgreSQL server URL; a fresh database is created there and dropped")
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, dict[int, float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         results["SQLite"] = run(f"sqlite:///{folder}/bench.db", args.repetitions)
-    if args.postgres:
-        url, drop = _postgres_database(args.postgres)
+    if not args.sqlite_only and postgres_available():
+        url = create_postgres_database()
         try:
             results["PostgreSQL"] = run(url, args.repetitions)
         finally:
-            drop()
+            drop_postgres_database(url)
     body = [
         "Median latency of one request through the whole app in process (no network), "
         f"{args.repetitions} requests per cell after 3 warm-up rounds, sizes interleaved; "
         f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d', time.gmtime())}. "
-        "`python -m bench.groups` (issue 6: ratio 100k/1k < 1.5).",
+        "`python -m bench groups` (issue 6: ratio 100k/1k < 1.5).",
         "",
     ]
     for backend, medians in results.items():

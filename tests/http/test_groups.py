@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from typer.testing import CliRunner
 
-from scimgate.services import workspaces
+from scimgate import cli
 from scimgate.storage.db import transaction
-from scimgate.storage.models import AuditEvent, GroupMember, Workspace
+from scimgate.storage.models import AuditEvent, GroupMember
 from tests.support import Tenant, make_tenant
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -676,13 +677,19 @@ def test_member_type_must_match_the_id(tenant: Tenant) -> None:
 # -- group sync switch ----------------------------------------------------------------------
 
 
+def _group_sync(tenant: Tenant, state: str) -> None:
+    result = CliRunner().invoke(
+        cli.app,
+        ["workspace", "group-sync", tenant.workspace_id, state],
+        env={"SCIMGATE_DATABASE_URL": tenant.server.database_url},
+    )
+    assert result.exit_code == 0, result.output
+
+
 def test_group_sync_off_gives_403_and_users_keep_working(tenant: Tenant) -> None:
-    """Group sync off (``workspace group-sync W off``): every /Groups request is 403, /Users still works."""
+    """``scimgate workspace group-sync W off``: /Groups answers 403, /Users still works; on again: 200."""
     group = _group(tenant, "Switched")
-    with transaction(tenant.server.sessions) as session:
-        workspace = session.get(Workspace, tenant.workspace_id)
-        assert workspace is not None
-        workspaces.set_group_sync(session, workspace, False)
+    _group_sync(tenant, "off")
     for response in (
         tenant.get("/Groups"),
         tenant.get(f"/Groups/{group['id']}"),
@@ -695,3 +702,5 @@ def test_group_sync_off_gives_403_and_users_keep_working(tenant: Tenant) -> None
         assert "group sync is off" in response.json()["detail"].lower()
     assert tenant.get("/Users").status_code == 200
     tenant.create_user("still@example.com")
+    _group_sync(tenant, "on")
+    assert tenant.get(f"/Groups/{group['id']}").status_code == 200
