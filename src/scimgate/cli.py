@@ -172,8 +172,7 @@ def serve(
     with transaction(session_factory(engine)) as session:
         _welcome(session, settings)
     engine.dispose()
-    if workers > 1:
-        _prepare_metrics_folder()
+    _prepare_metrics_folder(workers)
     uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
                 log_level="warning", timeout_graceful_shutdown=30,
                 # uvicorn kills a worker that does not answer its ping in time; a spawned worker
@@ -181,9 +180,10 @@ def serve(
                 timeout_worker_healthcheck=60)
 
 
-def _prepare_metrics_folder() -> None:
-    """Give the workers one Prometheus multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``):
-    the operator's, emptied of a previous run's files, or a new temporary one."""
+def _prepare_metrics_folder(workers: int) -> None:
+    """Give the workers one Prometheus multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``): the
+    operator's (created, and emptied of a previous run's files), or with several workers and
+    none configured, a new temporary one. One worker without the variable needs none."""
     import os
     import tempfile
     from pathlib import Path
@@ -193,7 +193,7 @@ def _prepare_metrics_folder() -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         for stale in Path(folder).glob("*.db"):
             stale.unlink()
-    else:
+    elif workers > 1:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scimgate-metrics-")
 
 

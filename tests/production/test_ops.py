@@ -9,22 +9,10 @@ import httpx
 from sqlalchemy import text
 
 from scimgate.storage.migrate import head_revision
+from tests.production.prometheus import metric_value
 from tests.support import LiveServer, Tenant
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-def metric_value(metrics: str, name: str, **labels: str) -> float:
-    """The value of the sample ``name{labels}`` in a Prometheus text exposition (0 if absent)."""
-    total = 0.0
-    for line in metrics.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        sample_labels, _, value = line[len(name) + 1:].rpartition("} ")
-        pairs = dict(part.split("=", 1) for part in sample_labels.split(","))
-        if all(pairs.get(key) == f'"{wanted}"' for key, wanted in labels.items()):
-            total += float(value)
-    return total
 
 
 def test_healthz(live_server: LiveServer) -> None:
