@@ -19,6 +19,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_ID = "2819c223-7f76-453a-919d-413861904646"
 
 
@@ -27,7 +28,7 @@ def user(**extra: Any) -> dict[str, Any]:
 
 
 def patch(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, Any]:
-    ops = normalise_patch_request({"Operations": list(operations)})
+    ops = normalise_patch_request({"schemas": [PATCH], "Operations": list(operations)})
     return apply_patch(document, ops, user_schema(), resource_id=USER_ID).document
 
 

@@ -11,12 +11,13 @@ from scimgate.scim.patch import MemberPlan, PatchResult, apply_patch
 from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.schema import group_schema
 
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 GROUP_ID = "e9e30dba-f08f-4109-8486-d5c6a331660a"
 GROUP = {"displayName": "Engineering"}
 
 
 def patch(*operations: dict[str, Any], document: dict[str, Any] | None = None) -> PatchResult:
-    ops = normalise_patch_request({"Operations": list(operations)})
+    ops = normalise_patch_request({"schemas": [PATCH], "Operations": list(operations)})
     return apply_patch(document or GROUP, ops, group_schema(), resource_id=GROUP_ID)
 
 

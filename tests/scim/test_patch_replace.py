@@ -12,6 +12,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, user_schema
 
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_ID = "2819c223-7f76-453a-919d-413861904646"
 MANAGER = f"{ENTERPRISE_USER_SCHEMA}:manager"
 
@@ -21,7 +22,7 @@ def user(**extra: Any) -> dict[str, Any]:
 
 
 def patch(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, Any]:
-    ops = normalise_patch_request({"Operations": list(operations)})
+    ops = normalise_patch_request({"schemas": [PATCH], "Operations": list(operations)})
     result = apply_patch(document, ops, user_schema(), resource_id=USER_ID)
     assert normalise_document(result.document, user_schema()) == result.document
     return result.document
@@ -235,7 +236,12 @@ def test_strict_mode_replace_unmatched_is_no_target() -> None:
     """RFC 7644 §3.5.2.3 (case C05, strict reading): replace_unmatched="noTarget" answers 400 noTarget."""
     doc = user(emails=[{"value": "a@example.com", "type": "work"}])
     ops = normalise_patch_request(
-        {"Operations": [{"op": "replace", "path": 'emails[type eq "other"].value', "value": "x@example.com"}]}
+        {
+            "schemas": [PATCH],
+            "Operations": [
+                {"op": "replace", "path": 'emails[type eq "other"].value', "value": "x@example.com"}
+            ],
+        }
     )
     with pytest.raises(NoTargetException):
         apply_patch(doc, ops, user_schema(), resource_id=USER_ID, replace_unmatched="noTarget")
@@ -246,10 +252,11 @@ def test_strict_mode_still_replaces_matches_and_adds_create() -> None:
     doc = user(emails=[{"value": "a@example.com", "type": "work"}])
     ops = normalise_patch_request(
         {
+            "schemas": [PATCH],
             "Operations": [
                 {"op": "replace", "path": 'emails[type eq "work"].value', "value": "b@example.com"},
                 {"op": "add", "path": 'emails[type eq "home"].value', "value": "h@example.com"},
-            ]
+            ],
         }
     )
     out = apply_patch(doc, ops, user_schema(), resource_id=USER_ID, replace_unmatched="noTarget").document

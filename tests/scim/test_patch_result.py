@@ -10,6 +10,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_ID = "2819c223-7f76-453a-919d-413861904646"
 DOC = normalise_document(
     {
@@ -23,7 +24,7 @@ DOC = normalise_document(
 
 
 def run(*operations: dict[str, Any]) -> Any:
-    ops = normalise_patch_request({"Operations": list(operations)})
+    ops = normalise_patch_request({"schemas": [PATCH], "Operations": list(operations)})
     return apply_patch(DOC, ops, user_schema(), resource_id=USER_ID)
 
 

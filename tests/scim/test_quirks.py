@@ -40,9 +40,13 @@ def test_operations_key_any_case() -> None:
     assert ops == [{"op": "replace", "path": "a", "value": 1}]
 
 
-def test_missing_schemas_is_accepted() -> None:
-    """Research §9: clients send odd or no 'schemas'; the Operations array is what matters."""
-    assert normalise_patch_request({"Operations": [{"op": "add", "path": "title", "value": "t"}]})
+def test_odd_schemas_are_accepted() -> None:
+    """Research §9: clients announce odd URNs; a schemas array without the PatchOp URN is accepted."""
+    body = {
+        "schemas": ["urn:scim:schemas:core:1.0"],
+        "Operations": [{"op": "add", "path": "title", "value": "t"}],
+    }
+    assert normalise_patch_request(body) == [{"op": "add", "path": "title", "value": "t"}]
 
 
 @pytest.mark.parametrize(
@@ -51,14 +55,16 @@ def test_missing_schemas_is_accepted() -> None:
         [],
         "text",
         {"schemas": [PATCH_OP]},
-        {"Operations": {}},
-        {"Operations": "replace"},
-        {"Operations": [1]},
-        {"Operations": [{"path": "title", "value": "x"}]},
-        {"Operations": [{"op": "Merge", "path": "title", "value": "x"}]},
-        {"Operations": [{"op": 3, "path": "title", "value": "x"}]},
-        {"Operations": [{"op": "add", "path": 3, "value": "x"}]},
-        {"Operations": [], "operations": []},
+        {"schemas": [PATCH_OP], "Operations": {}},
+        {"schemas": [PATCH_OP], "Operations": "replace"},
+        {"schemas": [PATCH_OP], "Operations": [1]},
+        {"schemas": [PATCH_OP], "Operations": [{"path": "title", "value": "x"}]},
+        {"schemas": [PATCH_OP], "Operations": [{"op": "Merge", "path": "title", "value": "x"}]},
+        {"schemas": [PATCH_OP], "Operations": [{"op": 3, "path": "title", "value": "x"}]},
+        {"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": 3, "value": "x"}]},
+        {"schemas": [PATCH_OP], "Operations": [], "operations": []},
+        {"Operations": [{"op": "add", "path": "title", "value": "x"}]},
+        {"schemas": PATCH_OP, "Operations": [{"op": "add", "path": "title", "value": "x"}]},
     ],
 )
 def test_malformed_bodies_are_invalid_syntax(payload: object) -> None:

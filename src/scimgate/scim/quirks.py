@@ -16,9 +16,9 @@ elements) is resolved by the engine through ``scimgate.scim.resource``.
 
 Error choices (RFC 7644 §3.12, Table 9):
 
-- the body is not an object, ``Operations`` is missing or not an array, an operation is not an
-  object, ``op`` is missing or not one of add/remove/replace, ``path`` is not a string:
-  400 ``invalidSyntax`` ("the request body message structure was invalid or did not conform to
+- the body is not an object, ``schemas`` is missing or not an array, ``Operations`` is missing
+  or not an array, an operation is not an object, ``op`` is missing or not one of
+  add/remove/replace, ``path`` is not a string: 400 ``invalidSyntax`` ("the request body message structure was invalid or did not conform to
   the request schema");
 - ``Operations`` is an empty array: 400 ``invalidValue`` (RFC 7644 §3.5.2 "one or more"; the
   research notes §2.5 and scimmy#59 report the Microsoft validator sending one);
@@ -42,15 +42,15 @@ _ATTR_NAME = re.compile(r"\$?[A-Za-z][A-Za-z0-9$_-]*")
 def normalise_patch_request(body: Any) -> list[dict[str, Any]]:
     """PatchOp body (any identity-provider dialect) -> list of RFC-form operations.
 
-    Accepts the ``Operations`` key in any case (C39) and ``op`` in any case (C04); does not
-    insist on the PatchOp URN in ``schemas`` (OneLogin and generic clients send odd or no
-    ``schemas``, research §9); expands Entra's path-less value objects into one operation per
-    attribute (C01, C14, research §2.4 c) and Entra's ``remove`` with a value list into
-    filtered removes (research §3). Raises InvalidSyntaxException / InvalidValueException as
-    described in the module docstring.
+    Accepts the ``Operations`` key in any case (C39) and ``op`` in any case (C04); requires a
+    ``schemas`` array but not the PatchOp URN in it (see ``check_schemas``); expands Entra's
+    path-less value objects into one operation per attribute (C01, C14, research §2.4 c) and
+    Entra's ``remove`` with a value list into filtered removes (research §3). Raises
+    InvalidSyntaxException / InvalidValueException as described in the module docstring.
     """
     if not isinstance(body, dict):
         raise InvalidSyntaxException(detail="The PATCH body must be a JSON object (RFC 7644 §3.5.2).")
+    check_schemas(body)
     raw_operations = find_operations(body)
     operations: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_operations):
@@ -58,6 +58,24 @@ def normalise_patch_request(body: Any) -> list[dict[str, Any]]:
         for expanded in expand_pathless_value(operation):
             operations.extend(remove_value_list_to_filters(expanded))
     return operations
+
+
+def check_schemas(body: dict[str, Any]) -> None:
+    """A PatchOp body has a ``schemas`` array (RFC 7644 §3.5.2); its content is not checked.
+
+    Missing or not an array of strings -> 400 invalidSyntax: case C39 lists "schemas missing"
+    among the bodies that must be refused, and no identity provider in the research notes omits
+    it. An array that does not name ``urn:ietf:params:scim:api:messages:2.0:PatchOp`` is
+    accepted: clients announce odd URNs (OneLogin sends SCIM 1.0 URNs, research §9) and the
+    ``Operations`` array says what the body is.
+    """
+    keys = [key for key in body if isinstance(key, str) and key.lower() == "schemas"]
+    schemas = body[keys[0]] if len(keys) == 1 else None
+    if not isinstance(schemas, list) or not all(isinstance(urn, str) for urn in schemas):
+        raise InvalidSyntaxException(
+            detail="The PATCH body needs a 'schemas' array naming "
+            "urn:ietf:params:scim:api:messages:2.0:PatchOp (RFC 7644 §3.5.2)."
+        )
 
 
 def find_operations(body: dict[str, Any]) -> list[Any]:
