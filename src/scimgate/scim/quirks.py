@@ -18,8 +18,8 @@ Error choices (RFC 7644 §3.12, Table 9):
 
 - the body is not an object, ``schemas`` is missing or not an array, ``Operations`` is missing
   or not an array, an operation is not an object, ``op`` is missing or not one of
-  add/remove/replace, ``path`` is not a string: 400 ``invalidSyntax`` ("the request body message structure was invalid or did not conform to
-  the request schema");
+  add/remove/replace, ``path`` is not a string: 400 ``invalidSyntax`` ("the request body
+  message structure was invalid or did not conform to the request schema");
 - ``Operations`` is an empty array: 400 ``invalidValue`` (RFC 7644 §3.5.2 "one or more"; the
   research notes §2.5 and scimmy#59 report the Microsoft validator sending one);
 - an add or replace without a ``value`` member: 400 ``invalidValue`` ("a required value was
