@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from scimgate.cli import app
-from tests.support import LiveServer, make_tenant
+from tests.support import LiveServer, free_port, make_tenant
 
 
 def simulate(server: LiveServer, token: str, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -72,3 +77,51 @@ def test_wrong_token_exits_non_zero(live_server: LiveServer, tmp_path: Path) -> 
                                 "--users", "2", "--groups", "0")
     assert code == 1
     assert summary["failure_groups"][0]["status"] == "401"
+
+
+@pytest.fixture(scope="module")
+def scim2_server() -> Iterator[str]:
+    """scim2-server (PyPI, in-memory reference server) on loopback; yields its SCIM base URL."""
+    port = free_port()
+    process = subprocess.Popen([str(Path(sys.executable).parent / "scim2-server"), "--port", str(port),
+                                "--bearer-token", "reference-token"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v2"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/ServiceProviderConfig", timeout=1).status_code < 500:
+                break
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "scim2-server did not start"
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=15)
+
+
+def run_against(url: str, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    summary_path = tmp_path / "summary.json"
+    result = CliRunner().invoke(app, ["simulate", *args, "--url", url, "--token", "reference-token",
+                                      "--summary-json", str(summary_path)])
+    return result.exit_code, json.loads(summary_path.read_text())
+
+
+def test_okta_run_passes_against_another_server(scim2_server: str, tmp_path: Path) -> None:
+    """The simulator is a plain SCIM client: the Okta replay passes against scim2-server too (§7)."""
+    code, summary = run_against(scim2_server, tmp_path, "okta", "--users", "6", "--groups", "2")
+    assert (code, summary["failures"]) == (0, 0)
+
+
+def test_entra_run_reports_a_server_without_entra_quirks(scim2_server: str, tmp_path: Path) -> None:
+    """Entra quirks a strict RFC server rejects are reported by status/scimType, exit 1 (§2.4(e), (g), §3)."""
+    # scim2-server: a value-filter path must not create its element (400 noTarget), the manager must be
+    # complex (400 invalidValue), the Microsoft group schema URI is unknown (400 invalidSyntax).
+    code, summary = run_against(scim2_server, tmp_path, "entra", "--users", "4", "--groups", "1")
+    assert code == 1
+    groups = {(g["status"], g["scimType"]): g for g in summary["failure_groups"]}
+    assert groups[("400", "noTarget")]["first_kind"] == "update user"
+    assert "phone" in groups[("400", "noTarget")]["first_detail"]
+    assert groups[("400", "invalidValue")]["first_kind"] == "set manager"
+    assert groups[("400", "invalidSyntax")]["first_kind"] == "create group"
