@@ -366,7 +366,7 @@ def write_section(text: str, path: Path = DOCS) -> None:
     path.write_text(updated.rstrip("\n") + "\n")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000, help="Users loaded into both servers.")
     parser.add_argument("--large", type=int, default=100_000,
@@ -401,9 +401,11 @@ def create_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the comparison (see the module docstring) and print and write the results."""
+    """Run the comparison (see the module docstring) and print and write the results; ``argv``
+    are this module's options (none when ``make bench`` runs every bench module)."""
+    argv = argv or []
     args = parse_args(argv)
-    command = "python -m bench.compare " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = " ".join(["python -m bench.compare", *argv])
     about = machine()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="scimgate-compare-"))
@@ -469,4 +471,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
