@@ -467,3 +467,19 @@ def test_retention_form_and_prune(admin: AdminClient, tenant: Tenant) -> None:
     assert done.exit_code == 0 and "Deleted 1 event(s)." in done.output, done.output
     page = admin.get("/admin/log").text
     assert "old-event" not in page and "1 event," in page
+
+
+def test_prune_of_every_workspace_keeps_the_default_30_days(tenant: Tenant) -> None:
+    """``scimgate audit prune`` without --workspace deletes events older than 30 days, keeps newer ones."""
+    def event(days: int, path: str) -> AuditEvent:
+        return AuditEvent(workspace_id=tenant.workspace_id, at=utcnow() - timedelta(days=days),
+                          request_id=path, method="GET", path=path, status=200, client="other",
+                          duration_ms=1.0)
+
+    with transaction(tenant.server.sessions) as session:
+        session.add_all([event(31, "/expired"), event(29, "/kept")])
+    assert cli(tenant.server, "audit", "prune").exit_code == 0
+    with transaction(tenant.server.sessions) as session:
+        mine = select(AuditEvent.path).where(AuditEvent.workspace_id == tenant.workspace_id)
+        paths = set(session.scalars(mine))
+    assert paths == {"/kept"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, delete, func, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from scimgate.storage.models import AuditEvent, Workspace, utcnow
 CLIENTS = ("entra", "okta", "other")
 RESOURCES = ("User", "Group")
 MAX_RETENTION_DAYS = 3650
+DEFAULT_RETENTION_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,14 @@ def prune(session: Session, workspace: Workspace | None = None, now: datetime | 
     targets = [workspace] if workspace is not None else list(session.scalars(select(Workspace)))
     deleted = 0
     for target in targets:
-        cutoff = now - timedelta(days=target.audit_retention_days or 30)
-        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            delete(AuditEvent).where(AuditEvent.workspace_id == target.id, AuditEvent.at < cutoff)
-        )
-        deleted += result.rowcount or 0
+        cutoff = now - timedelta(days=target.audit_retention_days or DEFAULT_RETENTION_DAYS)
+        deleted += _delete(session, AuditEvent.workspace_id == target.id, AuditEvent.at < cutoff)
     if workspace is None:
-        result = session.execute(  # type: ignore[assignment]
-            delete(AuditEvent)
-            .where(AuditEvent.workspace_id.is_(None), AuditEvent.at < now - timedelta(days=30))
-        )
-        deleted += result.rowcount or 0
+        orphans_cutoff = now - timedelta(days=DEFAULT_RETENTION_DAYS)
+        deleted += _delete(session, AuditEvent.workspace_id.is_(None), AuditEvent.at < orphans_cutoff)
     return deleted
+
+
+def _delete(session: Session, *conditions: ColumnElement[bool]) -> int:
+    result = cast(CursorResult[Any], session.execute(delete(AuditEvent).where(*conditions)))
+    return result.rowcount or 0
