@@ -29,11 +29,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error")
+
+
 def configure_logging(json_lines: bool = True, level: int = logging.INFO) -> None:
-    """Send scimgate's logs to stderr, as JSON lines or plain text."""
+    """Send scimgate's logs to stderr, as JSON lines or plain text.
+
+    uvicorn's own messages (startup, shutdown, worker errors) get the same handler, so with JSON
+    on every line of a worker's stderr is one JSON object. uvicorn's access log stays off: the
+    edge middleware writes the one access line per request, without the query string.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    plain = logging.Formatter("%(levelname)s %(name)s %(message)s")
+    handler.setFormatter(JsonFormatter() if json_lines else plain)
     root = logging.getLogger("scimgate")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    for name in SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers[:] = [handler]
+        server_logger.propagate = False
+    logging.getLogger("uvicorn.access").disabled = True

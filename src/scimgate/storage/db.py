@@ -2,6 +2,9 @@
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout, so several readers and one
 writer (and several worker processes) share the file safely.
+
+Engines are made with ``hide_parameters=True``: a database error's message (which reaches the
+log with a 500) then never holds a bound value such as an email, a name or a token hash.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; creates the SQLite file's folder when needed."""
     url = normalise_url(url)
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
