@@ -16,6 +16,7 @@ import redis
 from sqlalchemy import func, select
 
 from scimgate.storage.models import Member
+from scimgate.storage.rate_limit import refill_and_take
 from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -106,3 +107,11 @@ def test_refused_requests_change_nothing(tenant: Tenant) -> None:
         mine = select(func.count()).select_from(Member).where(Member.workspace_id == tenant.workspace_id)
         count = session.scalar(mine)
     assert count == 0
+
+
+def test_bucket_refills_at_rate_up_to_burst() -> None:
+    """Token bucket step: refill elapsed x rate, capped at burst; take one; else wait (1 - tokens) / rate."""
+    assert refill_and_take(0.0, 10.0, rate=1.0, burst=5.0) == (4.0, 0.0)  # capped at 5, one taken
+    assert refill_and_take(0.5, 0.0, rate=2.0, burst=5.0) == (0.5, 0.25)  # refused: 0.5 token missing at 2/s
+    assert refill_and_take(0.5, 0.25, rate=2.0, burst=5.0) == (0.0, 0.0)  # exactly one token after 0.25 s
+    assert refill_and_take(3.0, -5.0, rate=1.0, burst=5.0) == (2.0, 0.0)  # a clock step back refills nothing
