@@ -100,19 +100,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 120) -> None:
-    """Poll ``url`` until the server answers (any SCIM status below 500); raise if it exits."""
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 180) -> None:
+    """Poll ``url`` until the server answers (any SCIM status below 500); if it exits or does not
+    answer in ``seconds``, terminate it and raise RuntimeError with the end of its log."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited:\n{log.read_text()[-2000:]}")
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"server did not answer {url} in {seconds} s:\n{log.read_text()[-2000:]}")
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    raise RuntimeError(f"server at {url} did not start:\n{log.read_text()[-2000:]}")
 
 
 def start_scimgate(name: str, database_url: str, workdir: Path) -> Server:
