@@ -94,7 +94,9 @@ def scim2_server() -> Iterator[str]:
                 break
         except httpx.HTTPError:
             pass
-        assert process.poll() is None and time.monotonic() < deadline, "scim2-server did not start"
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("scim2-server did not start")
         time.sleep(0.2)
     yield base
     process.terminate()
