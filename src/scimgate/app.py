@@ -18,7 +18,7 @@ from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
 from scimgate.http.group_routes import router as group_router
-from scimgate.http.metrics import MetricsMiddleware
+from scimgate.http.metrics import MetricsMiddleware, forget_this_worker
 from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         yield
         engine.dispose()
+        forget_this_worker()
 
     app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=session_factory(engine))

@@ -33,7 +33,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -81,6 +81,13 @@ def render_metrics() -> tuple[bytes, str]:
         MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def forget_this_worker() -> None:
+    """Drop this process's live gauges from the multiprocess folder as the worker stops, so
+    ``livesum`` gauges count live workers only (prometheus-client docs: ``mark_process_dead``)."""
+    if os.environ.get(MULTIPROC_ENV):
+        mark_process_dead(os.getpid())
 
 
 def _observe_pool(engine: Engine) -> None:
