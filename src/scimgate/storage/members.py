@@ -147,14 +147,20 @@ def query(
     offset: int,
     limit: int,
 ) -> tuple[int, list[Member]]:
-    """(total matches, one page of members): count and page share one WHERE (RFC 7644 §3.4.2.4)."""
+    """(total matches, one page of members): count and page share one WHERE (RFC 7644 §3.4.2.4).
+
+    The page's ids are selected first (an index-only scan when an index gives the order, however
+    deep the offset) and only those rows are then read.
+    """
     conditions = [Member.workspace_id == workspace_id]
     if where is not None:
         conditions.append(where)
     total = session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0
     if limit <= 0 or offset >= total:
         return total, []
-    rows = session.scalars(select(Member).where(*conditions).order_by(*order_by).offset(offset).limit(limit))
+    page = select(Member.id).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
+    page = page.correlate(None)  # the subquery stands alone: it must not bind to the outer "member"
+    rows = session.scalars(select(Member).where(Member.id.in_(page.scalar_subquery())).order_by(*order_by))
     return total, list(rows)
 
 

@@ -134,6 +134,9 @@ class Member(Base):
         Index("ix_member_workspace_external_id", "workspace_id", "external_id"),
         Index("ix_member_workspace_display_name_lower", "workspace_id", "display_name_lower"),
         Index("ix_member_workspace_id_id", "workspace_id", "id"),
+        Index("ix_member_workspace_user_name_lower_id", "workspace_id", "user_name_lower", "id"),
+        Index("ix_member_workspace_created_id", "workspace_id", "created", "id"),
+        Index("ix_member_workspace_last_modified_id", "workspace_id", "last_modified", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
