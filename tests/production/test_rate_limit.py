@@ -15,8 +15,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from scimgate.services.rate_limit import RateLimiter
 from scimgate.storage.models import Member
-from scimgate.storage.rate_limit import refill_and_take
+from scimgate.storage.rate_limit import RedisBuckets, refill_and_take
 from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -115,3 +116,11 @@ def test_bucket_refills_at_rate_up_to_burst() -> None:
     assert refill_and_take(0.5, 0.0, rate=2.0, burst=5.0) == (0.5, 0.25)  # refused: 0.5 token missing at 2/s
     assert refill_and_take(0.5, 0.25, rate=2.0, burst=5.0) == (0.0, 0.0)  # exactly one token after 0.25 s
     assert refill_and_take(3.0, -5.0, rate=1.0, burst=5.0) == (2.0, 0.0)  # a clock step back refills nothing
+
+
+def test_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
+    """With Redis down the limiter fails open and logs a warning (no provisioning outage)."""
+    limiter = RateLimiter(RedisBuckets.from_url("redis://127.0.0.1:1/0"), rate=0.01, burst=1)
+    for _ in range(3):
+        limiter.check("token-id")
+    assert "rate limit not applied" in caplog.text

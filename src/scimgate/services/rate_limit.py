@@ -5,10 +5,15 @@ and Entra's handling of 429 is not confirmed (research/idp-behaviour.md §6), so
 budget (``rate_limit_per_second`` = 100, ``rate_limit_burst`` = 200) sits well above that and a
 refused request is told to come back soon: ``Retry-After`` is the whole seconds until the next
 token, at least 1.
+
+When Redis holds the buckets and cannot be reached, requests are let through (and a warning is
+logged): a limiter outage must not turn into a provisioning outage, which Entra would answer by
+quarantining the job.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -16,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.config import Settings
 from scimgate.scim.errors import TooManyRequestsException
-from scimgate.storage.rate_limit import BucketStore, DatabaseBuckets, RedisBuckets
+from scimgate.storage.rate_limit import BucketStore, BucketsUnavailable, DatabaseBuckets, RedisBuckets
+
+log = logging.getLogger("scimgate.rate_limit")
 
 
 @dataclass
@@ -30,7 +37,11 @@ class RateLimiter:
     def check(self, key: str) -> None:
         """Spend one request of ``key``'s budget; raises ``TooManyRequestsException`` (429,
         ``retry_after`` in whole seconds) when it is used up."""
-        wait = self.store.take(key, self.rate, self.burst)
+        try:
+            wait = self.store.take(key, self.rate, self.burst)
+        except BucketsUnavailable as exc:
+            log.warning("rate limit not applied: %s", exc)
+            return
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise TooManyRequestsException(

@@ -13,7 +13,8 @@ several worker processes (or machines) share one budget per key:
   timed by the Redis server's own clock so the workers' clocks do not matter.
 
 Contract: ``take(key, rate, burst)`` returns 0.0 when a token was taken, else the seconds until
-one will be available (nothing is taken then).
+one will be available (nothing is taken then). ``RedisBuckets`` raises ``BucketsUnavailable``
+when Redis cannot be reached.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.storage.db import transaction
 from scimgate.storage.models import RateBucket
+
+
+class BucketsUnavailable(RuntimeError):
+    """The bucket store cannot be reached (Redis down or unreachable)."""
 
 
 def refill_and_take(tokens: float, elapsed: float, rate: float, burst: float) -> tuple[float, float]:
@@ -107,10 +112,15 @@ class RedisBuckets:
         """Buckets on the Redis server at ``url`` (``redis://host:port/db``)."""
         import redis
 
-        return cls(redis.Redis.from_url(url))
+        return cls(redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0))
 
     def take(self, key: str, rate: float, burst: float) -> float:
         """Take a token from ``key``'s bucket with one atomic script call."""
+        import redis
+
         ttl = max(1, int(burst / rate) + 1)
-        micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl])
+        try:
+            micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl])
+        except redis.RedisError as exc:
+            raise BucketsUnavailable(f"Redis rate-limit buckets unavailable: {type(exc).__name__}") from exc
         return int(micros) / 1_000_000
