@@ -113,11 +113,11 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
     nested = [member["value"] for member in plan.add if kinds[member["value"]] == "Group"]
     if nested:
         store.lock_nesting(session, workspace.id)
-    if nested and store.reaches(session, workspace.id, nested, group.id):
-        raise InvalidValueException(
-            detail=f"Adding these groups to group {group.id} would make it a member of itself "
-            "(nested group cycle); no member was changed."
-        )
+        if store.reaches(session, workspace.id, nested, group.id):
+            raise InvalidValueException(
+                detail=f"Adding these groups to group {group.id} would make it a member of itself "
+                "(nested group cycle); no member was changed."
+            )
     changed = 0
     add_ids = [member["value"] for member in plan.add]
     if plan.clear:
