@@ -56,7 +56,7 @@ def _check_lengths(row: Member | MemberEmail, columns: dict[str, str]) -> None:
     table = type(row).__table__
     for column, label in columns.items():
         value = getattr(row, column)
-        limit = table.c[column].type.length
+        limit = getattr(table.c[column].type, "length", None)
         if isinstance(value, str) and limit is not None and len(value) > limit:
             raise InvalidValueException(detail=f"'{label}' is longer than {limit} characters.")
 
