@@ -114,3 +114,13 @@ def test_discovery_needs_the_token(tenant: Tenant) -> None:
         for path in ENDPOINTS:
             response = client.get(path)
             assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_a_filter_on_discovery_is_403(tenant: Tenant, path: str) -> None:
+    """RFC 7644 §4: a filter on a discovery endpoint SHOULD be 403, so that no client takes the
+    whole list for a filtered one; other query parameters are ignored."""
+    response = tenant.get(f"{path}?filter=name%20eq%20%22User%22")
+    assert response.status_code == 403 and response.json()["schemas"] == [ERROR]
+    assert "RFC 7644 §4" in response.json()["detail"]
+    assert tenant.get(f"{path}?aadOptscim062020&count=1").status_code == 200

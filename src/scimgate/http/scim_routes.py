@@ -6,13 +6,15 @@ Unknown query parameters (Entra's ``aadOptscim062020``) are ignored everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
-from scimgate.http.deps import Body, Caller, State
+from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
@@ -143,35 +145,45 @@ def delete_user(member_id: str, caller: Caller, state: State, if_match: IfMatch 
 
 
 @router.get("/ServiceProviderConfig")
-def service_provider_config(caller: Caller, state: State) -> Response:
+def service_provider_config(request: Request, caller: Caller, state: State) -> Response:
     document = discovery.service_provider_config(caller.base_url, state.settings.max_results)
-    return scim_response(execute(state, caller.audit, "ServiceProviderConfig", 200, lambda s: document))
+    return _discovery(request, caller, state, "ServiceProviderConfig", lambda: document)
 
 
 @router.get("/ResourceTypes")
-def resource_types(caller: Caller, state: State) -> Response:
-    documents = _discovery_list(discovery.resource_types(caller.base_url))
-    return scim_response(execute(state, caller.audit, "ResourceType", 200, lambda s: documents))
+def resource_types(request: Request, caller: Caller, state: State) -> Response:
+    return _discovery(request, caller, state, "ResourceType",
+                      lambda: _discovery_list(discovery.resource_types(caller.base_url)))
 
 
 @router.get("/ResourceTypes/{name}")
-def resource_type(name: str, caller: Caller, state: State) -> Response:
-    found = execute(state, caller.audit, "ResourceType", 200,
-                    lambda s: discovery.find_resource_type(caller.base_url, name), resource_id=name)
-    return scim_response(found)
+def resource_type(name: str, request: Request, caller: Caller, state: State) -> Response:
+    return _discovery(request, caller, state, "ResourceType",
+                      lambda: discovery.find_resource_type(caller.base_url, name), name)
 
 
 @router.get("/Schemas")
-def schemas(caller: Caller, state: State) -> Response:
-    documents = _discovery_list(discovery.schemas(caller.base_url))
-    return scim_response(execute(state, caller.audit, "Schema", 200, lambda s: documents))
+def schemas(request: Request, caller: Caller, state: State) -> Response:
+    return _discovery(request, caller, state, "Schema",
+                      lambda: _discovery_list(discovery.schemas(caller.base_url)))
 
 
 @router.get("/Schemas/{urn}")
-def schema(urn: str, caller: Caller, state: State) -> Response:
-    found = execute(state, caller.audit, "Schema", 200,
-                    lambda s: discovery.find_schema(caller.base_url, urn), resource_id=urn)
-    return scim_response(found)
+def schema(urn: str, request: Request, caller: Caller, state: State) -> Response:
+    return _discovery(request, caller, state, "Schema",
+                      lambda: discovery.find_schema(caller.base_url, urn), urn)
+
+
+def _discovery(request: Request, caller: ScimCaller, state: AppState, resource_type: str,
+               document: Callable[[], dict[str, Any]], resource_id: str | None = None) -> Response:
+    """A discovery answer, audited; a ``filter`` is refused (RFC 7644 §4, see
+    ``discovery.refuse_filter``), every other query parameter ignored."""
+
+    def answer(session: Session) -> dict[str, Any]:
+        discovery.refuse_filter(request.query_params)
+        return document()
+
+    return scim_response(execute(state, caller.audit, resource_type, 200, answer, resource_id=resource_id))
 
 
 def _discovery_list(documents: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,11 +6,12 @@ definitions the rest of the server uses (scim.schema), so they cannot drift from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scim2_models import EnterpriseUser, Group, User
 
-from scimgate.scim.errors import NotFoundException
+from scimgate.scim.errors import ForbiddenException, NotFoundException
 from scimgate.scim.schema import (
     ENTERPRISE_USER_SCHEMA,
     GROUP_SCHEMA,
@@ -158,3 +159,13 @@ def find_resource_type(base_url: str, name: str) -> dict[str, Any]:
         if document["id"].lower() == name.lower():
             return document
     raise NotFoundException(detail=f"No resource type {name!r}: GET /ResourceTypes lists them.")
+
+
+def refuse_filter(params: Mapping[str, str]) -> None:
+    """RFC 7644 §4: "If a 'filter' is provided, the service provider SHOULD respond with HTTP
+    status code 403 (Forbidden) to ensure that clients cannot incorrectly assume that any
+    matching conditions specified in a filter are true." Other parameters are ignored."""
+    if any(key.lower() == "filter" for key in params):
+        raise ForbiddenException(
+            detail="Discovery endpoints cannot be filtered (RFC 7644 §4): GET them whole."
+        )
