@@ -68,7 +68,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
-            return error_response(MethodNotAllowedException(detail=f"{request.method} is not supported on this endpoint."))
+            return error_response(
+                MethodNotAllowedException(detail=f"{request.method} is not supported on this endpoint.")
+            )
         if exc.status_code == 404:
             return error_response(NotFoundException(detail=f"No SCIM endpoint at {request.url.path}."))
         generic = ScimError(detail=str(exc.detail))

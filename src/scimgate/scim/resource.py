@@ -27,7 +27,6 @@ from scimgate.scim.errors import InvalidValueException
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, Attribute, ResourceSchema
 
 
-
 def parse_boolean(value: Any, label: str) -> bool:
     """A JSON boolean, or the strings ``"true"``/``"false"`` in any case (Entra's legacy form).
 
@@ -37,7 +36,9 @@ def parse_boolean(value: Any, label: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise InvalidValueException(detail=f"'{label}' must be a boolean (true or false), got {json.dumps(value)}.")
+    raise InvalidValueException(
+        detail=f"'{label}' must be a boolean (true or false), got {json.dumps(value)}."
+    )
 
 
 def _check_scalar(attribute: Attribute, value: Any, label: str) -> Any:
@@ -140,7 +141,8 @@ def normalise_value(attribute: Attribute, value: Any, label: str | None = None) 
     return _check_scalar(attribute, value, label)
 
 
-def set_attribute(document: dict[str, Any], attribute: Attribute, value: Any, resource: ResourceSchema) -> None:
+def set_attribute(document: dict[str, Any], attribute: Attribute, value: Any,
+                  resource: ResourceSchema) -> None:
     """Write an already-normalised value into ``document`` at the attribute's place (None deletes)."""
     target = document
     if attribute.schema != resource.core:

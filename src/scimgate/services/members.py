@@ -24,8 +24,12 @@ from scimgate.storage import members as store
 from scimgate.storage.mapping import USER_MAPPING
 from scimgate.storage.models import Member, Workspace
 
+WHOLE = Projection()
+"""No ``attributes``/``excludedAttributes``: the whole resource."""
 
-def _render(session: Session, member: Member, base_url: str, groups: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+
+def _render(session: Session, member: Member, base_url: str,
+            groups: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     if groups is None:
         groups = store.groups_of(session, member.workspace_id, [member.id])[member.id]
     extra = {
@@ -51,7 +55,7 @@ def _load(session: Session, workspace: Workspace, member_id: str, *, for_update:
 
 
 def create_user(session: Session, workspace: Workspace, body: Any, base_url: str,
-                projection: Projection = Projection()) -> Written:
+                projection: Projection = WHOLE) -> Written:
     """POST /Users (RFC 7644 §3.3): 409 ``uniqueness`` if the userName exists (any case);
     400 ``invalidValue`` for a bad value or an email outside the verified domains."""
     document = normalise_document(body, user_schema())
@@ -61,7 +65,7 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
 
 
 def get_user(session: Session, workspace: Workspace, member_id: str, base_url: str,
-             projection: Projection = Projection()) -> Written:
+             projection: Projection = WHOLE) -> Written:
     """GET /Users/{id} (RFC 7644 §3.4.1); 404 if the id is not this workspace's."""
     return _written(session, _load(session, workspace, member_id), base_url, projection)
 
@@ -79,7 +83,7 @@ def list_users(session: Session, workspace: Workspace, query: ListQuery, base_ur
 
 
 def replace_user(session: Session, workspace: Workspace, member_id: str, body: Any, base_url: str,
-                 if_match: str | None = None, projection: Projection = Projection()) -> Written:
+                 if_match: str | None = None, projection: Projection = WHOLE) -> Written:
     """PUT /Users/{id} (RFC 7644 §3.5.1): replaces every writable attribute; readOnly ones in
     the body (id, meta, groups) are ignored. A body without ``active`` keeps the member active
     (``active`` has no default in RFC 7643 §4.1.1, and an absent value means "true" here)."""
@@ -93,7 +97,7 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
 
 
 def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any, base_url: str,
-               if_match: str | None = None, projection: Projection = Projection()) -> Written:
+               if_match: str | None = None, projection: Projection = WHOLE) -> Written:
     """PATCH /Users/{id} (RFC 7644 §3.5.2): all operations apply or none; a PATCH that changes
     nothing keeps the version."""
     operations = normalise_patch_request(body)
