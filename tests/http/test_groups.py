@@ -159,7 +159,10 @@ def test_get_unknown_and_other_workspace_group_is_404(tenant: Tenant) -> None:
         assert (
             other.patch(
                 f"/Groups/{group['id']}",
-                json={"Operations": [{"op": "replace", "path": "displayName", "value": "Stolen"}]},
+                json={
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "path": "displayName", "value": "Stolen"}],
+                },
             ).status_code
             == 404
         )
@@ -521,7 +524,10 @@ def test_if_match_mismatch_is_412(tenant: Tenant) -> None:
     response = tenant.patch(
         f"/Groups/{group['id']}",
         headers={"If-Match": 'W/"99"'},
-        json={"Operations": [{"op": "replace", "path": "displayName", "value": "Nope"}]},
+        json={
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Nope"}],
+        },
     )
     assert response.status_code == 412
     assert tenant.get(f"/Groups/{group['id']}").json()["displayName"] == "Versioned"
@@ -566,7 +572,10 @@ def test_users_groups_is_read_only_and_filterable(tenant: Tenant) -> None:
     ]
     response = tenant.patch(
         f"/Users/{bob}",
-        json={"Operations": [{"op": "add", "path": "groups", "value": [{"value": group["id"]}]}]},
+        json={
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "add", "path": "groups", "value": [{"value": group["id"]}]}],
+        },
     )
     assert response.status_code == 400 and response.json()["scimType"] == "mutability"
     found = tenant.get("/Users", params={"filter": f'groups.value eq "{group["id"]}"'}).json()
@@ -645,7 +654,7 @@ def test_concurrent_opposite_nesting_never_makes_a_cycle(tenant: Tenant) -> None
             barrier.wait()
             operation = {"op": "add", "path": "members", "value": [{"value": child}]}
             results[(parent, child)] = c.patch(
-                f"/Groups/{parent}", json={"Operations": [operation]}
+                f"/Groups/{parent}", json={"schemas": [PATCH_OP], "Operations": [operation]}
             ).status_code
 
     threads = [threading.Thread(target=add, args=pair) for pair in requests]

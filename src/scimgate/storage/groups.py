@@ -275,5 +275,5 @@ def members_of(session: Session, workspace_id: str, group_ids: Sequence[str]) ->
         .execution_options(yield_per=STREAM_BATCH)
     )
     for row in session.execute(statement):
-        yield row.tuple()
+        yield tuple(row)
 
