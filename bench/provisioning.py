@@ -198,11 +198,17 @@ def report(runs: list[Run], users: int, clients: int, started: str, host: str) -
             f"{r.percentile_ms(0.99) / baseline.percentile_ms(0.99):.2f} | {r.errors} |"
         )
     lines += ["", "Scaling from 1 to 2 workers (throughput ratio):", ""]
+    cores = os.cpu_count() or 1
+    caveat = (f"The client threads, the workers and PostgreSQL share this machine's {cores} cores "
+              "(and any other jobs on it), so a ratio near 1.0 means the machine was saturated rather "
+              "than that a second worker adds nothing; measure scaling on production hardware with the "
+              "load generator on another machine.")
     for backend in dict.fromkeys(r.backend for r in runs):
         one = next((r for r in runs if r.backend == backend and r.workers == 1), None)
         two = next((r for r in runs if r.backend == backend and r.workers == 2), None)
         if one and two and one.throughput:
             lines.append(f"- {backend}: {two.throughput / one.throughput:.2f}x")
+    lines += ["", caveat]
     lines += ["", "p50 / p99 per operation, ms (absolute; for reading the ratios above):", "",
               "| database | workers | " + " | ".join(OPERATIONS) + " |",
               "| --- | ---: | " + " | ".join("---:" for _ in OPERATIONS) + " |"]
