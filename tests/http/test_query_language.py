@@ -455,5 +455,7 @@ def test_root_search_attribute_of_one_type_is_unassigned_in_the_other(directory:
     assert {r["id"] for r in body["Resources"]} == {directory.users["dave"], directory.groups["Staff Team"]}
     body = directory.tenant.post("/.search", json={"filter": "not (userName pr)"}).json()
     assert {r["meta"]["resourceType"] for r in body["Resources"]} == {"Group"}
+    body = directory.tenant.post("/.search", json={"filter": 'meta.resourceType eq "Group"'}).json()
+    assert {r["id"] for r in body["Resources"]} == set(directory.groups.values())
     response = directory.tenant.post("/.search", json={"filter": 'nosuch eq "x"'})
     assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"

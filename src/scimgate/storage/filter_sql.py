@@ -428,6 +428,8 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
 
     def _operand(self, resolved: _Resolved) -> Operand:
         leaf = resolved.sub or resolved.attribute
+        if resolved.leaf_key == "meta.resourcetype":  # the same for every row of the table
+            return Operand(literal(self.resource.name, String()), leaf)
         column = self.mapping.columns.get(resolved.leaf_key)
         if column is not None:
             return Operand(column.column, leaf, column.lower)

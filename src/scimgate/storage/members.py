@@ -139,6 +139,9 @@ def remove(session: Session, member: Member) -> None:
     session.flush()
 
 
+DEEP_OFFSET = 1000
+
+
 def query(
     session: Session,
     workspace_id: str,
@@ -149,8 +152,10 @@ def query(
 ) -> tuple[int, list[Member]]:
     """(total matches, one page of members): count and page share one WHERE (RFC 7644 §3.4.2.4).
 
-    The page's ids are selected first (an index-only scan when an index gives the order, however
-    deep the offset) and only those rows are then read.
+    A deep page (offset >= ``DEEP_OFFSET``) selects its ids first (an index-only scan when an
+    index gives the order) and only then reads those rows, instead of reading every skipped row;
+    a shallow one is read directly, which leaves the database free to start from the filter's
+    index (an ``eq`` lookup).
     """
     conditions = [Member.workspace_id == workspace_id]
     if where is not None:
@@ -158,6 +163,9 @@ def query(
     total = session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0
     if limit <= 0 or offset >= total:
         return total, []
+    if offset < DEEP_OFFSET:
+        shallow = select(Member).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
+        return total, list(session.scalars(shallow))
     page = select(Member.id).where(*conditions).order_by(*order_by).offset(offset).limit(limit)
     page = page.correlate(None)  # the subquery stands alone: it must not bind to the outer "member"
     rows = session.scalars(select(Member).where(Member.id.in_(page.scalar_subquery())).order_by(*order_by))
