@@ -180,7 +180,7 @@ def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
     if options.new_domain:
         phase("email domain change")
         for user in (u for u in live if u.index % 3 == 1):
-            change_domain(client, dialect, user, options.domain, options.new_domain)
+            change_domain(client, dialect, user, options.new_domain)
     phase("member removals and rename")
     for group in (g for g in groups if g.id):
         if group.members:
@@ -212,7 +212,6 @@ def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
 
 def probe_connection(client: ScimClient, *, with_groups: bool) -> bool:
     """Filters for a random GUID must answer 200 with an empty ListResponse (research §1)."""
-    ok = True
     probe = client.list_resources("test connection", "/Users", {"filter": f'userName eq "{uuid.uuid4()}"'})
     ok = probe is not None and client.check("test connection", probe["totalResults"] == 0,
                                             "GET /Users?filter=<random GUID>: totalResults is not 0")
@@ -291,7 +290,7 @@ def update_user(client: ScimClient, dialect: Dialect, user: SimUser) -> None:
     patch_user(client, "update user", user, operations, {**changes, "nickName": f"nick{user.index}"})
 
 
-def change_domain(client: ScimClient, dialect: Dialect, user: SimUser, domain: str, new_domain: str) -> None:
+def change_domain(client: ScimClient, dialect: Dialect, user: SimUser, new_domain: str) -> None:
     """Move a user's userName and work email to ``new_domain`` (a UPN suffix change in Entra)."""
     new_name = user.user_name.rsplit("@", 1)[0] + "@" + new_domain
     changes = {"userName": new_name, 'emails[type eq "work"].value': new_name}
