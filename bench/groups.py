@@ -53,11 +53,11 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 def _members(session: Session, workspace_id: str, prefix: str, count: int) -> list[str]:
     """Bulk INSERT of ``count`` users named ``<prefix><n>@example.com``; returns their ids."""
     now = utcnow()
-    ids = [str(uuid.uuid4()) for _ in range(count)]
+    ids = sorted(str(uuid.uuid4()) for _ in range(count))  # sorted: B-tree appends, not random inserts
     table = Member.metadata.tables[Member.__tablename__]
     rows = [
-        {"id": member_id, "workspace_id": workspace_id, "user_name": f"{prefix}{n}@example.com",
-         "user_name_lower": f"{prefix}{n}@example.com", "document": {"userName": f"{prefix}{n}@example.com"},
+        {"id": member_id, "workspace_id": workspace_id, "user_name": f"{prefix}{n:06d}@example.com",
+         "user_name_lower": f"{prefix}{n:06d}@example.com", "document": {"userName": f"{prefix}{n:06d}@example.com"},
          "active": True, "version": 1, "created": now, "last_modified": now}
         for n, member_id in enumerate(ids)
     ]

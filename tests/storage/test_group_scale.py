@@ -110,16 +110,16 @@ class Scale:
 
 def _bulk_members(session: Session, workspace_id: str, count: int) -> list[str]:
     now = utcnow()
-    ids = [str(uuid.uuid4()) for _ in range(count)]
+    ids = sorted(str(uuid.uuid4()) for _ in range(count))  # sorted: B-tree appends, not random inserts
     session.execute(
         insert(Member.metadata.tables[Member.__tablename__]),
         [
             {
                 "id": member_id,
                 "workspace_id": workspace_id,
-                "user_name": f"u{n}@example.com",
-                "user_name_lower": f"u{n}@example.com",
-                "document": {"userName": f"u{n}@example.com"},
+                "user_name": f"u{n:06d}@example.com",
+                "user_name_lower": f"u{n:06d}@example.com",
+                "document": {"userName": f"u{n:06d}@example.com"},
                 "active": True,
                 "version": 1,
                 "created": now,
