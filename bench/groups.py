@@ -55,11 +55,11 @@ def _members(session: Session, workspace_id: str, prefix: str, count: int) -> li
     now = utcnow()
     ids = sorted(str(uuid.uuid4()) for _ in range(count))  # sorted: B-tree appends, not random inserts
     table = Member.metadata.tables[Member.__tablename__]
+    names = [f"{prefix}{n:06d}@example.com" for n in range(count)]
     rows = [
-        {"id": member_id, "workspace_id": workspace_id, "user_name": f"{prefix}{n:06d}@example.com",
-         "user_name_lower": f"{prefix}{n:06d}@example.com", "document": {"userName": f"{prefix}{n:06d}@example.com"},
-         "active": True, "version": 1, "created": now, "last_modified": now}
-        for n, member_id in enumerate(ids)
+        {"id": member_id, "workspace_id": workspace_id, "user_name": name, "user_name_lower": name,
+         "document": {"userName": name}, "active": True, "version": 1, "created": now, "last_modified": now}
+        for member_id, name in zip(ids, names, strict=True)
     ]
     session.execute(insert(table), rows)
     return ids
