@@ -70,7 +70,7 @@ def bearer_secret(request: Request) -> str:
     return secret.strip()
 
 
-RESOURCE_TYPES = {"Users": "User", "Groups": "Group"}
+RESOURCE_TYPES = {"Users": "User", "Groups": "Group", "Schemas": "Schema", "ResourceTypes": "ResourceType"}
 
 
 def _audit_record(request: Request, workspace: Workspace) -> AuditRecord:
