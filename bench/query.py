@@ -130,7 +130,7 @@ def run(url: str, size: int, repetitions: int) -> tuple[dict[str, list[float]], 
         for name, params in QUERIES.items():
             query = parse_list_query(params(lookup, size), default_count=100, max_results=200)
             with transaction(sessions) as session:
-                workspace = session.get(Workspace, workspace_id)
+                workspace = session.get_one(Workspace, workspace_id)
                 started = time.perf_counter()
                 result = members.list_users(session, workspace, query, "http://bench.local/api/scim/v2")
                 elapsed = time.perf_counter() - started

@@ -408,7 +408,8 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
             key = attribute.schema.lower() + ":" + key
         return _Resolved(attribute, sub, key, label)
 
-    def _unknown(self, label: str, what: str) -> None:
+    def _unknown(self, label: str, what: str) -> _Resolved | None:
+        """None (the attribute is unassigned) with ``unknown_is_absent``; else invalidFilter."""
         if self.unknown_is_absent:
             self.unknown.add(label.lower())
             return None
@@ -432,7 +433,7 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
             return Operand(literal(self.resource.name, String()), leaf)
         column = self.mapping.columns.get(resolved.leaf_key)
         if column is not None:
-            return Operand(column.column, leaf, column.lower)
+            return Operand(column.column.expression, leaf, column.lower.expression if column.lower else None)
         document = self.mapping.documents.get(resolved.leaf_key)
         if document is None:
             raise InvalidFilterException(detail=f"Filtering on '{resolved.label}' is not supported.")
@@ -476,7 +477,8 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
         if inner is not None:
             def operand(sub: Attribute) -> Operand:
                 column: Column = child.columns[sub.name.lower()]
-                return Operand(column.column, sub, column.lower)
+                return Operand(column.column.expression, sub,
+                               column.lower.expression if column.lower else None)
 
             conditions.append(_ElementCompiler(resolved, operand).visit(inner))
         if self.workspace_id is not None:
