@@ -123,6 +123,16 @@ def workspace_allow_any_domain(workspace: str, state: str) -> None:
         typer.echo(f"Any email domain for {found.name}: {state.lower()}.")
 
 
+@workspace_app.command("entra-compat")
+def workspace_entra_compat(workspace: str, state: str) -> None:
+    """Entra compatibility (on): a PATCH replace through a value filter matching nothing creates the
+    element instead of answering 400 noTarget (RFC 7644 §3.5.2.3)."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        workspaces.set_entra_replace_creates(session, found, _on_off(state))
+        typer.echo(f"Entra compatibility for {found.name}: {state.lower()}.")
+
+
 @token_app.command("create")
 def token_create(workspace: str) -> None:
     """Make a SCIM bearer token for WORKSPACE and print it once (only its hash is kept)."""

@@ -103,7 +103,8 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
     operations = normalise_patch_request(body)
     member = _load(session, workspace, member_id, for_update=True)
     check_if_match(if_match, member.version)
-    result = apply_patch(member.document, operations, user_schema(), resource_id=member.id)
+    result = apply_patch(member.document, operations, user_schema(), resource_id=member.id,
+                         replace_unmatched="create" if workspace.entra_replace_creates else "noTarget")
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
         store.save(session, member, result.document)

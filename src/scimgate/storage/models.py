@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -83,6 +84,9 @@ class Workspace(Base):
     scim_sync_active: Mapped[bool] = mapped_column(Boolean, default=False)
     group_sync_active: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_any_domain: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Entra compatibility: a PATCH "replace" through a value filter that matches nothing creates
+    # the element instead of answering 400 noTarget (RFC 7644 §3.5.2.3). Off by default.
+    entra_replace_creates: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     audit_retention_days: Mapped[int] = mapped_column(Integer, default=30)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
