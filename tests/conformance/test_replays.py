@@ -659,8 +659,10 @@ CHECKS: dict[str, Callable[[Replay], None]] = {
 
 
 def test_every_case_has_its_checks() -> None:
-    """Every golden replay file has its checks written as assertions (cases README)."""
+    """Every golden replay file has its checks written as assertions, and every check function
+    has its file (cases README)."""
     assert sorted(case["id"] for case in load_cases()) == sorted(CHECKS)
+    assert len(CASE_FILES) >= 30
 
 
 @pytest.fixture
@@ -686,4 +688,6 @@ def test_replay(case: dict[str, Any], replay_tenant: Tenant) -> None:
             replay.setup.append(response)
         replay.response = replay.send_raw(case["request"])
         assert replay.response.status_code in expected, replay.response.text
-        CHECKS[case["id"]](replay)
+        check = CHECKS.get(case["id"])  # a new case file without checks still replays its status
+        if check is not None:
+            check(replay)
