@@ -226,6 +226,12 @@ def test_json_media_types_and_none_are_read_as_json(tenant: Tenant, content_type
     assert response.status_code == 201, response.text
 
 
+def test_a_utf8_byte_order_mark_is_ignored(tenant: Tenant) -> None:
+    """A body starting with a UTF-8 BOM is read as JSON (RFC 8259 §8.1: MAY ignore it)."""
+    response = tenant.post("/Users", content='\ufeff{"userName": "bom@example.com"}'.encode())
+    assert response.status_code == 201, response.text
+
+
 # -- Entra's test connection and unknown query parameters ---------------------------------------
 
 GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -135,7 +135,7 @@ async def json_body(request: Request) -> Any:
         raise UnsupportedMediaTypeException(
             detail=f"Content-Type {content_type!r} is not supported; send application/scim+json."
         )
-    raw = await request.body()
+    raw = (await request.body()).removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM MAY be ignored (RFC 8259 §8.1)
     if not raw.strip():
         raise InvalidSyntaxException(detail="The request body is empty; a JSON object is required.")
     try:
