@@ -227,6 +227,15 @@ def check_c05(r: Replay) -> None:
                       {"op": "replace", "path": 'emails[type eq "other"].value', "value": "x@example.com"})
     error_of(missing, 400, "noTarget")
     assert r.get(f"/Users/{r.id(0)}")["meta"]["version"] == user["meta"]["version"]
+    with transaction(r.tenant.server.sessions) as session:  # the explicit Entra-compat mode
+        workspace = session.get(Workspace, r.tenant.workspace_id)
+        assert workspace is not None
+        workspaces.set_entra_replace_creates(session, workspace, True)
+    ok(r.patch(f"/Users/{r.id(0)}",
+               {"op": "replace", "path": 'emails[type eq "other"].value', "value": "x@example.com"}))
+    compat = r.get(f"/Users/{r.id(0)}")
+    assert [e["value"] for e in emails_of(compat, "other")] == ["x@example.com"]
+    assert emails_of(compat, "work") == [work] and emails_of(compat, "home") == [home]
 
 
 def check_c06(r: Replay) -> None:
