@@ -19,10 +19,12 @@ case-insensitively unless the sub-attribute is caseExact (RFC 7644 §3.4.2.2), b
 
 Deliberate choices (also in ``docs/decisions.md``, section "PATCH engine"):
 
-- add/replace through a value path that matches nothing CREATES the element the filter
-  describes (``and``-joined ``eq`` comparisons), Entra relies on it (research §2.4 e, cases
-  C05/C06); RFC 7644 §3.5.2.3 would allow 400 ``noTarget``, which is still the answer when the
-  filter describes no element (``co``, ``or``, ``not``, ``pr``...). remove with no match is a no-op.
+- add through a value path that matches nothing CREATES the element the filter describes
+  (``and``-joined ``eq`` comparisons; validator "Add Attributes", case C06). replace does the
+  same with ``replace_unmatched="create"`` (Entra relies on it, research §2.4 e) and answers
+  400 ``noTarget`` with ``replace_unmatched="noTarget"`` (RFC 7644 §3.5.2.3, case C05); the
+  service picks per workspace. A filter that describes no element (``co``, ``or``, ``not``,
+  ``pr``...) with no match is always ``noTarget``; remove with no match is a no-op.
 - replace of a complex attribute merges the given sub-attributes (RFC 7644 §3.5.2.3, case C40);
   the enterprise ``manager`` is a reference and is replaced whole (a new ``value`` with a stale
   ``$ref`` would be wrong).
