@@ -268,6 +268,15 @@ def test_group_sync_off_makes_groups_answer_403(admin: AdminClient, tenant: Tena
     assert tenant.get("/Groups").status_code == 403 and tenant.get("/Users").status_code == 200
 
 
+def test_entra_compatibility_switch(admin: AdminClient, tenant: Tenant) -> None:
+    """The Entra compatibility switch of PATCH replace is shown and stored (off by default)."""
+    assert 'data-testid="entra-sync-state">Off' in admin.get("/admin/security").text
+    assert admin.post("/admin/security/sync", {"switch": "entra", "active": "on"}).status_code == 303
+    assert 'data-testid="entra-sync-state">On' in admin.get("/admin/security").text
+    with transaction(tenant.server.sessions) as session:
+        assert workspaces.find_workspace(session, tenant.workspace_id).entra_replace_creates is True
+
+
 def test_sync_form_rejects_unknown_switch(admin: AdminClient) -> None:
     """A switch other than user/group is 400."""
     assert admin.post("/admin/security/sync", {"switch": "all", "active": "off"}).status_code == 400

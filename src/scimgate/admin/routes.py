@@ -221,10 +221,12 @@ def keep_token(admin: Admin, state: State, _csrf: Csrf, token_id: Annotated[str,
 @router.post("/security/sync")
 def set_sync(admin: Admin, state: State, _csrf: Csrf, switch: Annotated[str, Form()] = "",
              active: Annotated[str, Form()] = "") -> Response:
-    """Turn "SCIM user sync active" (``switch=user``) or "Group sync active" (``group``) on/off."""
-    setters = {"user": workspaces.set_scim_sync, "group": workspaces.set_group_sync}
+    """Turn "SCIM user sync active" (``switch=user``), "Group sync active" (``group``) or the
+    Entra compatibility mode of PATCH replace (``entra``) on or off."""
+    setters = {"user": workspaces.set_scim_sync, "group": workspaces.set_group_sync,
+               "entra": workspaces.set_entra_replace_creates}
     if switch not in setters or active not in ("on", "off"):
-        raise PageError(400, "Bad request", "Choose a switch (user or group) and on or off.")
+        raise PageError(400, "Bad request", "Choose a switch (user, group or entra) and on or off.")
     with transaction(state.sessions) as db:
         setters[switch](db, workspaces.find_workspace(db, admin.workspace_id), active == "on")
     return see_other("/admin/security?done=sync#sync")
