@@ -20,12 +20,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workspace") as batch_op:
+    with op.batch_alter_table("workspace", recreate="never") as batch_op:  # a recreate cascades deletes
         batch_op.add_column(
             sa.Column("entra_replace_creates", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("workspace") as batch_op:
+    with op.batch_alter_table("workspace", recreate="never") as batch_op:  # a recreate cascades deletes
         batch_op.drop_column("entra_replace_creates")
