@@ -100,9 +100,13 @@ def _fill(engine: Engine, sessions: sessionmaker[Any], size: int) -> str:
             session.execute(insert(MemberEmail), email_rows)
     # Statistics (and on PostgreSQL the visibility map that index-only scans need), as autovacuum
     # would leave them on a live database.
-    refresh = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(refresh))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
     return workspace_id
 
 

@@ -16,7 +16,7 @@ from scimgate.scim.params import ListQuery
 from scimgate.scim.projection import project
 from scimgate.scim.schema import ResourceSchema
 from scimgate.scim.serialize import etag, parse_etag
-from scimgate.storage.filter_sql import FilterCompiler, parse_filter, sort_key
+from scimgate.storage.filter_sql import FilterCompiler, filtered_order_key, parse_filter, sort_key
 from scimgate.storage.mapping import ResourceMapping
 
 
@@ -68,18 +68,23 @@ def compile_where(
 def compile_order(query: ListQuery, resource: ResourceSchema, mapping: ResourceMapping) -> list[Any]:
     """ORDER BY for ``sortBy``/``sortOrder`` (RFC 7644 §3.4.2.3): resources without a value sort
     last ascending (first descending, the exact reverse); ties are broken by id so that paging
-    is stable.
+    is stable. With a filter, the keys leave the choice of plan to the filter's indexes.
 
     Raises InvalidFilterException for an attribute that cannot be sorted on.
     """
-    if not query.sort_by:
-        return [mapping.id_column.asc()]
-    key = sort_key(resource, mapping, query.sort_by, unknown_is_absent=query.across_types)
+    ident: Any = mapping.id_column
+    if query.filter is not None:
+        ident = filtered_order_key(ident)
+    key = None
+    if query.sort_by:
+        key = sort_key(resource, mapping, query.sort_by, unknown_is_absent=query.across_types)
     if key is None:
-        return [mapping.id_column.asc()]
+        return [ident.asc()]
+    if query.filter is not None:
+        key = filtered_order_key(key)
     if query.descending:
-        return [key.desc().nulls_first(), mapping.id_column.desc()]
-    return [key.asc().nulls_last(), mapping.id_column.asc()]
+        return [key.desc().nulls_first(), ident.desc()]
+    return [key.asc().nulls_last(), ident.asc()]
 
 
 def check_if_match(if_match: str | None, version: int) -> None:
