@@ -149,18 +149,18 @@ class _NotAnIndexOrder(ColumnElement[Any]):
     inherit_cache = False
 
     def __init__(self, expression: ColumnElement[Any]):
-        self.key = expression
+        self.ordered = expression
         self.type = expression.type
 
 
 @compiles(_NotAnIndexOrder)
 def _not_an_index_order(element: _NotAnIndexOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.key, **kw)
+    return compiler.process(element.ordered, **kw)
 
 
 @compiles(_NotAnIndexOrder, "sqlite")
 def _not_an_index_order_sqlite(element: _NotAnIndexOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return "+" + compiler.process(element.key, **kw)
+    return "+" + compiler.process(element.ordered, **kw)
 
 
 def filtered_order_key(expression: Any) -> ColumnElement[Any]:
