@@ -380,9 +380,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="Users scimgate grows to for the second size (0: skip).")
     parser.add_argument("--requests", type=int, default=1000, help="Requests per operation (lists: a fifth).")
     parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight.")
-    parser.add_argument("--op-budget", type=float, default=20.0,
+    parser.add_argument("--op-budget", type=float, default=10.0,
                         help="Seconds after which an operation starts no new request.")
-    parser.add_argument("--load-budget", type=float, default=240.0,
+    parser.add_argument("--load-budget", type=float, default=180.0,
                         help="Seconds allowed for growing scimgate to --large users.")
     parser.add_argument("--postgres", help="PostgreSQL URL of a server where a fresh database may be created "
                                            "(postgresql://user@host:port/db); also bench scimgate on it.")
