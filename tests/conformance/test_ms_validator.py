@@ -8,16 +8,33 @@ the validator sends: filters with ``+`` for spaces, pathless and URN-path PATCHe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support import Tenant
+from scimgate.services import workspaces
+from scimgate.storage.db import transaction
+from scimgate.storage.models import Workspace
+from tests.support import LiveServer, Tenant, make_tenant
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SCIM_JSON = "application/scim+json"
+
+
+@pytest.fixture
+def tenant(live_server: LiveServer) -> Iterator[Tenant]:
+    """A workspace set up for Entra: sync on, example.com verified, the Entra compatibility switch on
+    (a replace through an unmatched value filter creates the element, research §2.4(e))."""
+    created = make_tenant(live_server)
+    with transaction(live_server.sessions) as session:
+        workspace = session.get(Workspace, created.workspace_id)
+        assert workspace is not None
+        workspaces.set_entra_replace_creates(session, workspace, True)
+    yield created
+    created.client.close()
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:

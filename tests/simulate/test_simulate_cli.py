@@ -15,7 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from scimgate.cli import app
-from tests.support import LiveServer, free_port, make_tenant
+from scimgate.services import workspaces
+from scimgate.storage.db import transaction
+from scimgate.storage.models import Workspace
+from tests.support import LiveServer, Tenant, free_port, make_tenant
 
 
 def simulate(server: LiveServer, token: str, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -27,6 +30,17 @@ def simulate(server: LiveServer, token: str, tmp_path: Path, *args: str) -> tupl
     return result.exit_code, summary, result.output
 
 
+def entra_tenant(server: LiveServer, *, compat: bool = True) -> Tenant:
+    """A tenant with example.com and new.example verified and the Entra compatibility switch set
+    (``scimgate workspace entra-compat``: replace through an unmatched value filter creates it)."""
+    tenant = make_tenant(server, domains=("example.com", "new.example"))
+    with transaction(server.sessions) as session:
+        workspace = session.get(Workspace, tenant.workspace_id)
+        assert workspace is not None
+        workspaces.set_entra_replace_creates(session, workspace, compat)
+    return tenant
+
+
 def requests_of(summary: dict[str, Any], kind: str) -> int:
     return next((k["requests"] for k in summary["kinds"] if k["kind"] == kind), 0)
 
@@ -34,7 +48,7 @@ def requests_of(summary: dict[str, Any], kind: str) -> int:
 @pytest.mark.parametrize("dialect", ["legacy", "aadOptscim062020"])
 def test_entra_run_converges(live_server: LiveServer, tmp_path: Path, dialect: str) -> None:
     """A full Entra run in either dialect gets only expected answers and reads back what it sent (§2-§4)."""
-    tenant = make_tenant(live_server, domains=("example.com", "new.example"))
+    tenant = entra_tenant(live_server)
     code, summary, output = simulate(live_server, tenant.token, tmp_path, "entra", "--users", "10",
                                      "--groups", "2", "--batch", "3", "--dialect", dialect,
                                      "--new-domain", "new.example")
@@ -57,6 +71,15 @@ def test_okta_run_converges(live_server: LiveServer, tmp_path: Path) -> None:
     assert requests_of(summary, "import page") == 3
     assert requests_of(summary, "mixed members") == 2
     assert requests_of(summary, "read back user") == 10
+
+
+def test_entra_run_without_compat_reports_no_target(live_server: LiveServer, tmp_path: Path) -> None:
+    """Without Entra compatibility, value paths that must create their element get 400 noTarget: exit 1."""
+    tenant = entra_tenant(live_server, compat=False)
+    code, summary, _ = simulate(live_server, tenant.token, tmp_path, "entra", "--users", "3", "--groups", "1")
+    assert code == 1
+    assert [(g["status"], g["scimType"], g["first_kind"]) for g in summary["failure_groups"]] == [
+        ("400", "noTarget", "update user")]
 
 
 @pytest.mark.parametrize("command", ["entra", "okta"])
