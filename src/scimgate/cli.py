@@ -6,18 +6,15 @@ Run ``scimgate --help`` for the list. Every command reads the same settings as t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import typer
 from sqlalchemy.orm import Session
 
 from scimgate.cli_admin import admin_app, audit_app
+from scimgate.cli_database import unit_of_work
 from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
 from scimgate.cli_simulate import app as simulate_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
-from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, session_factory, transaction
 
@@ -35,19 +32,6 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 
-
-@contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """A transaction on the configured database; admin-facing errors exit with status 1."""
-    engine = make_engine(Settings().database_url)
-    try:
-        with transaction(session_factory(engine)) as session:
-            yield session
-    except WorkspaceError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
 
 
 def _on_off(value: str) -> bool:
@@ -154,7 +138,9 @@ def token_list(workspace: str) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(workspace: str, prefix: str = typer.Option(None, help="Only the token with this prefix.")) -> None:
+def token_revoke(
+    workspace: str, prefix: str = typer.Option(None, help="Only the token with this prefix.")
+) -> None:
     """Revoke WORKSPACE's SCIM tokens (all, or the one starting with --prefix)."""
     with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)

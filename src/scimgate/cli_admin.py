@@ -8,33 +8,15 @@ printed in red and exit with status 1.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import typer
-from sqlalchemy.orm import Session
 
+from scimgate.cli_database import unit_of_work
 from scimgate.config import Settings
 from scimgate.services import admins, audit_log, workspaces
-from scimgate.services.workspaces import WorkspaceError
-from scimgate.storage.db import make_engine, session_factory, transaction
 
 admin_app = typer.Typer(help="Admin accounts for the admin pages (/admin).", no_args_is_help=True)
 audit_app = typer.Typer(help="The provisioning log (audit events) and its retention.", no_args_is_help=True)
-
-
-@contextmanager
-def _database() -> Iterator[Session]:
-    """A transaction on the configured database; WorkspaceError exits with status 1."""
-    engine = make_engine(Settings().database_url)
-    try:
-        with transaction(session_factory(engine)) as session:
-            yield session
-    except WorkspaceError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
 
 
 def _password(from_stdin: bool) -> str:
@@ -53,7 +35,7 @@ def admin_create(
 ) -> None:
     """Create an admin account of WORKSPACE for EMAIL (the password is prompted for, twice)."""
     password = _password(password_stdin)
-    with _database() as session:
+    with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
         account = admins.create_admin(session, found, email, password)
         typer.echo(f"Created admin {account.email} of workspace {found.name}; sign in at "
@@ -69,7 +51,7 @@ def admin_set_password(
 ) -> None:
     """Give WORKSPACE's admin EMAIL a new password: lifts a lock and ends the admin's sessions."""
     password = _password(password_stdin)
-    with _database() as session:
+    with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
         account = admins.set_password(session, found, email, password)
         typer.echo(f"New password set for {account.email} of workspace {found.name}.")
@@ -78,7 +60,7 @@ def admin_set_password(
 @admin_app.command("list")
 def admin_list(workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id.")) -> None:
     """List WORKSPACE's admin accounts, with their lock state."""
-    with _database() as session:
+    with unit_of_work() as session:
         for account in admins.list_admins(session, workspaces.find_workspace(session, workspace)):
             until = account.locked_until
             locked = f"\tlocked until {until:%Y-%m-%d %H:%M} UTC" if until else ""
@@ -89,7 +71,7 @@ def admin_list(workspace: str = typer.Option(..., "--workspace", "-w", help="Wor
 def audit_prune(workspace: str = typer.Option(
         None, "--workspace", "-w", help="Only this workspace (default: every workspace).")) -> None:
     """Delete provisioning-log events older than each workspace's retention (default 30 days)."""
-    with _database() as session:
+    with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace) if workspace else None
         deleted = audit_log.prune(session, found)
         typer.echo(f"Deleted {deleted} event(s).")
@@ -98,7 +80,7 @@ def audit_prune(workspace: str = typer.Option(
 @audit_app.command("retention")
 def audit_retention(workspace: str, days: int) -> None:
     """Keep WORKSPACE's provisioning-log events DAYS days."""
-    with _database() as session:
+    with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
         audit_log.set_retention(session, found, days)
         typer.echo(f"Provisioning log of {found.name}: kept {days} day(s).")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session
 
+from scimgate.cli_database import unit_of_work
 from scimgate.config import Settings
 from scimgate.services import domains, owned, tokens, workspaces
 from scimgate.services.dns_verification import ResolverConfig
@@ -38,14 +39,8 @@ def _fail(message: str) -> typer.Exit:
 @contextmanager
 def _in_workspace(name: str) -> Iterator[tuple[Session, Workspace]]:
     """A transaction on the configured database and the workspace called ``name``."""
-    engine = make_engine(Settings().database_url)
-    try:
-        with transaction(session_factory(engine)) as session:
-            yield session, workspaces.find_workspace(session, name)
-    except WorkspaceError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        engine.dispose()
+    with unit_of_work() as session:
+        yield session, workspaces.find_workspace(session, name)
 
 
 def _describe(domain: EmailDomain) -> str:
