@@ -43,7 +43,9 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture(scope="module")
-def live_server(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """A scimgate server process for the module."""
     server = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend)
     yield server

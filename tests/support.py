@@ -29,6 +29,7 @@ from scimgate.storage.models import EmailDomain, utcnow
 
 POSTGRES_URL = os.environ.get("SCIMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCIM_PREFIX = "/api/scim/v2"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 def postgres_available() -> bool:
@@ -154,7 +155,7 @@ class Tenant:
 
     def create_user(self, user_name: str, **attributes: Any) -> dict[str, Any]:
         """POST a user and return the created resource (asserting 201)."""
-        body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name, **attributes}
+        body = {"schemas": [USER_SCHEMA], "userName": user_name, **attributes}
         response = self.post("/Users", json=body)
         assert response.status_code == 201, response.text
         return dict(response.json())

@@ -20,8 +20,10 @@ WORK_PHONE = 'phoneNumbers[type eq "work"].value'
 
 
 def _patch(tenant: Tenant, user_id: str, op: str, path: str, value: str):  # type: ignore[no-untyped-def]
-    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": op, "path": path, "value": value}]}
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": path, "value": value}],
+    }
     return tenant.patch(f"/Users/{user_id}", json=body)
 
 
@@ -29,15 +31,22 @@ def _entra_compat(tenant: Tenant, state: str) -> None:
     """Switch the mode with the real CLI against the server's database."""
     env = dict(os.environ, SCIMGATE_DATABASE_URL=tenant.server.database_url)
     scimgate = str(Path(sys.executable).parent / "scimgate")
-    done = subprocess.run([scimgate, "workspace", "entra-compat",
-                           tenant.workspace_name, state], env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [scimgate, "workspace", "entra-compat", tenant.workspace_name, state],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("path", [OTHER_EMAIL, WORK_PHONE])
 def test_replace_without_match_is_no_target_by_default(tenant: Tenant, path: str) -> None:
     """Default: 400 noTarget and the user is unchanged (RFC 7644 §3.5.2.3)."""
-    user = tenant.create_user("nt.user@example.com", emails=[{"value": "nt.user@example.com", "type": "work"}])
+    user = tenant.create_user(
+        "nt.user@example.com", emails=[{"value": "nt.user@example.com", "type": "work"}]
+    )
     response = _patch(tenant, user["id"], "replace", path, "x@example.com")
     assert response.status_code == 400
     assert response.json()["scimType"] == "noTarget"
@@ -62,7 +71,9 @@ def test_entra_compat_mode_makes_replace_create(tenant: Tenant, path: str) -> No
         assert _patch(tenant, user["id"], "Replace", path, "compat.other@example.com").status_code == 200
     attribute = path.split("[")[0]
     kind = path.split('"')[1]
-    assert tenant.get(f"/Users/{user['id']}").json()[attribute] == [{"type": kind, "value": "compat.other@example.com"}]
+    assert tenant.get(f"/Users/{user['id']}").json()[attribute] == [
+        {"type": kind, "value": "compat.other@example.com"}
+    ]
     _entra_compat(tenant, "off")
     other = tenant.create_user("compat.off@example.com")
     assert _patch(tenant, other["id"], "replace", path, "y@example.com").status_code == 400
