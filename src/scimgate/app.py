@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from scimgate.admin.routes import install as install_admin_pages
-from scimgate.config import Settings
+from scimgate.config import Settings, resolve_secret_key
 from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
@@ -34,6 +34,7 @@ class DatabaseNotMigrated(RuntimeError):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A FastAPI app serving SCIM under ``/api/scim/v2`` for ``settings``."""
     settings = settings or Settings()
+    settings = settings.model_copy(update={"secret_key": resolve_secret_key(settings)})
     engine = make_engine(settings.database_url)
 
     @asynccontextmanager

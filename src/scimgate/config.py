@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCIM_PREFIX = "/api/scim/v2"
@@ -20,7 +25,9 @@ class Settings(BaseSettings):
     - ``rate_limit_per_second`` / ``rate_limit_burst``: the token bucket per SCIM token (0 = off).
     - ``redis_url``: share the rate-limit buckets through Redis instead of the database.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
-    - ``secret_key``: signs admin session cookies; must be the same on every worker.
+    - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
+      When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
+      single-machine install is safe without configuration and no default key exists.
     """
 
     model_config = SettingsConfigDict(env_prefix="SCIMGATE_", extra="ignore")
@@ -36,10 +43,33 @@ class Settings(BaseSettings):
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0
-    secret_key: str = "change-me-in-production"
+    secret_key: str = ""
+    secret_key_file: str = "./var/secret_key"
     log_json: bool = True
 
     @property
     def scim_base_url(self) -> str:
         """The SCIM Base URL an identity provider is given (RFC 7644 §1.3)."""
         return self.public_url.rstrip("/") + SCIM_PREFIX
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """``settings.secret_key``, or the key kept in ``settings.secret_key_file`` (made on first
+    use from 32 random bytes; created exclusively, so workers starting together agree)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.secret_key_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it right now
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} is empty: delete it or set SCIMGATE_SECRET_KEY") from None
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
