@@ -533,6 +533,18 @@ def test_if_match_mismatch_is_412(tenant: Tenant) -> None:
     assert tenant.get(f"/Groups/{group['id']}").json()["displayName"] == "Versioned"
 
 
+def test_if_none_match_current_version_is_304(tenant: Tenant) -> None:
+    """GET with If-None-Match naming the current version: 304 and the ETag; a stale one: 200
+    (RFC 7644 §3.14, RFC 7232 §3.2)."""
+    group = _group(tenant, "Cached")
+    fresh = tenant.get(f"/Groups/{group['id']}", headers={"If-None-Match": group["meta"]["version"]})
+    assert fresh.status_code == 304 and fresh.content == b""
+    assert fresh.headers["etag"] == group["meta"]["version"]
+    _patch(tenant, group["id"], {"op": "replace", "path": "displayName", "value": "Cached 2"})
+    stale = tenant.get(f"/Groups/{group['id']}", headers={"If-None-Match": group["meta"]["version"]})
+    assert stale.status_code == 200 and stale.json()["displayName"] == "Cached 2"
+
+
 def test_group_requests_are_audited(tenant: Tenant) -> None:
     """Every /Groups request leaves an audit_event: type Group, status, id, scimType (ARCHITECTURE.md)."""
     group = _group(tenant, "Audited")

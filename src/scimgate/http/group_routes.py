@@ -17,7 +17,14 @@ from scimgate.config import SCIM_PREFIX
 from scimgate.http.deps import Body, Caller, ScimCaller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
-from scimgate.http.scim_routes import IfMatch, list_query, written_response
+from scimgate.http.scim_routes import (
+    IfMatch,
+    IfNoneMatch,
+    list_query,
+    not_modified,
+    read_response,
+    written_response,
+)
 from scimgate.scim.errors import ForbiddenException, MethodNotAllowedException
 from scimgate.services import groups
 from scimgate.services.resources import Projection, Written
@@ -75,12 +82,13 @@ def create_group(request: Request, caller: GroupCaller, state: State, body: Body
 
 
 @router.get("/Groups/{group_id}")
-def get_group(group_id: str, request: Request, caller: GroupCaller, state: State) -> Response:
+def get_group(group_id: str, request: Request, caller: GroupCaller, state: State,
+              if_none_match: IfNoneMatch = None) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(state, caller.audit, "Group", 200,
+    written = execute(state, caller.audit, "Group", lambda w: 304 if not_modified(w, if_none_match) else 200,
                       lambda s: groups.get_group(s, caller.workspace, group_id, caller.base_url, projection),
                       resource_id=group_id)
-    return written_response(written)
+    return read_response(written, if_none_match)
 
 
 @router.put("/Groups/{group_id}")

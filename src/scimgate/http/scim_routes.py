@@ -54,6 +54,14 @@ def written_response(written: Written, status: int = 200) -> Response:
     return scim_response(written.body, status, headers)
 
 
+def read_response(written: Written, if_none_match: str | None) -> Response:
+    """A GET of one resource: 304 with the ETag when ``If-None-Match`` names its current
+    version (RFC 7644 §3.14, RFC 7232 §3.2), else 200 with the resource."""
+    if not_modified(written, if_none_match):
+        return Response(status_code=304, headers={"ETag": written.etag})
+    return written_response(written)
+
+
 def _id_of(written: Written) -> str | None:
     return written.body.get("id")
 
@@ -106,9 +114,7 @@ def get_user(member_id: str, request: Request, caller: Caller, state: State,
     written = execute(state, caller.audit, "User", lambda w: 304 if not_modified(w, if_none_match) else 200,
                       lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
                       resource_id=member_id)
-    if not_modified(written, if_none_match):
-        return Response(status_code=304, headers={"ETag": written.etag})
-    return written_response(written)
+    return read_response(written, if_none_match)
 
 
 @router.put("/Users/{member_id}")
