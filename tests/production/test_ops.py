@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -64,13 +66,23 @@ def test_metrics_count_requests_and_failures_by_scim_type(tenant: Tenant) -> Non
     assert "scimgate_db_pool_size" in after
 
 
+def _log_lines_with(tenant: Tenant, text: str) -> list[dict[str, Any]]:
+    """The server's JSON log lines containing ``text``. The access line is written after the
+    response has been sent, so wait (up to 10 s) for it to appear."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in tenant.server.log_path.read_text().splitlines() if text in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
 def test_access_log_is_json_with_context(tenant: Tenant) -> None:
     """One JSON line per request with request id, workspace id, client, status and duration (issue 3 §5)."""
     request_id = "ops-" + uuid.uuid4().hex
     headers = {"X-Request-Id": request_id, "User-Agent": "Okta SCIM Client"}
     assert tenant.get("/Users", headers=headers).status_code == 200
-    lines = [json.loads(line) for line in tenant.server.log_path.read_text().splitlines()
-             if request_id in line]
+    lines = _log_lines_with(tenant, request_id)
     assert len(lines) == 1
     entry = lines[0]
     assert entry["message"] == "request"
@@ -87,7 +99,10 @@ def test_log_never_holds_token_header_or_body(tenant: Tenant) -> None:
     tenant.post("/Users", json={"schemas": [USER_SCHEMA], "userName": f"{marker}@example.com"})
     tenant.get("/Users", params={"filter": f'userName eq "{marker}@example.com"'})
     tenant.post("/Users", content=b"{not json " + marker.encode())
-    httpx.get(tenant.server.base_url + "/Users", headers={"Authorization": f"Bearer {tenant.token}x"})
+    last = "ops-" + uuid.uuid4().hex
+    httpx.get(tenant.server.base_url + "/Users",
+              headers={"Authorization": f"Bearer {tenant.token}x", "X-Request-Id": last})
+    assert _log_lines_with(tenant, last)  # every request before it has been logged too
     log = tenant.server.log_path.read_text()
     assert tenant.workspace_id in log  # the requests were logged
     assert tenant.token not in log
