@@ -459,3 +459,21 @@ def test_root_search_attribute_of_one_type_is_unassigned_in_the_other(directory:
     assert {r["id"] for r in body["Resources"]} == set(directory.groups.values())
     response = directory.tenant.post("/.search", json={"filter": 'nosuch eq "x"'})
     assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
+
+
+def test_root_search_projection_names_of_one_type_are_ignored_for_the_other(directory: Directory) -> None:
+    """``attributes=["members"]`` across types: Groups keep members, Users only the always-returned
+    attributes; a name no type has is 400 (RFC 7644 §3.4.3, §3.9)."""
+    body = directory.tenant.post("/.search", json={"attributes": ["members"]}).json()
+    kinds = {r["meta"]["resourceType"] for r in body["Resources"]}
+    assert kinds == {"User", "Group"}
+    for resource in body["Resources"]:
+        extra = set(resource) - {"schemas", "id", "meta"}
+        assert extra <= ({"members"} if resource["meta"]["resourceType"] == "Group" else set())
+    staff = next(r for r in body["Resources"] if r["id"] == directory.groups["Staff Team"])
+    assert staff["members"]
+    body = directory.tenant.post("/.search", json={"excludedAttributes": ["members", "userName"]}).json()
+    assert all("members" not in r and "userName" not in r for r in body["Resources"])
+    assert any("displayName" in r for r in body["Resources"])
+    response = directory.tenant.post("/.search", json={"attributes": ["nosuch"]})
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"

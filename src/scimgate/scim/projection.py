@@ -36,6 +36,19 @@ def _selector(resource: ResourceSchema, name: str) -> Selector:
     return schema, attribute.name, sub.name if sub else None
 
 
+def known_names(resource: ResourceSchema, names: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``names`` that are attributes of ``resource`` (searches across resource types
+    ignore, for one type, the names only another type has: RFC 7644 §3.4.3)."""
+    known = []
+    for name in names:
+        try:
+            _selector(resource, name)
+        except InvalidValueException:
+            continue
+        known.append(name)
+    return tuple(known)
+
+
 def _container(body: dict[str, Any], urn: str | None) -> dict[str, Any] | None:
     if urn is None:
         return body

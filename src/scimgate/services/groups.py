@@ -38,7 +38,8 @@ EVERYTHING = Projection()  # no attributes / excludedAttributes: the default rep
 
 
 def _wants_members(projection: Projection) -> bool:
-    return wants_attribute(group_schema(), "members", projection.attributes, projection.excluded)
+    own = projection.for_type(group_schema())
+    return wants_attribute(group_schema(), "members", own.attributes, own.excluded)
 
 
 def _members_by_group(session: Session, workspace_id: str, group_ids: list[str],

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement
 
 from scimgate.scim.errors import PreconditionFailedException
 from scimgate.scim.params import ListQuery
-from scimgate.scim.projection import project
+from scimgate.scim.projection import known_names, project
 from scimgate.scim.schema import ResourceSchema
 from scimgate.scim.serialize import etag, parse_etag
 from scimgate.storage.filter_sql import FilterCompiler, filtered_order_key, parse_filter, sort_key
@@ -26,15 +26,28 @@ class Projection:
 
     attributes: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    across_types: bool = False
 
     @classmethod
     def of(cls, query: ListQuery) -> Projection:
-        return cls(query.attributes, query.excluded_attributes)
+        return cls(query.attributes, query.excluded_attributes, query.across_types)
+
+    def for_type(self, resource: ResourceSchema) -> Projection:
+        """The projection as ``resource`` applies it. In a search across resource types
+        (RFC 7644 §3.4.3) a name only another type has is ignored; if none of the requested
+        ``attributes`` is this type's, only the always-returned ones remain."""
+        if not self.across_types:
+            return self
+        attributes = known_names(resource, self.attributes)
+        if self.attributes and not attributes:
+            attributes = ("id",)
+        return Projection(attributes, known_names(resource, self.excluded))
 
     def apply(self, body: dict[str, Any], resource: ResourceSchema) -> dict[str, Any]:
-        if not self.attributes and not self.excluded:
+        own = self.for_type(resource)
+        if not own.attributes and not own.excluded:
             return body
-        return project(body, resource, self.attributes, self.excluded)
+        return project(body, resource, own.attributes, own.excluded)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from scimgate.scim.errors import InvalidFilterException
+from scimgate.scim.errors import InvalidFilterException, InvalidValueException
 from scimgate.scim.params import ListQuery
+from scimgate.scim.projection import known_names
 from scimgate.scim.schema import ResourceSchema, group_schema, user_schema
 from scimgate.scim.serialize import list_response
 from scimgate.services import groups, members
@@ -52,6 +53,11 @@ def search_all(session: Session, workspace: Workspace, query: ListQuery, base_ur
         if unknown:
             raise InvalidFilterException(
                 detail=f"Unknown attribute '{min(unknown)}' in the filter: no resource type has it.")
+    for name in (*query.attributes, *query.excluded_attributes):
+        if not any(known_names(resource, (name,)) for resource, _, _ in types):
+            raise InvalidValueException(
+                detail=f"No resource type has the attribute {name!r} (attributes/excludedAttributes)."
+            )
     across = replace(query, across_types=True)
     found: list[dict[str, Any]] = []
     total = 0
