@@ -219,14 +219,15 @@ def test_crud_profile_update_by_get_modify_put(tenant: Tenant) -> None:
     assert tenant.get(f"/Users/{user['id']}").json()["name"]["givenName"] == "Changed"
 
 
-@pytest.mark.xfail(strict=True, reason="services/members.py replace_user keeps an absent `active` absent: "
-                   "the user reads back with no `active`, which Okta's step 5 requires (report of issue 9)")
 def test_put_without_active_does_not_suspend(tenant: Tenant) -> None:
     """A PUT that omits ``active`` leaves the user active and shows ``active: true`` (§7, DELINEA)."""
     user = existing_user(tenant)
     document = {k: v for k, v in tenant.get(f"/Users/{user['id']}").json().items() if k != "active"}
     response = tenant.put(f"/Users/{user['id']}", json=document)
     assert response.status_code == 200 and response.json()["active"] is True
+    tenant.put(f"/Users/{user['id']}", json={**document, "active": False})
+    again = tenant.put(f"/Users/{user['id']}", json=document)
+    assert again.status_code == 200 and again.json()["active"] is False  # absent = unchanged
 
 
 def test_crud_deactivate_reactivate_and_unassign(tenant: Tenant) -> None:

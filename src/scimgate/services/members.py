@@ -57,8 +57,11 @@ def _load(session: Session, workspace: Workspace, member_id: str, *, for_update:
 def create_user(session: Session, workspace: Workspace, body: Any, base_url: str,
                 projection: Projection = WHOLE) -> Written:
     """POST /Users (RFC 7644 §3.3): 409 ``uniqueness`` if the userName exists (any case);
-    400 ``invalidValue`` for a bad value or an email outside the verified domains."""
+    400 ``invalidValue`` for a bad value or an email outside the verified domains. A user sent
+    without ``active`` is active and reads back with ``active: true`` (RFC 7643 §4.1.1 gives no
+    default; every identity provider treats an absent value as active)."""
     document = normalise_document(body, user_schema())
+    document.setdefault("active", True)
     check_member_domains(session, workspace, document)
     member = store.insert(session, workspace.id, document)
     return _written(session, member, base_url, projection)
@@ -85,11 +88,13 @@ def list_users(session: Session, workspace: Workspace, query: ListQuery, base_ur
 def replace_user(session: Session, workspace: Workspace, member_id: str, body: Any, base_url: str,
                  if_match: str | None = None, projection: Projection = WHOLE) -> Written:
     """PUT /Users/{id} (RFC 7644 §3.5.1): replaces every writable attribute; readOnly ones in
-    the body (id, meta, groups) are ignored. A body without ``active`` keeps the member active
-    (``active`` has no default in RFC 7643 §4.1.1, and an absent value means "true" here)."""
+    the body (id, meta, groups) are ignored. A body without ``active`` keeps the member's current
+    state: Okta's GET-modify-PUT may omit it, and must not suspend anyone by doing so (research
+    notes §7; ``active`` has no default in RFC 7643 §4.1.1)."""
     member = _load(session, workspace, member_id, for_update=True)
     check_if_match(if_match, member.version)
     document = normalise_document(body, user_schema())
+    document.setdefault("active", member.active)
     check_member_domains(session, workspace, document, member.document)
     if document != member.document:
         store.save(session, member, document)
