@@ -160,8 +160,13 @@ def serve(
     The database is migrated here, once, before any worker starts; workers themselves refuse
     to serve an un-migrated database.
     """
+    import os
+
     import uvicorn
 
+    if not os.environ.get("SCIMGATE_PUBLIC_URL"):  # the workers read the same environment
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        os.environ["SCIMGATE_PUBLIC_URL"] = f"http://{shown_host}:{port}"
     settings = Settings()
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
