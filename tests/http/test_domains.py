@@ -210,6 +210,23 @@ def test_post_with_email_outside_verified_domains_is_refused_and_audited(tenant:
     assert "elsewhere.example" in (event.detail or "")
 
 
+def test_email_without_a_domain_cannot_bypass_the_rule(tenant: Tenant) -> None:
+    """An ``emails`` value with no domain is refused on POST, PUT and PATCH: it would pass every
+    domain check (RFC 7643 §4.1.2: emails are RFC 5321 addresses)."""
+    for value in ("x", "frank@", "@example.com", "frank"):
+        response = tenant.post("/Users", json={**user("frank"), "emails": [{"value": value}]})
+        assert response.status_code == 400, value
+        assert response.json()["scimType"] == "invalidValue"
+    created = tenant.post("/Users", json=user("frank", "frank@example.com")).json()
+    put = tenant.put(f"/Users/{created['id']}", json={**user("frank"), "emails": "frank"})
+    assert put.status_code == 400
+    patch = tenant.patch(f"/Users/{created['id']}", json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "frank"}]})
+    assert patch.status_code == 400
+    assert tenant.get(f"/Users/{created['id']}").json()["emails"] == created["emails"]
+
+
 def test_username_rule_applies_only_to_email_shaped_names(tenant: Tenant) -> None:
     """An email-shaped userName (a full-width ＠ included) must be in a verified domain; a plain
     one is not checked."""

@@ -118,7 +118,8 @@ def verified_domains(session: Session, workspace: Workspace, names: set[str]) ->
 def check_member_domains(session: Session, workspace: Workspace, document: dict[str, Any],
                          previous: dict[str, Any] | None = None) -> None:
     """Raise InvalidValueException (400 ``invalidValue``, RFC 7644 §3.12) naming the first
-    domain of ``document`` that is not a verified allowed domain of the workspace.
+    domain of ``document`` that is not a verified allowed domain of the workspace, or an email
+    value that has no domain at all.
 
     Only domains the member would *enter* are checked: those of ``document`` not already in
     ``previous`` (its stored document before a PUT or PATCH). So removing a domain blocks new
@@ -127,6 +128,13 @@ def check_member_domains(session: Session, workspace: Workspace, document: dict[
     """
     if workspace.allow_any_domain:
         return
+    for email in document.get("emails") or []:
+        value = email.get("value")
+        if isinstance(value, str) and email_domain(value) is None:
+            # an address without a domain would pass no domain check: refuse it (RFC 7643 §4.1.2,
+            # "emails" values are RFC 5321 addresses)
+            raise InvalidValueException(
+                detail=f"The email {value!r} is not an email address (local-part@domain).")
     wanted = member_domains(document) - (member_domains(previous) if previous else set())
     missing = sorted(wanted - verified_domains(session, workspace, wanted))
     if not missing:
