@@ -81,14 +81,22 @@ class EdgeMiddleware:
             await self._refuse(send_with_id, InvalidValueException(
                 detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
         else:
-            await self.app(scope, self._limited(receive), send_with_id)
+            try:
+                await self.app(scope, self._limited(receive), send_with_id)
+            finally:  # an unexpected error (answered 500 by the handler, then re-raised) is logged too
+                self._log(scope, request_id, status_holder["status"], started)
+            return
+        self._log(scope, request_id, status_holder["status"], started)
+
+    @staticmethod
+    def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
         log.info(
             "request",
             extra={
                 "request_id": request_id,
                 "method": scope["method"],
                 "path": scope["path"],
-                "status": status_holder["status"],
+                "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "workspace_id": scope["state"].get("workspace_id"),
                 "client": scope["state"].get("client"),

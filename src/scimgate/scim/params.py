@@ -15,6 +15,9 @@ from scimgate.scim.errors import InvalidValueException
 MAX_FILTER_BYTES = 4096
 """Longest filter accepted, in UTF-8 bytes (longer ones are ``invalidFilter``)."""
 
+# Beyond any result set, and inside every database's OFFSET range (a huge startIndex is an empty page).
+MAX_START_INDEX = 2**31
+
 
 @dataclass(frozen=True)
 class ListQuery:
@@ -35,8 +38,8 @@ class ListQuery:
 def _integer(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise InvalidValueException(detail=f"'{name}' must be an integer.")
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise InvalidValueException(detail=f"'{name}' must be an integer, got {value!r}.")
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
@@ -80,7 +83,7 @@ def parse_list_query(params: Mapping[str, Any], *, default_count: int = 100,
     sort_by = _get(params, "sortBy")
     return ListQuery(
         filter=filter_value if filter_value and filter_value.strip() else None,
-        start_index=max(start, 1),
+        start_index=min(max(start, 1), MAX_START_INDEX),
         count=min(max(count, 0), max_results),
         sort_by=str(sort_by) if sort_by else None,
         descending=str(order or "").lower() == "descending",

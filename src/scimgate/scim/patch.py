@@ -64,6 +64,7 @@ from scimgate.scim.errors import (
     MutabilityException,
     NoTargetException,
 )
+from scimgate.scim.literals import check_literals
 from scimgate.scim.quirks import expand_pathless_value, remove_value_list_to_filters
 from scimgate.scim.resource import (
     check_required,
@@ -260,6 +261,7 @@ class _Engine:
             ) from exc
         if node is None:
             raise InvalidPathException(detail="The path is empty.")
+        check_literals(node, InvalidPathException, "path")
         node = _as_value_path(node)
         if isinstance(node, ValuePath):
             attr_path, value_filter, sub_name = node.attr_path, node.val_filter, node.sub_attr
@@ -492,11 +494,15 @@ class _Engine:
             self._put(attribute, new)
             return
         written = []
+        present: dict[str, Any] = {}  # comparison key -> the stored element (linear, not pairwise)
+        for element in current:
+            present.setdefault(_hashable_key(attribute, element), element)
         for element in new:
-            existing = [e for e in current if _same_value(attribute, e, element)]
-            if existing:
-                written.append(existing[0])  # already there: no change (RFC 7644 §3.5.2.1)
+            key = _hashable_key(attribute, element)
+            if key in present:
+                written.append(present[key])  # already there: no change (RFC 7644 §3.5.2.1)
             else:
+                present[key] = element
                 current.append(element)
                 written.append(element)
         if attribute.is_complex:
@@ -586,10 +592,11 @@ def _without(element: dict[str, Any], sub: Attribute) -> dict[str, Any]:
     return {key: item for key, item in element.items() if key != sub.name}
 
 
-def _same_value(attribute: Attribute, one: Any, other: Any) -> bool:
-    """Equal values of a multi-valued attribute: strings compare case-insensitively unless
-    the (sub-)attribute is caseExact (RFC 7643 §2.3.1, §2.4; RFC 7644 §3.5.2.1 "already contains")."""
-    return _comparison_key(attribute, one) == _comparison_key(attribute, other)
+def _hashable_key(attribute: Attribute, value: Any) -> str:
+    """A key under which equal values of a multi-valued attribute coincide: strings compare
+    case-insensitively unless the (sub-)attribute is caseExact (RFC 7643 §2.3.1, §2.4; RFC 7644
+    §3.5.2.1 "already contains"). A string, so duplicates are found by hashing."""
+    return json.dumps(_comparison_key(attribute, value), sort_keys=True, ensure_ascii=False)
 
 
 def _comparison_key(attribute: Attribute, value: Any) -> Any:

@@ -38,6 +38,8 @@ OPS = ("add", "replace", "remove")
 
 _ATTR_NAME = re.compile(r"\$?[A-Za-z][A-Za-z0-9$_-]*")
 
+MAX_OPERATIONS = 200  # each operation walks its attribute's values: bounds one request's work
+
 
 def normalise_patch_request(body: Any) -> list[dict[str, Any]]:
     """PatchOp body (any identity-provider dialect) -> list of RFC-form operations.
@@ -95,6 +97,9 @@ def find_operations(body: dict[str, Any]) -> list[Any]:
         raise InvalidSyntaxException(detail="'Operations' must be a JSON array (RFC 7644 §3.5.2).")
     if not operations:
         raise InvalidValueException(detail="'Operations' must hold one or more operations (RFC 7644 §3.5.2).")
+    if len(operations) > MAX_OPERATIONS:
+        raise InvalidValueException(
+            detail=f"A PATCH may hold at most {MAX_OPERATIONS} operations; send the rest in another request.")
     return operations
 
 

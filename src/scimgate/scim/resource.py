@@ -26,6 +26,10 @@ from typing import Any
 from scimgate.scim.errors import InvalidValueException
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, Attribute, ResourceSchema
 
+# Values of one multi-valued attribute kept in a stored document (emails, phoneNumbers, roles, ...).
+# A Group's members are rows, not document values, and are not bounded by it.
+MAX_VALUES = 500
+
 
 def parse_boolean(value: Any, label: str) -> bool:
     """A JSON boolean, or the strings ``"true"``/``"false"`` in any case (Entra's legacy form).
@@ -117,6 +121,7 @@ def normalise_value(attribute: Attribute, value: Any, label: str | None = None) 
     if attribute.multi_valued:
         items = value if isinstance(value, list) else [value]
         out = []
+        seen: set[str] = set()  # serialised elements: duplicates found by hashing, not pairwise
         for item in items:
             if attribute.is_complex:
                 item = _decode_json_string_element(item)
@@ -129,8 +134,14 @@ def normalise_value(attribute: Attribute, value: Any, label: str | None = None) 
                     element = None
             else:
                 element = None if item is None else _check_scalar(attribute, item, label)
-            if element is not None and element not in out:
+            key = json.dumps(element, sort_keys=True)
+            if element is not None and key not in seen:
+                seen.add(key)
                 out.append(element)
+        if len(out) > MAX_VALUES and attribute.name != "members":
+            raise InvalidValueException(
+                detail=f"'{label}' may hold at most {MAX_VALUES} values (got {len(out)})."
+            )
         if attribute.is_complex and sum(1 for e in out if e.get("primary") is True) > 1:
             raise InvalidValueException(
                 detail=f"At most one value of '{label}' may have primary true (RFC 7643 §2.4)."

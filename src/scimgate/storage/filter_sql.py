@@ -63,6 +63,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from scimgate.scim.errors import InvalidFilterException
+from scimgate.scim.literals import check_literals
 from scimgate.scim.params import MAX_FILTER_BYTES
 from scimgate.scim.resource import parse_boolean
 from scimgate.scim.schema import Attribute, ResourceSchema
@@ -82,11 +83,13 @@ def parse_filter(text: str) -> FilterNode:
     if len(text.encode("utf-8")) > MAX_FILTER_BYTES:
         raise InvalidFilterException(detail=f"The filter is longer than {MAX_FILTER_BYTES} bytes.")
     try:
-        return ScimFilter(text).ast
+        node = ScimFilter(text).ast
     except InvalidFilterException as exc:
         raise InvalidFilterException(detail=f"The filter could not be parsed: {exc.detail}.") from exc
     except ValueError as exc:  # a literal scim2-models refuses while building the tree
         raise InvalidFilterException(detail=f"The filter could not be parsed: {exc}.") from exc
+    check_literals(node, InvalidFilterException, "filter")
+    return node
 
 
 # ---- JSON arrays in the document: EXISTS over their elements, per dialect -------------------
