@@ -115,6 +115,33 @@ def verified_domains(session: Session, workspace: Workspace, names: set[str]) ->
     return set(rows)
 
 
+# Full stops that IDNA (RFC 3490 §3.1) reads as "." in a domain name.
+IDNA_DOTS = ("\u3002", "\uff0e", "\uff61")
+
+
+def check_identity_spelling(document: dict[str, Any]) -> None:
+    """Raise InvalidValueException for an email-shaped userName or email value that is not in
+    its plain form: invisible format characters (zero-width space, bidi controls), characters
+    NFKC changes (full-width letters, the ideographic full stop) or a domain ending in a dot.
+
+    Such spellings look like an existing member's address but are other strings, so they would
+    pass the case-insensitive uniqueness check and create a look-alike member (Unicode TR 39,
+    "confusable" identifiers; RFC 7643 §4.1.1 makes userName the unique identifier).
+    """
+    values = [("userName", document.get("userName"))]
+    values += [("emails", email.get("value")) for email in document.get("emails") or []]
+    for name, value in values:
+        if not isinstance(value, str) or email_domain(value) is None:
+            continue
+        plain = (unicodedata.normalize("NFKC", value) == value and not value.endswith(".")
+                 and not any(dot in value for dot in IDNA_DOTS))
+        if not plain or any(unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") for char in value):
+            raise InvalidValueException(
+                detail=f"The {name} value {value!r} is not in plain form (invisible or compatibility "
+                "characters, or a trailing dot): send the address as the mail system spells it."
+            )
+
+
 def check_member_domains(session: Session, workspace: Workspace, document: dict[str, Any],
                          previous: dict[str, Any] | None = None) -> None:
     """Raise InvalidValueException (400 ``invalidValue``, RFC 7644 §3.12) naming the first
@@ -126,6 +153,7 @@ def check_member_domains(session: Session, workspace: Workspace, document: dict[
     provisioning into it but neither deletes nor freezes the members already there: they can
     still be renamed, deactivated, reactivated and moved out of it.
     """
+    check_identity_spelling(document)
     if workspace.allow_any_domain:
         return
     for email in document.get("emails") or []:
