@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.dns_server import DnsZone, dns_env, dns_server
 from tests.support import (
     LiveServer,
     Tenant,
@@ -44,12 +45,21 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module")
 def live_server(
-    database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    """A scimgate server process for the module."""
-    server = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend)
+    """A scimgate server process for the module; in a module marked ``dns`` it resolves domain
+    verification lookups through the module's test DNS server (``zone``)."""
+    env = dns_env(request.getfixturevalue("zone")) if request.node.get_closest_marker("dns") else None
+    server = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend, env=env)
     yield server
     stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def zone() -> Iterator[DnsZone]:
+    """A real DNS server on 127.0.0.1 (dnslib) for domain-verification tests."""
+    with dns_server() as served:
+        yield served
 
 
 @pytest.fixture

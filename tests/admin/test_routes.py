@@ -18,27 +18,14 @@ from scimgate.services import admins, owned, tokens, workspaces
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AdminAccount, AuditEvent, EmailDomain, Workspace, utcnow
 from tests.admin.client import PASSWORD, AdminClient, make_admin, signed_in
-from tests.dns_server import DnsZone, dns_env, dns_server
-from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+from tests.dns_server import DnsZone
+from tests.support import LiveServer, Tenant, make_tenant
+
+pytestmark = pytest.mark.dns  # the live server resolves through the test DNS server (`zone`)
 
 FAILED = "Sign-in failed: the workspace, email or password is not right"
 
 
-@pytest.fixture(scope="module")
-def zone() -> Iterator[DnsZone]:
-    """A real DNS server on 127.0.0.1 for "Check now"."""
-    with dns_server() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def live_server(database_url: str, backend: str, zone: DnsZone,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The module's scimgate process, resolving DNS through ``zone``."""
-    log = tmp_path_factory.mktemp("log") / "server.log"
-    server = start_server(database_url, log, backend, env=dns_env(zone))
-    yield server
-    stop_server(server)
 
 
 @pytest.fixture

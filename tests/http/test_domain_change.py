@@ -3,7 +3,6 @@ change (issue 7 §4-5; research notes §2.4 for the PATCH shapes, RFC 7644 §3.5
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +13,10 @@ from sqlalchemy import func, select
 from scimgate.services import owned, tokens
 from scimgate.storage.db import transaction
 from scimgate.storage.models import Agent, Chat, GroupMember, Workspace
-from tests.dns_server import DnsZone, dns_env, dns_server
-from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+from tests.dns_server import DnsZone
+from tests.support import LiveServer, Tenant, make_tenant
+
+pytestmark = pytest.mark.dns  # the live server resolves through the test DNS server (`zone`)
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -23,21 +24,6 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTRA = {"User-Agent": "Azure AD SCIM Client"}
 
 
-@pytest.fixture(scope="module")
-def zone() -> Iterator[DnsZone]:
-    """A real DNS server on 127.0.0.1 that the live server asks."""
-    with dns_server() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def live_server(database_url: str, backend: str, zone: DnsZone,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The module's scimgate process, resolving DNS through ``zone``."""
-    log = tmp_path_factory.mktemp("log") / "server.log"
-    server = start_server(database_url, log, backend, env=dns_env(zone))
-    yield server
-    stop_server(server)
 
 
 @dataclass

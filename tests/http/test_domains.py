@@ -4,7 +4,6 @@ on POST/PUT/PATCH /Users (issue 7 §1-3; RFC 7644 §3.12 for the 400 ``invalidVa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,28 +13,15 @@ from sqlalchemy import select
 from scimgate.services import tokens
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AuditEvent, EmailDomain, Member, Workspace
-from tests.dns_server import DnsZone, dns_env, dns_server
-from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+from tests.dns_server import DnsZone
+from tests.support import LiveServer, Tenant, make_tenant
+
+pytestmark = pytest.mark.dns  # the live server resolves through the test DNS server (`zone`)
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-@pytest.fixture(scope="module")
-def zone() -> Iterator[DnsZone]:
-    """A real DNS server on 127.0.0.1 that the live server asks."""
-    with dns_server() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def live_server(database_url: str, backend: str, zone: DnsZone,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The module's scimgate process, resolving DNS through ``zone``."""
-    log = tmp_path_factory.mktemp("log") / "server.log"
-    server = start_server(database_url, log, backend, env=dns_env(zone))
-    yield server
-    stop_server(server)
 
 
 def admin_client(tenant: Tenant) -> httpx.Client:
