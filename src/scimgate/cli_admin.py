@@ -19,6 +19,12 @@ admin_app = typer.Typer(help="Admin accounts for the admin pages (/admin).", no_
 audit_app = typer.Typer(help="The provisioning log (audit events) and its retention.", no_args_is_help=True)
 
 
+WORKSPACE = typer.Option(..., "--workspace", "-w", help="Workspace name or id.")
+PASSWORD_STDIN = typer.Option(
+    False, "--password-stdin", help="Read the password from the first line of standard input."
+)
+
+
 def _password(from_stdin: bool) -> str:
     """The first line of standard input, or a hidden prompt asked twice."""
     if from_stdin:
@@ -29,9 +35,8 @@ def _password(from_stdin: bool) -> str:
 @admin_app.command("create")
 def admin_create(
     email: str,
-    workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id."),
-    password_stdin: bool = typer.Option(False, "--password-stdin",
-                                        help="Read the password from the first line of standard input."),
+    workspace: str = WORKSPACE,
+    password_stdin: bool = PASSWORD_STDIN,
 ) -> None:
     """Create an admin account of WORKSPACE for EMAIL (the password is prompted for, twice)."""
     password = _password(password_stdin)
@@ -45,9 +50,8 @@ def admin_create(
 @admin_app.command("set-password")
 def admin_set_password(
     email: str,
-    workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id."),
-    password_stdin: bool = typer.Option(False, "--password-stdin",
-                                        help="Read the password from the first line of standard input."),
+    workspace: str = WORKSPACE,
+    password_stdin: bool = PASSWORD_STDIN,
 ) -> None:
     """Give WORKSPACE's admin EMAIL a new password: lifts a lock and ends the admin's sessions."""
     password = _password(password_stdin)
@@ -58,7 +62,7 @@ def admin_set_password(
 
 
 @admin_app.command("list")
-def admin_list(workspace: str = typer.Option(..., "--workspace", "-w", help="Workspace name or id.")) -> None:
+def admin_list(workspace: str = WORKSPACE) -> None:
     """List WORKSPACE's admin accounts, with their lock state."""
     with unit_of_work() as session:
         for account in admins.list_admins(session, workspaces.find_workspace(session, workspace)):
