@@ -47,8 +47,9 @@ from typing import Any
 
 import httpx
 
+from bench import replace_section
+
 SECTION = "## Side by side with scim2-server"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -361,18 +362,6 @@ def machine() -> str:
             f"SQLite {sqlite3.sqlite_version}")
 
 
-def write_section(text: str, path: Path = DOCS) -> None:
-    """Replace (or append) the ``## Side by side with scim2-server`` section of docs/benchmarks.md."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        following = current.find("\n## ", start + len(SECTION))
-        updated = current[:start] + text + ("" if following == -1 else "\n" + current[following + 1:])
-    path.write_text(updated.rstrip("\n") + "\n")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000, help="Users loaded into both servers.")
@@ -488,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
         *[f"- {n}" for n in notes], ""])
     print(text)
     if not args.no_docs:
-        write_section(text)
+        replace_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +33,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 from tests.support import create_postgres_database, drop_postgres_database, postgres_available
 
+from bench import replace_section
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
@@ -44,7 +43,6 @@ from scimgate.storage.db import make_engine, session_factory, transaction
 from scimgate.storage.models import Member, utcnow
 
 SECTION = "## Groups"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SIZES = (1_000, 10_000, 100_000)
 OPERATIONS = ("PATCH add one member", "PATCH remove one member", "GET excludedAttributes=members")
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -134,18 +132,6 @@ def _table(backend: str, medians: dict[str, dict[int, float]]) -> list[str]:
     return lines + [""]
 
 
-def write_section(body: list[str]) -> None:
-    """Replace (or append) the ``## Groups`` section of docs/benchmarks.md."""
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    section = SECTION + "\n\n" + "\n".join(body).rstrip() + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section + "\n", current, count=1).rstrip() + "\n"
-    else:
-        updated = current.rstrip() + "\n\n" + section
-    DOCS.write_text(updated)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark on SQLite and, when reachable, PostgreSQL; write the section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -172,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for backend, medians in results.items():
         body += _table(backend, medians)
-    write_section(body)
+    replace_section(SECTION, "\n\n".join([SECTION, "\n".join(body)]))
     print("\n".join(body))
 
 

@@ -21,18 +21,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
+from bench import replace_section
 from scimgate.scim.params import parse_list_query
 from scimgate.scim.schema import user_schema
 from scimgate.services import members, workspaces
@@ -43,7 +42,6 @@ from scimgate.storage.mapping import USER_MAPPING
 from scimgate.storage.models import Member, MemberEmail, Workspace, utcnow
 
 SECTION = "## Query language"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SIZES = (10_000, 100_000)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 FAMILIES = ("Adams", "Baker", "Clark", "Davis", "Evans", "Ford", "Green", "Hill", "Irwin", "Jones")
@@ -186,18 +184,6 @@ def _plans(backend: str, plans: dict[str, str], size: int) -> list[str]:
     return lines
 
 
-def write_section(body: list[str]) -> None:
-    """Replace (or append) the ``## Query language`` section of docs/benchmarks.md."""
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    section = SECTION + "\n\n" + "\n".join(body).rstrip() + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: section + "\n", current, count=1).rstrip() + "\n"
-    else:
-        updated = current.rstrip() + "\n\n" + section
-    DOCS.write_text(updated)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run on SQLite (and PostgreSQL when given a server) and write the section."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -236,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         body += _table(backend, results, sizes)
     for backend, backend_plans in plans.items():
         body += _plans(backend, backend_plans, sizes[-1])
-    write_section(body)
+    replace_section(SECTION, "\n\n".join([SECTION, "\n".join(body)]))
     print("\n".join(body))
 
 
