@@ -25,6 +25,7 @@ from scimgate.simulate.population import (
     SimUser,
     differences,
     person,
+    post_user,
     run_tag,
 )
 
@@ -136,14 +137,7 @@ def create_user(client: ScimClient, user: SimUser) -> None:
     if check.status_code == 200 and not client.check(
             "existence check", check.json().get("totalResults") == 0, f"{user.user_name} exists already"):
         return
-    response = client.call("create user", "POST", "/Users", body=user_body(user), expect=(201,))
-    if response is None:
-        return
-    created = response.json()
-    if client.check("create user", isinstance(created.get("id"), str), f"POST /Users: no id in {created}"):
-        user.id = created["id"]
-        diff = differences(user.expected, created)
-        client.check("create user", not diff, f"POST /Users {user.user_name}: {'; '.join(diff)}")
+    post_user(client, user, user_body(user))
 
 
 def import_users(client: ScimClient, users: list[SimUser], page_size: int) -> None:

@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from scimgate.simulate.client import ScimClient
+
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -99,3 +101,17 @@ def differences(expected: dict[str, Any], resource: dict[str, Any]) -> list[str]
             shown = "(missing)" if actual is MISSING else repr(actual)
             found.append(f"{path}: sent {value!r}, read back {shown}")
     return found
+
+
+def post_user(client: ScimClient, user: SimUser, body: dict[str, Any]) -> None:
+    """POST ``body`` to /Users (RFC 7644 §3.3) after the caller's existence check: caches the new
+    ``id`` on ``user`` and checks that the answer holds every value that was sent (research §2.1:
+    values must round-trip exactly)."""
+    response = client.call("create user", "POST", "/Users", body=body, expect=(201,))
+    if response is None:
+        return
+    created = response.json()
+    if client.check("create user", isinstance(created.get("id"), str), f"POST /Users: no id in {created}"):
+        user.id = created["id"]
+        diff = differences(user.expected, created)
+        client.check("create user", not diff, f"POST /Users {user.user_name}: {'; '.join(diff)}")
