@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from tests.scim.patching import USER_ID, patch, user
 
 from scimgate.scim.errors import (
     InvalidFilterException,
@@ -14,22 +15,6 @@ from scimgate.scim.errors import (
     MutabilityException,
     ScimError,
 )
-from scimgate.scim.patch import apply_patch
-from scimgate.scim.quirks import normalise_patch_request
-from scimgate.scim.resource import normalise_document
-from scimgate.scim.schema import user_schema
-
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-USER_ID = "2819c223-7f76-453a-919d-413861904646"
-
-
-def user(**extra: Any) -> dict[str, Any]:
-    return normalise_document({"userName": "ada@example.com", "active": True, **extra}, user_schema())
-
-
-def patch(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, Any]:
-    ops = normalise_patch_request({"schemas": [PATCH], "Operations": list(operations)})
-    return apply_patch(document, ops, user_schema(), resource_id=USER_ID).document
 
 
 @pytest.mark.parametrize(

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from tests.scim.patching import PATCH, USER_ID, patch, user
 
 from scimgate.scim.errors import InvalidValueException, NoTargetException
 from scimgate.scim.patch import apply_patch
 from scimgate.scim.quirks import normalise_patch_request
-from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, user_schema
 
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-USER_ID = "2819c223-7f76-453a-919d-413861904646"
 MANAGER = f"{ENTERPRISE_USER_SCHEMA}:manager"
-
-
-def user(**extra: Any) -> dict[str, Any]:
-    return normalise_document({"userName": "ada@example.com", "active": True, **extra}, user_schema())
-
-
-def patch(document: dict[str, Any], *operations: dict[str, Any]) -> dict[str, Any]:
-    ops = normalise_patch_request({"schemas": [PATCH], "Operations": list(operations)})
-    result = apply_patch(document, ops, user_schema(), resource_id=USER_ID)
-    assert normalise_document(result.document, user_schema()) == result.document
-    return result.document
-
 
 FIA = {"givenName": "Fia", "familyName": "Stone", "middleName": "Q", "formatted": "Fia Q Stone"}
 
