@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+from tests.support import LiveServer, Tenant, start_server, stop_server
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -25,19 +25,15 @@ HEALTHCHECK_ENV = {"UVICORN_TIMEOUT_WORKER_HEALTHCHECK": "60"}
 
 
 @pytest.fixture(scope="module")
-def server(database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    database_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """A 4-worker scimgate for this module."""
     started = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend, workers=4,
                            env=HEALTHCHECK_ENV)
     yield started
     stop_server(started)
 
-
-@pytest.fixture
-def tenant(server: LiveServer) -> Iterator[Tenant]:
-    created = make_tenant(server)
-    yield created
-    created.client.close()
 
 
 def race(tenant: Tenant, requests: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:

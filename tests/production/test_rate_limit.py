@@ -37,8 +37,8 @@ def redis_available() -> bool:
 
 
 @pytest.fixture(scope="module", params=["database", "redis"])
-def server(request: pytest.FixtureRequest, database_url: str, backend: str,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(request: pytest.FixtureRequest, database_url: str, backend: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A 2-worker server whose buckets live in the database or in Redis."""
     env = dict(LIMITED)
     if request.param == "redis":
@@ -52,12 +52,6 @@ def server(request: pytest.FixtureRequest, database_url: str, backend: str,
     yield started
     stop_server(started)
 
-
-@pytest.fixture
-def tenant(server: LiveServer) -> Iterator[Tenant]:
-    created = make_tenant(server)
-    yield created
-    created.client.close()
 
 
 def fresh_connection_get(tenant: Tenant) -> httpx.Response:
