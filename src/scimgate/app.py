@@ -23,7 +23,7 @@ from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.services.rate_limit import make_rate_limiter
-from scimgate.storage.db import make_engine, session_factory
+from scimgate.storage.db import make_engine, read_only_factory, session_factory
 from scimgate.storage.migrate import is_behind
 
 
@@ -49,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         forget_this_worker()
 
     app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.scimgate = AppState(settings=settings, engine=engine, sessions=session_factory(engine))
+    sessions = session_factory(engine)
+    app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
+                                  readers=read_only_factory(sessions))
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     app.include_router(scim_router)

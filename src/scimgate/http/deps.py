@@ -23,18 +23,20 @@ from scimgate.scim.errors import (
     UnsupportedMediaTypeException,
 )
 from scimgate.services.audit import AuditRecord, guess_client
-from scimgate.services.tokens import authenticate
-from scimgate.storage.db import transaction
+from scimgate.services.tokens import find_live_token, note_use, use_is_stale
+from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import ScimToken, Workspace
 
 
 @dataclass
 class AppState:
-    """What every request shares: settings, the engine and its session factory."""
+    """What every request shares: settings, the engine and its session factories (``sessions``
+    for units of work that may write, ``readers`` for read-only ones: storage.db)."""
 
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,9 +102,12 @@ def scim_caller(request: Request, state: State) -> ScimCaller:
     A 401 is not audited (no workspace is known, and recording it would let anyone write rows);
     every request past this point is, including the 403 and 429 raised here."""
     secret = bearer_secret(request)
-    with transaction(state.sessions) as session:
-        token = authenticate(session, secret) if secret else None
+    with snapshot(state.readers) as session:
+        token = find_live_token(session, secret) if secret else None
         workspace = session.get(Workspace, token.workspace_id) if token else None
+    if token is not None and use_is_stale(token):
+        with transaction(state.sessions) as session:
+            note_use(session, token)
     if token is None or workspace is None:
         raise UnauthorizedException(
             detail="A valid SCIM bearer token is required (Authorization: Bearer <token>)."

@@ -51,11 +51,19 @@ def issue_token(session: Session, workspace: Workspace, *, kind: str = "scim") -
 
 
 def authenticate(session: Session, secret: str, *, kind: str = "scim") -> ScimToken | None:
-    """The live token record whose hash matches ``secret``, or None.
+    """The live token record whose hash matches ``secret``, or None; refreshes its ``last_used``
+    when :func:`use_is_stale` (so ``session`` must be one that may write).
 
-    Empty secrets never match (case C34). ``last_used`` is refreshed at most once a minute so
-    that reads do not turn into writes on every request.
-    """
+    Empty secrets never match (case C34)."""
+    record = find_live_token(session, secret, kind=kind)
+    if record is not None and use_is_stale(record):
+        note_use(session, record)
+    return record
+
+
+def find_live_token(session: Session, secret: str, *, kind: str = "scim") -> ScimToken | None:
+    """The live (not revoked) token record of ``kind`` whose hash matches ``secret``, or None;
+    reads only, so it may run in a read-only unit of work. Empty secrets never match (case C34)."""
     if not secret:
         return None
     record = session.scalar(
@@ -63,11 +71,21 @@ def authenticate(session: Session, secret: str, *, kind: str = "scim") -> ScimTo
     )
     if record is None or record.revoked_at is not None:
         return None
-    now = utcnow()
-    if record.last_used is None or (now - record.last_used).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
-        session.execute(update(ScimToken).where(ScimToken.id == record.id).values(last_used=now))
-        record.last_used = now
     return record
+
+
+def use_is_stale(record: ScimToken) -> bool:
+    """True when ``last_used`` is unset or older than ``LAST_USED_RESOLUTION_SECONDS``: it is
+    refreshed at most once a minute, so that reads do not turn into writes on every request."""
+    last = record.last_used
+    return last is None or (utcnow() - last).total_seconds() > LAST_USED_RESOLUTION_SECONDS
+
+
+def note_use(session: Session, record: ScimToken) -> None:
+    """Set the token's ``last_used`` to now (in ``session``'s transaction)."""
+    now = utcnow()
+    session.execute(update(ScimToken).where(ScimToken.id == record.id).values(last_used=now))
+    record.last_used = now
 
 
 def list_tokens(session: Session, workspace: Workspace, *, kind: str = "scim") -> list[ScimToken]:

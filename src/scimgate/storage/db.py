@@ -1,7 +1,14 @@
 """Engine and session factory for SQLite and PostgreSQL, and the one-transaction-per-request unit.
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout, so several readers and one
-writer (and several worker processes) share the file safely.
+writer (and several worker processes) share the file safely. Two kinds of unit of work:
+
+- :func:`transaction` takes SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``), after queueing
+  for the database's :class:`~scimgate.storage.writer_lock.WriterLock` (threads and worker
+  processes wait their turn there instead of polling in SQLite's busy handler);
+- :func:`snapshot` is a read-only unit: a deferred ``BEGIN`` on SQLite (no write lock: WAL
+  readers never wait for the writer), a plain transaction on PostgreSQL. Nothing may be written
+  in it: SQLite cannot always upgrade a deferred transaction to a write one.
 
 Engines are made with ``hide_parameters=True``: a database error's message (which reaches the
 log with a 500) then never holds a bound value such as an email, a name or a token hash.
@@ -9,14 +16,17 @@ log with a 500) then never holds a bound value such as an email, a name or a tok
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from scimgate.storage.writer_lock import WriterLock
 
 
 def normalise_url(url: str) -> str:
@@ -37,7 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
@@ -55,9 +65,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's write lock at BEGIN, so concurrent writers queue instead of failing late."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+READ_ONLY = "scimgate_read_only"
+"""Execution option of :func:`snapshot` sessions: their SQLite BEGIN is deferred."""
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take SQLite's write lock at BEGIN, so concurrent writers queue instead of failing late;
+    a read-only unit (:func:`snapshot`) begins deferred and takes no lock."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_WRITER_LOCKS: dict[str, WriterLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
+    """The writer lock of the SQLite database behind ``factory`` (storage.writer_lock; one per
+    database file); no lock for PostgreSQL, whose writers run side by side."""
+    bind = factory.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite":
+        return nullcontext()
+    database = bind.url.database
+    file = Path(database) if database and database != ":memory:" else None
+    key = str(file.resolve()) if file else str(bind.url)
+    with _WRITER_LOCKS_GUARD:
+        if key not in _WRITER_LOCKS:
+            _WRITER_LOCKS[key] = WriterLock(Path(key + "-writer.lock") if file else None)
+        return _WRITER_LOCKS[key]
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -65,8 +100,20 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def read_only_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like ``factory``'s whose transactions are :func:`snapshot` ones."""
+    return sessionmaker(factory.kw["bind"].execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
+    """One unit of work that may write: commit on success, roll back on any exception."""
+    with _writer_turn(factory), factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def snapshot(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One read-only unit of work from a :func:`read_only_factory` (see the module docstring)."""
     with factory() as session, session.begin():
         yield session
