@@ -23,7 +23,7 @@ from scimgate.scim.errors import (
     UnsupportedMediaTypeException,
 )
 from scimgate.services.audit import AuditRecord, guess_client
-from scimgate.services.tokens import find_live_token, note_use, use_is_stale
+from scimgate.services.tokens import find_live_token_and_workspace, note_use, use_is_stale
 from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import ScimToken, Workspace
 
@@ -40,7 +40,9 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    """The application's AppState (async: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a hop that costs more than this lookup)."""
     state: AppState = request.app.state.scimgate
     return state
 
@@ -103,8 +105,7 @@ def scim_caller(request: Request, state: State) -> ScimCaller:
     every request past this point is, including the 403 and 429 raised here."""
     secret = bearer_secret(request)
     with snapshot(state.readers) as session:
-        token = find_live_token(session, secret) if secret else None
-        workspace = session.get(Workspace, token.workspace_id) if token else None
+        token, workspace = find_live_token_and_workspace(session, secret) or (None, None)
     if token is not None and use_is_stale(token):
         with transaction(state.sessions) as session:
             note_use(session, token)

@@ -32,8 +32,9 @@ from scimgate.services.resources import Projection, Written
 router = APIRouter(prefix=SCIM_PREFIX)
 
 
-def group_caller(caller: Caller) -> ScimCaller:
-    """The authenticated caller, if its workspace has group sync on; else 403."""
+async def group_caller(caller: Caller) -> ScimCaller:
+    """The authenticated caller, if its workspace has group sync on; else 403 (async: no I/O,
+    so no worker-thread hop)."""
     if not caller.workspace.group_sync_active:
         raise ForbiddenException(
             detail="Group sync is off for this workspace: /Groups is disabled. An admin can switch on "

@@ -64,14 +64,23 @@ def authenticate(session: Session, secret: str, *, kind: str = "scim") -> ScimTo
 def find_live_token(session: Session, secret: str, *, kind: str = "scim") -> ScimToken | None:
     """The live (not revoked) token record of ``kind`` whose hash matches ``secret``, or None;
     reads only, so it may run in a read-only unit of work. Empty secrets never match (case C34)."""
+    found = find_live_token_and_workspace(session, secret, kind=kind)
+    return found[0] if found else None
+
+
+def find_live_token_and_workspace(session: Session, secret: str, *,
+                                  kind: str = "scim") -> tuple[ScimToken, Workspace] | None:
+    """(token, its workspace) for a live token of ``kind`` matching ``secret``, or None; one
+    indexed query (every SCIM request runs it). Reads only, like :func:`find_live_token`."""
     if not secret:
         return None
-    record = session.scalar(
-        select(ScimToken).where(ScimToken.token_sha256 == token_hash(secret), ScimToken.kind == kind)
-    )
-    if record is None or record.revoked_at is not None:
-        return None
-    return record
+    row = session.execute(
+        select(ScimToken, Workspace)
+        .join(Workspace, Workspace.id == ScimToken.workspace_id)
+        .where(ScimToken.token_sha256 == token_hash(secret), ScimToken.kind == kind,
+               ScimToken.revoked_at.is_(None))
+    ).first()
+    return (row[0], row[1]) if row else None
 
 
 def use_is_stale(record: ScimToken) -> bool:
