@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from scimgate.admin.routes import install as install_admin_pages
+from scimgate.admin.routes import router as admin_pages_router
 from scimgate.config import Settings, resolve_secret_key
 from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
                                   readers=read_only_factory(sessions))
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
-    install_error_handlers(app)
+    install_error_handlers(app, [scim_router, admin_pages_router, admin_api_router, group_router, ops_router])
     app.include_router(scim_router)
     install_admin_pages(app)
     app.include_router(admin_api_router)

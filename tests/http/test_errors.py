@@ -18,6 +18,7 @@ from tests.support import Tenant
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def assert_error(response: httpx.Response, status: int, scim_type: str | None = None) -> dict[str, Any]:
@@ -142,15 +143,40 @@ def test_duplicate_user_name_in_any_case_is_409_uniqueness(tenant: Tenant) -> No
     assert tenant.get("/Users").json()["totalResults"] == 2
 
 
-@pytest.mark.parametrize("method, path", [
-    ("PUT", "/Users"), ("PATCH", "/Users"), ("DELETE", "/Users"), ("POST", "/Users/{id}"),
-    ("GET", "/Users/.search"), ("PUT", "/Users/.search"),
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/Users", "GET, HEAD, POST"), ("PATCH", "/Users", "GET, HEAD, POST"),
+    ("DELETE", "/Users", "GET, HEAD, POST"), ("POST", "/Users/{id}", "DELETE, GET, HEAD, PATCH, PUT"),
+    ("GET", "/Users/.search", "POST"), ("PUT", "/Users/.search", "POST"),
+    ("DELETE", "/Groups", "GET, HEAD, POST"), ("POST", "/Groups/{id}", "DELETE, GET, HEAD, PATCH, PUT"),
+    ("PATCH", "/Groups/.search", "POST"), ("DELETE", "/ServiceProviderConfig", "GET, HEAD"),
+    ("POST", "/Schemas", "GET, HEAD"), ("PUT", "/.search", "POST"),
 ])
-def test_wrong_method_is_405(tenant: Tenant, method: str, path: str) -> None:
-    """A method the endpoint does not support: 405 as a SCIM error (RFC 7644 §3.12, Table 8)."""
+def test_wrong_method_is_405_with_allow(tenant: Tenant, method: str, path: str, allow: str) -> None:
+    """A method the endpoint does not support: 405 as a SCIM error (RFC 7644 §3.12, Table 8)
+    whose ``Allow`` header lists every method the endpoint does answer (RFC 9110 §15.5.6)."""
     user = tenant.create_user("method@example.com")
-    response = raw(tenant, method, path.format(id=user["id"]), b"{}")
+    group = tenant.post("/Groups", json={"schemas": [GROUP], "displayName": "Method group"}).json()
+    response = raw(tenant, method, path.format(id=user["id"] if "Users" in path else group["id"]), b"{}")
     assert_error(response, 405)
+    assert response.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("path", ["/Users", "/Users/{id}", "/ServiceProviderConfig", "/Schemas"])
+def test_head_answers_the_get_headers_without_a_body(tenant: Tenant, path: str) -> None:
+    """HEAD is GET without the body (RFC 9110 §9.3.2): same status, type and length."""
+    user = tenant.create_user("head@example.com")
+    url = path.format(id=user["id"])
+    got, head = tenant.get(url), raw(tenant, "HEAD", url, b"")
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers.get("etag") == got.headers.get("etag")
+
+
+def test_head_needs_the_token_like_get(tenant: Tenant) -> None:
+    response = httpx.head(tenant.server.base_url + "/Users", timeout=30)
+    assert response.status_code == 401 and response.content == b""
 
 
 def test_unknown_endpoint_is_404(tenant: Tenant) -> None:
@@ -194,7 +220,7 @@ def test_unexpected_exception_is_500_with_request_id_only() -> None:
     Every client-reachable fault found over HTTP answers 4xx (the tests above), so the handler is
     exercised on a tiny app with the same handlers and edge middleware (RFC 7644 §3.12)."""
     app = FastAPI()
-    install_error_handlers(app)
+    install_error_handlers(app, [])
     app.add_middleware(EdgeMiddleware, max_body_bytes=1024)
 
     @app.get("/boom")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from scimgate.http.execute import record_failure
 from scimgate.http.metrics import count_failure
@@ -40,7 +42,23 @@ def error_response(exc: ScimError) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="scimgate"'
     if isinstance(exc, TooManyRequestsException):
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, MethodNotAllowedException) and exc.allow:
+        headers["Allow"] = ", ".join(exc.allow)
     return scim_response(error_document(exc), exc.status, headers)
+
+
+def allowed_methods(routers: Sequence[APIRouter], request: Request) -> tuple[str, ...]:
+    """The methods some route of ``routers`` answers at the request's path, sorted, with HEAD
+    wherever GET is (the edge middleware answers HEAD as a GET without a body)."""
+    methods: set[str] = set()
+    for router in routers:
+        for route in router.routes:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return tuple(sorted(methods))
 
 
 async def audit_failure(request: Request, exc: ScimError) -> None:
@@ -56,8 +74,9 @@ async def audit_failure(request: Request, exc: ScimError) -> None:
         log.exception("could not write the audit event", extra={"request_id": record.request_id})
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    """Register the handlers on ``app``; ``routers`` are the ones it includes (a 405's ``Allow``
+    header lists what their routes answer at the path)."""
 
     @app.exception_handler(ScimError)
     async def _scim(request: Request, exc: ScimError) -> Response:
@@ -68,9 +87,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
-            return error_response(
-                MethodNotAllowedException(detail=f"{request.method} is not supported on this endpoint.")
-            )
+            allow = allowed_methods(routers, request)
+            return error_response(MethodNotAllowedException(
+                allow=allow, detail=f"{request.method} is not supported on this endpoint"
+                + (f"; it answers {', '.join(allow)}." if allow else ".")))
         if exc.status_code == 404:
             return error_response(NotFoundException(detail=f"No SCIM endpoint at {request.url.path}."))
         generic = ScimError(detail=str(exc.detail))

@@ -8,6 +8,8 @@
 - A body larger than ``max_body_bytes`` is refused with 413 before it is read whole.
 - A path or query string holding NUL (``%00``) is refused with 400 ``invalidValue``: no SCIM
   value holds it, and PostgreSQL would fail on it (a 500 otherwise).
+- ``HEAD`` is answered as the ``GET`` of the same URL without its body, headers included
+  (RFC 9110 §9.3.2), wherever GET is answered.
 - One structured log line per request: request id, method, path (no query string: filters
   may hold personal data), status, duration. Never a header, a token or a body.
 """
@@ -59,6 +61,9 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         sent_id = headers.get("x-request-id", "")
         request_id = sent_id if REQUEST_ID.match(sent_id) else uuid.uuid4().hex
@@ -71,6 +76,8 @@ class EdgeMiddleware:
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         declared = headers.get("content-length")

@@ -55,10 +55,19 @@ __all__ = [
 
 
 class MethodNotAllowedException(SCIMException):
-    """405: the endpoint does not support this HTTP method (RFC 7644 §3.12, Table 8)."""
+    """405: the endpoint does not support this HTTP method (RFC 7644 §3.12, Table 8).
+
+    ``allow`` are the methods the endpoint does support, sent in the ``Allow`` header that a 405
+    must carry (RFC 9110 §15.5.6); empty when the raiser does not know them (the HTTP layer
+    then works them out from the routes).
+    """
 
     status = 405
     _default_detail = "This HTTP method is not supported on this endpoint."
+
+    def __init__(self, *, allow: tuple[str, ...] = (), detail: str | None = None, **context: Any):
+        super().__init__(detail=detail, **context)
+        self.allow = allow
 
 
 class UnsupportedMediaTypeException(SCIMException):
