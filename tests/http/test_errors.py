@@ -56,15 +56,20 @@ def test_malformed_json_is_invalid_syntax(tenant: Tenant, method: str, content: 
 
 
 @pytest.mark.parametrize("body", [[], "text", 42, None, True])
-def test_a_body_that_is_not_an_object_is_400(tenant: Tenant, body: Any) -> None:
-    """JSON that is not an object is no resource and no PatchOp: 400, never 500 (RFC 7644 §3.3, §3.5.2)."""
+def test_a_body_that_is_not_an_object_is_400_invalid_syntax(tenant: Tenant, body: Any) -> None:
+    """JSON that is not an object is no resource, PatchOp or SearchRequest: 400 invalidSyntax on
+    every endpoint that takes a body, nothing changed (RFC 7644 §3.1, §3.12)."""
     user = tenant.create_user("shape@example.com")
-    one = f"/Users/{user['id']}"
-    for method, path in (("POST", "/Users"), ("PUT", one), ("PATCH", one)):
+    group = tenant.post("/Groups", json={"schemas": [GROUP], "displayName": "Shape group"}).json()
+    one, team = f"/Users/{user['id']}", f"/Groups/{group['id']}"
+    for method, path in (("POST", "/Users"), ("PUT", one), ("PATCH", one), ("POST", "/Users/.search"),
+                         ("POST", "/Groups"), ("PUT", team), ("PATCH", team), ("POST", "/Groups/.search"),
+                         ("POST", "/.search")):
         response = raw(tenant, method, path, json.dumps(body).encode())
-        assert response.status_code == 400, (method, response.text)
-        assert_error(response, 400, response.json().get("scimType"))
-        assert response.json()["scimType"] in ("invalidSyntax", "invalidValue")
+        assert_error(response, 400, "invalidSyntax")
+    assert tenant.get(one).json() == user
+    assert tenant.get("/Users").json()["totalResults"] == 1
+    assert tenant.get("/Groups").json()["totalResults"] == 1
 
 
 @pytest.mark.parametrize("body", [

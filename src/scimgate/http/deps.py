@@ -130,11 +130,12 @@ Caller = Annotated[ScimCaller, Depends(scim_caller)]
 JSON_TYPES = ("application/scim+json", "application/json")
 
 
-async def json_body(request: Request) -> Any:
+async def json_body(request: Request) -> dict[str, Any]:
     """The request body parsed as JSON (RFC 7644 §3.1: ``application/scim+json``; plain
     ``application/json`` and a missing Content-Type are read the same way).
 
-    415 for another media type; 400 ``invalidSyntax`` for malformed JSON or an empty body.
+    415 for another media type; 400 ``invalidSyntax`` for malformed JSON, an empty body or JSON
+    that is not an object.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type not in JSON_TYPES and not content_type.endswith("+json"):
@@ -150,8 +151,26 @@ async def json_body(request: Request) -> Any:
         raise InvalidSyntaxException(detail="The request body is nested too deeply.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSyntaxException(detail=f"The request body is not valid JSON: {exc}.") from exc
+    if not isinstance(document, dict):
+        raise InvalidSyntaxException(
+            detail=f"The request body must be a JSON object, not {_json_kind(document)} "
+            "(RFC 7644 §3.1: every SCIM request message is an object)."
+        )
     _check_strings_and_depth(document)
     return document
+
+
+def _json_kind(value: Any) -> str:
+    """``an array``, ``a string``, ... : how the JSON value reads in a message."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
 
 
 MAX_JSON_DEPTH = 32
@@ -188,4 +207,4 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-Body = Annotated[Any, Depends(json_body)]
+Body = Annotated[dict[str, Any], Depends(json_body)]

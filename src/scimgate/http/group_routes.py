@@ -60,7 +60,7 @@ def list_groups(request: Request, caller: GroupCaller, state: State) -> Response
 
 @router.post("/Groups/.search")
 def search_groups(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
-    query = list_query(request, state, body if isinstance(body, dict) else {})
+    query = list_query(request, state, body)
     result = execute(state, caller.audit, "Group", 200,
                      lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url))
     return scim_response(result)

@@ -76,7 +76,7 @@ def list_users(request: Request, caller: Caller, state: State) -> Response:
 
 @router.post("/Users/.search")
 def search_users(request: Request, caller: Caller, state: State, body: Body) -> Response:
-    query = list_query(request, state, body if isinstance(body, dict) else {})
+    query = list_query(request, state, body)
     result = execute(state, caller.audit, "User", 200,
                      lambda s: members.list_users(s, caller.workspace, query, caller.base_url))
     return scim_response(result)
@@ -85,7 +85,7 @@ def search_users(request: Request, caller: Caller, state: State, body: Body) -> 
 @router.post("/.search")
 def search_root(request: Request, caller: Caller, state: State, body: Body) -> Response:
     """RFC 7644 §3.4.3: a search across every resource type from the server root."""
-    query = list_query(request, state, body if isinstance(body, dict) else {})
+    query = list_query(request, state, body)
     result = execute(state, caller.audit, "Root", 200,
                      lambda s: search.search_all(s, caller.workspace, query, caller.base_url))
     return scim_response(result)
