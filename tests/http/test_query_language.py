@@ -311,10 +311,13 @@ def test_sort_ties_are_broken_by_id(directory: Directory) -> None:
     assert ties == sorted(ties, key=lambda name: directory.users[name])
 
 
-@pytest.mark.parametrize("sort_by", ["nosuch", "emails", "name"])
+@pytest.mark.parametrize("sort_by", ["nosuch", "emails", "name", "name.nosuch", "emails.value", "x y"])
 def test_sort_by_unsortable_attribute_is_400(directory: Directory, sort_by: str) -> None:
-    """sortBy an unknown, multi-valued or complex attribute is 400 (RFC 7644 §3.4.2.3)."""
-    assert _error(directory, sortBy=sort_by)["status"] == "400"
+    """sortBy an unknown, multi-valued or complex attribute is 400 (RFC 7644 §3.4.2.3), and the
+    detail speaks of sortBy, naming it (not of a filter the request did not send)."""
+    error = _error(directory, sortBy=sort_by)
+    assert error["status"] == "400"
+    assert error["detail"].startswith(f"sortBy {sort_by!r}") and "filter" not in error["detail"]
 
 
 def test_sort_order_other_than_ascending_descending_is_400(directory: Directory) -> None:

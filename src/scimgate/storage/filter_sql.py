@@ -578,7 +578,12 @@ def sort_key(resource: ResourceSchema, mapping: ResourceMapping, sort_by: str, *
     if not isinstance(node, Present):
         raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.")
     compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent)
-    resolved = compiler._resolve(node.attr_path)
+    try:
+        resolved = compiler._resolve(node.attr_path)
+    except InvalidFilterException as exc:  # its detail speaks of "the filter"
+        raise InvalidFilterException(
+            detail=f"sortBy {sort_by!r} is not an attribute of {resource.name} that can be sorted on."
+        ) from exc
     if resolved is None:
         return None
     if resolved.attribute.multi_valued or (resolved.attribute.is_complex and resolved.sub is None):
