@@ -88,6 +88,9 @@ def test_a_body_that_is_not_an_object_is_400_invalid_syntax(tenant: Tenant, body
     {"displayName": "No userName"},
     {"userName": "x" * 600 + "@example.com"},
     {"userName": "t@example.com", "emails": [{"value": "t@example.com", "type": "w" * 100}]},
+    {"userName": "t@example.com", "addresses": "1 Main Street"},
+    {"userName": "t@example.com", "addresses": ["1 Main Street"]},
+    {"userName": "t@example.com", "addresses": [{"locality": "Paris"}, 42]},
 ])
 def test_wrong_types_and_values_are_invalid_value(tenant: Tenant, body: dict[str, Any]) -> None:
     """Wrong types, missing or over-long values: 400 invalidValue, nothing created (RFC 7644 §3.3, §3.12)."""

@@ -130,6 +130,10 @@ def normalise_value(attribute: Attribute, value: Any, label: str | None = None) 
                 elif item is not None and attribute.sub("value") is not None:
                     # A bare scalar in a multi-valued complex attribute is its "value" (RFC 7643 §2.4).
                     element = {"value": _check_scalar(attribute.sub_attributes["value"], item, label)}
+                elif item is not None:  # no "value" to hold it (addresses): refused, not dropped
+                    raise InvalidValueException(
+                        detail=f"'{label}' takes JSON objects of its sub-attributes, got {json.dumps(item)}."
+                    )
                 else:
                     element = None
             else:
