@@ -110,3 +110,19 @@ def test_at_most_one_primary_after_all_ops() -> None:
     doc = user(emails=[{"value": "a@example.com", "primary": True}, {"value": "b@example.com"}])
     with pytest.raises(InvalidValueException):
         patch(doc, {"op": "replace", "path": "emails.primary", "value": True})
+
+
+@pytest.mark.parametrize("op, path, value", [
+    ("replace", 'emails[type eq "work"].value', 5),
+    ("add", 'emails[type eq "work"].primary', "yes"),
+    ("replace", "name.givenName", 3),
+    ("replace", "emails.value", [1]),
+    ("add", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", 5),
+])
+def test_a_wrong_sub_attribute_value_names_its_path_once(op: str, path: str, value: Any) -> None:
+    """The 400 invalidValue detail quotes the operation's path as sent, not with the
+    sub-attribute repeated (``name.givenName.givenName``)."""
+    document = user(emails=[{"value": "ada@example.com", "type": "work"}])
+    with pytest.raises(InvalidValueException) as raised:
+        patch(document, {"op": op, "path": path, "value": value})
+    assert f"'{path}'" in raised.value.detail

@@ -616,7 +616,9 @@ def _coerce_sub(attribute: Attribute, sub: Attribute, value: Any, label: str) ->
     """``{sub: value}`` validated as a part of ``attribute``'s value; None when it holds nothing."""
     if value is None:
         return None
-    normalised = normalise_value(attribute, {sub.name: value}, label)
+    suffix = "." + sub.name
+    parent_label = label[: -len(suffix)] if label.lower().endswith(suffix.lower()) else label
+    normalised = normalise_value(attribute, {sub.name: value}, parent_label)  # errors name parent.sub
     if isinstance(normalised, list):
         normalised = normalised[0] if normalised else None
     return normalised or None
