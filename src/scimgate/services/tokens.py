@@ -12,7 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from scimgate.storage.models import ScimToken, Workspace, utcnow
@@ -74,13 +74,16 @@ def find_live_token_and_workspace(session: Session, secret: str, *,
     indexed query (every SCIM request runs it). Reads only, like :func:`find_live_token`."""
     if not secret:
         return None
-    row = session.execute(
-        select(ScimToken, Workspace)
-        .join(Workspace, Workspace.id == ScimToken.workspace_id)
-        .where(ScimToken.token_sha256 == token_hash(secret), ScimToken.kind == kind,
-               ScimToken.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_LIVE_TOKEN, {"token_sha256": token_hash(secret), "kind": kind}).first()
     return (row[0], row[1]) if row else None
+
+
+_LIVE_TOKEN = (  # built once: every SCIM request runs it
+    select(ScimToken, Workspace)
+    .join(Workspace, Workspace.id == ScimToken.workspace_id)
+    .where(ScimToken.token_sha256 == bindparam("token_sha256"), ScimToken.kind == bindparam("kind"),
+           ScimToken.revoked_at.is_(None))
+)
 
 
 def use_is_stale(record: ScimToken) -> bool:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, text, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, literal, select, text, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -80,13 +80,16 @@ def insert_group(session: Session, workspace_id: str, document: dict[str, Any]) 
     return group
 
 
+_LOAD = select(ScimGroup).where(ScimGroup.workspace_id == bindparam("workspace_id"),
+                                ScimGroup.id == bindparam("group_id"))  # built once: every request runs it
+_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+
+
 def load(session: Session, workspace_id: str, group_id: str, *, for_update: bool = False) -> ScimGroup | None:
     """The workspace's group ``group_id``; ``for_update`` locks the row until commit, which
     also serialises concurrent membership changes of that group."""
-    query = select(ScimGroup).where(ScimGroup.workspace_id == workspace_id, ScimGroup.id == group_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(_LOAD_FOR_UPDATE if for_update else _LOAD,
+                          {"workspace_id": workspace_id, "group_id": group_id})
 
 
 def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:

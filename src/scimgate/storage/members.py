@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,12 +110,24 @@ def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Mem
     return member
 
 
+# Statements every SCIM request runs, built once with bound parameters (building one per call
+# costs more than running it).
+_LOAD = select(Member).where(Member.workspace_id == bindparam("workspace_id"),
+                             Member.id == bindparam("member_id"))
+_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+_GROUPS_OF = (
+    select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
+    .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
+    .where(GroupMember.workspace_id == bindparam("workspace_id"),
+           GroupMember.member_id.in_(bindparam("member_ids", expanding=True)))
+    .order_by(ScimGroup.display_name_lower)
+)
+
+
 def load(session: Session, workspace_id: str, member_id: str, *, for_update: bool = False) -> Member | None:
     """The workspace's member ``member_id``; ``for_update`` locks the row until commit."""
-    query = select(Member).where(Member.workspace_id == workspace_id, Member.id == member_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(_LOAD_FOR_UPDATE if for_update else _LOAD,
+                          {"workspace_id": workspace_id, "member_id": member_id})
 
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
@@ -178,12 +190,7 @@ def groups_of(session: Session, workspace_id: str,
     found: dict[str, list[tuple[str, str]]] = {member_id: [] for member_id in member_ids}
     if not member_ids:
         return found
-    rows = session.execute(
-        select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
-        .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
-        .where(GroupMember.workspace_id == workspace_id, GroupMember.member_id.in_(list(member_ids)))
-        .order_by(ScimGroup.display_name_lower)
-    )
+    rows = session.execute(_GROUPS_OF, {"workspace_id": workspace_id, "member_ids": list(member_ids)})
     for member_id, group_id, display in rows:
         found[member_id].append((group_id, display))
     return found
