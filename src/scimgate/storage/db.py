@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.storage.writer_lock import WriterLock
@@ -76,7 +76,8 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-_WRITER_LOCKS: dict[str, WriterLock] = {}
+_WRITER_LOCKS: dict[str, WriterLock] = {}  # by database file: every engine on one file shares its lock
+_WRITER_LOCK_OF_URL: dict[URL, WriterLock] = {}  # the same, found without touching the file system
 _WRITER_LOCKS_GUARD = threading.Lock()
 
 
@@ -86,12 +87,16 @@ def _writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
     bind = factory.kw.get("bind")
     if bind is None or bind.dialect.name != "sqlite":
         return nullcontext()
+    found = _WRITER_LOCK_OF_URL.get(bind.url)
+    if found is not None:
+        return found
     database = bind.url.database
     file = Path(database) if database and database != ":memory:" else None
     key = str(file.resolve()) if file else str(bind.url)
     with _WRITER_LOCKS_GUARD:
         if key not in _WRITER_LOCKS:
             _WRITER_LOCKS[key] = WriterLock(Path(key + "-writer.lock") if file else None)
+        _WRITER_LOCK_OF_URL[bind.url] = _WRITER_LOCKS[key]
         return _WRITER_LOCKS[key]
 
 
