@@ -18,7 +18,7 @@ from scimgate.cli import app
 from scimgate.services import workspaces
 from scimgate.storage.db import transaction
 from scimgate.storage.models import Workspace
-from tests.support import LiveServer, Tenant, free_port, make_tenant
+from tests.support import LiveServer, Tenant, free_port, make_tenant, start_server, stop_server
 
 
 def simulate(server: LiveServer, token: str, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -150,3 +150,24 @@ def test_entra_run_reports_a_server_without_entra_quirks(scim2_server: str, tmp_
     assert "phone" in groups[("400", "noTarget")]["first_detail"]
     assert groups[("400", "invalidValue")]["first_kind"] == "set manager"
     assert groups[("400", "invalidSyntax")]["first_kind"] == "create group"
+
+
+def test_a_rate_limited_run_waits_out_429s_and_still_converges(backend: str, database_url: str,
+                                                               tmp_path: Path) -> None:
+    """Against a server whose token budget is smaller than the run (rate limit 20/s, burst 10),
+    the simulator waits out each 429 for its Retry-After, as Entra does (research notes §6):
+    the 429s are counted as throttled, not as failures, and the run converges."""
+    if backend != "sqlite":
+        pytest.skip("the limiter's behaviour is the same on both databases; one server is enough")
+    server = start_server(database_url, tmp_path / "limited.log", backend,
+                          env={"SCIMGATE_RATE_LIMIT_PER_SECOND": "20", "SCIMGATE_RATE_LIMIT_BURST": "10"})
+    try:
+        tenant = entra_tenant(server)
+        code, summary, output = simulate(server, tenant.token, tmp_path, "entra", "--users", "6",
+                                         "--groups", "1", "--new-domain", "new.example")
+        assert code == 0, output
+        assert summary["failures"] == 0
+        assert summary["throttled"] > 0
+        assert "waited out" in output
+    finally:
+        stop_server(server)

@@ -40,12 +40,26 @@ def error_fields(response: httpx.Response) -> tuple[str | None, str]:
     return None, response.text[:200]
 
 
+MAX_RETRIES_AFTER_429 = 5
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+def retry_after_seconds(response: httpx.Response) -> float:
+    """The wait a 429 asks for: ``Retry-After`` in seconds (RFC 9110 §10.2.3; an HTTP date or
+    a missing header count as 1 s), at most ``MAX_RETRY_AFTER_SECONDS``."""
+    value = response.headers.get("retry-after", "")
+    seconds = float(value) if value.isascii() and value.isdigit() else 1.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
 class ScimClient:
     """HTTP calls to one SCIM service provider, each recorded in a :class:`Recorder`.
 
     ``call`` returns the response when its status is one of ``expect``, else records a failure
     (status and scimType, first detail) and returns None; transport errors are recorded as
-    status ``transport``. ``on_request`` is called once per exchange (the progress bar).
+    status ``transport``. A 429 is waited out for its ``Retry-After`` and the request sent again
+    (up to ``MAX_RETRIES_AFTER_429`` times), as Entra does (research notes §6); each is counted
+    as throttled, not failed. ``on_request`` is called once per exchange (the progress bar).
     """
 
     def __init__(self, base_url: str, token: str, recorder: Recorder, *, user_agent: str,
@@ -73,16 +87,21 @@ class ScimClient:
         """
         query = list(self.flags) + list((params or {}).items())
         headers = {"Content-Type": SCIM_JSON} if body is not None else {}
-        started = time.perf_counter()
-        try:
-            response = self.http.request(method, path, params=query, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+        for attempt in range(MAX_RETRIES_AFTER_429 + 1):
+            started = time.perf_counter()
+            try:
+                response = self.http.request(method, path, params=query, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                self.recorder.exchange(kind, time.perf_counter() - started)
+                self._tick()
+                self.recorder.failure(kind, "transport", None, f"{method} {path}: {exc!r}")
+                return None
             self.recorder.exchange(kind, time.perf_counter() - started)
             self._tick()
-            self.recorder.failure(kind, "transport", None, f"{method} {path}: {exc!r}")
-            return None
-        self.recorder.exchange(kind, time.perf_counter() - started)
-        self._tick()
+            if response.status_code != 429 or 429 in expect or attempt == MAX_RETRIES_AFTER_429:
+                break
+            self.recorder.throttle()
+            time.sleep(retry_after_seconds(response))
         if response.status_code not in expect:
             scim_type, detail = error_fields(response)
             self.recorder.failure(kind, str(response.status_code), scim_type,

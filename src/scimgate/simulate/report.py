@@ -44,6 +44,7 @@ class Recorder:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failed_by_kind: dict[str, int] = field(default_factory=dict)
     failures: dict[tuple[str, str], FailureGroup] = field(default_factory=dict)
+    throttled: int = 0
     finished: float | None = None
 
     def exchange(self, kind: str, seconds: float) -> None:
@@ -59,6 +60,10 @@ class Recorder:
             group.first_kind, group.first_detail = kind, detail
         group.count += 1
 
+    def throttle(self) -> None:
+        """Count one 429 answer that was waited out and retried (not a failure)."""
+        self.throttled += 1
+
     def finish(self) -> None:
         """Stop the wall clock (idempotent)."""
         if self.finished is None:
@@ -72,9 +77,9 @@ class Recorder:
     def summary(self) -> dict[str, Any]:
         """The run as a JSON-ready dict.
 
-        Shape: ``{"requests": int, "failures": int, "seconds": float, "throughput_rps": float,
-        "p50_ms": float, "p99_ms": float, "kinds": [{"kind", "requests", "failures", "p50_ms",
-        "p99_ms"}], "failure_groups": [{"status", "scimType", "count", "first_kind",
+        Shape: ``{"requests": int, "failures": int, "throttled": int, "seconds": float,
+        "throughput_rps": float, "p50_ms": float, "p99_ms": float, "kinds": [{"kind", "requests",
+        "failures", "p50_ms", "p99_ms"}], "failure_groups": [{"status", "scimType", "count", "first_kind",
         "first_detail"}]}``. Latencies in milliseconds, wall time in seconds.
         """
         self.finish()
@@ -85,6 +90,7 @@ class Recorder:
         return {
             "requests": len(every),
             "failures": self.failure_count,
+            "throttled": self.throttled,
             "seconds": round(seconds, 3),
             "throughput_rps": round(len(every) / seconds, 1) if seconds > 0 else 0.0,
             "p50_ms": round(percentile(every, 0.5) * 1000, 2),
@@ -128,4 +134,5 @@ def render_summary(summary: dict[str, Any], console: Console, title: str) -> Non
         f"{summary['requests']} requests in {summary['seconds']:.2f} s "
         f"({summary['throughput_rps']:.1f} req/s), p50 {summary['p50_ms']:.1f} ms, "
         f"p99 {summary['p99_ms']:.1f} ms, {summary['failures']} failure(s)"
+        + (f", {summary['throttled']} 429 answer(s) waited out" if summary.get("throttled") else "")
     )
