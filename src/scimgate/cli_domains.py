@@ -15,12 +15,12 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session
 
-from scimgate.cli_database import unit_of_work
+from scimgate.cli_database import open_database, unit_of_work
 from scimgate.config import Settings
 from scimgate.services import domains, owned, tokens, workspaces
 from scimgate.services.dns_verification import ResolverConfig
 from scimgate.services.workspaces import WorkspaceError
-from scimgate.storage.db import make_engine, session_factory, transaction
+from scimgate.storage.db import session_factory, transaction
 from scimgate.storage.models import EmailDomain, Workspace
 
 domain_app = typer.Typer(help="Allowed email domains of a workspace and their verification.",
@@ -103,7 +103,7 @@ def domain_verify(
             typer.echo(_describe(verified))
         return
     settings = Settings()
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     try:
         with transaction(session_factory(engine)) as session:
             workspace_id = workspaces.find_workspace(session, workspace).id
