@@ -205,6 +205,17 @@ def test_filter_id_is_case_exact(directory: Directory) -> None:
     assert _found(directory, f'id eq "{alice}" and {ENTERPRISE}:manager.value eq "mgr-1"') == {"Alice"}
 
 
+def test_filter_manager_without_value_compares_its_value(directory: Directory) -> None:
+    """Entra checks a manager reference with ``id eq "<user>" and manager eq "<manager id>"``
+    (research §2.3, Microsoft's SCIM guide, Example 4): a singular complex attribute with a
+    ``value`` compares that value, as ``emails eq`` does for a multi-valued one."""
+    alice = directory.users["Alice"]
+    for path in (f"{ENTERPRISE}:manager", "manager"):
+        assert _found(directory, f'id eq "{alice}" and {path} eq "mgr-1"') == {"Alice"}
+        assert _found(directory, f'id eq "{alice}" and {path} eq "mgr-2"') == set()
+        assert _found(directory, f'{path} eq "mgr-1"') == _found(directory, f'{path}.value eq "mgr-1"')
+
+
 def test_filter_groups_forms(directory: Directory) -> None:
     """Groups: displayName (insensitive, C19/C21), externalId (exact, C24), members eq/members[value eq]/
     members.value eq (Entra's ``id eq and members eq`` check, research §3)."""
@@ -255,7 +266,7 @@ def test_unparsable_filter_gives_position(directory: Directory, expression: str)
 
 
 @pytest.mark.parametrize("expression", [
-    'name eq "Alice"', f'{ENTERPRISE}:manager eq "mgr-1"', 'active gt true', 'active co "t"',
+    'name eq "Alice"', 'name.givenName eq 5', 'active gt true', 'active co "t"',
     'meta.created gt "yesterday"', 'userName gt 5', 'displayName co null', 'emails[value eq "x"].type eq 3',
 ])
 def test_ill_typed_comparison_is_invalid_filter(directory: Directory, expression: str) -> None:
@@ -311,13 +322,35 @@ def test_sort_ties_are_broken_by_id(directory: Directory) -> None:
     assert ties == sorted(ties, key=lambda name: directory.users[name])
 
 
-@pytest.mark.parametrize("sort_by", ["nosuch", "emails", "name", "name.nosuch", "emails.value", "x y"])
+@pytest.mark.parametrize("sort_by", ["nosuch", "name", "name.nosuch", "emails.nosuch", "addresses", "groups",
+                                     "x y"])
 def test_sort_by_unsortable_attribute_is_400(directory: Directory, sort_by: str) -> None:
-    """sortBy an unknown, multi-valued or complex attribute is 400 (RFC 7644 §3.4.2.3), and the
-    detail speaks of sortBy, naming it (not of a filter the request did not send)."""
+    """sortBy an unknown attribute, a complex one without a sub-attribute, or a multi-valued one
+    without a value to sort by is 400 invalidValue (RFC 7644 §3.4.2.3), and the detail speaks of
+    sortBy, naming it (not of a filter the request did not send)."""
     error = _error(directory, sortBy=sort_by)
-    assert error["status"] == "400"
+    assert error["status"] == "400" and error["scimType"] == "invalidValue"
     assert error["detail"].startswith(f"sortBy {sort_by!r}") and "filter" not in error["detail"]
+
+
+def test_sort_by_multi_valued_uses_the_primary_else_the_first_value(live_server: LiveServer) -> None:
+    """RFC 7644 §3.4.2.3: a multi-valued sortBy orders by the primary value, else the first one;
+    resources without one sort last ascending (first descending); strings ignore case."""
+    tenant = make_tenant(live_server)
+    ids = {}
+    amy = {"value": "Amy@example.com", "primary": True}
+    for name, emails in (("u1", [{"value": "zed@example.com"}, amy]),
+                         ("u2", [{"value": "Mia@example.com"}, {"value": "bea@example.com"}]),
+                         ("u3", [{"value": "cat@example.com", "primary": True}]),
+                         ("u4", [])):
+        ids[tenant.create_user(f"{name}@example.com", emails=emails)["id"]] = name
+    for sort_by in ("emails", "emails.value"):
+        ascending = tenant.get("/Users", params={"sortBy": sort_by}).json()["Resources"]
+        assert [ids[r["id"]] for r in ascending] == ["u1", "u3", "u2", "u4"]
+        descending = tenant.get("/Users", params={"sortBy": sort_by, "sortOrder": "descending"}).json()
+        assert [ids[r["id"]] for r in descending["Resources"]] == ["u4", "u2", "u3", "u1"]
+    searched = tenant.post("/Users/.search", json={"sortBy": "emails", "startIndex": 2, "count": 2}).json()
+    assert [ids[r["id"]] for r in searched["Resources"]] == ["u3", "u2"]
 
 
 def test_sort_order_other_than_ascending_descending_is_400(directory: Directory) -> None:
@@ -462,6 +495,18 @@ def test_root_search_attribute_of_one_type_is_unassigned_in_the_other(directory:
     assert {r["id"] for r in body["Resources"]} == set(directory.groups.values())
     response = directory.tenant.post("/.search", json={"filter": 'nosuch eq "x"'})
     assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
+
+
+def test_root_search_sort_by_of_one_type_sorts_it_and_unknown_is_400(directory: Directory) -> None:
+    """sortBy an attribute only Users have sorts the Users (Groups keep their order); a sortBy
+    no type has is 400 invalidValue, as on /Users (RFC 7644 §3.4.2.3, §3.4.3)."""
+    body = directory.tenant.post("/.search", json={"sortBy": "userName", "sortOrder": "descending",
+                                                   "count": 1000}).json()
+    names = [r["userName"] for r in body["Resources"] if r["meta"]["resourceType"] == "User"]
+    assert names == sorted(names, key=str.lower, reverse=True)
+    for sort_by in ("nosuch", "name.nosuch", "x y"):
+        response = directory.tenant.post("/.search", json={"sortBy": sort_by})
+        assert response.status_code == 400 and response.json()["scimType"] == "invalidValue", sort_by
 
 
 def test_root_search_projection_names_of_one_type_are_ignored_for_the_other(directory: Directory) -> None:

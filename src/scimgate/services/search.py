@@ -20,7 +20,7 @@ from scimgate.scim.projection import known_names
 from scimgate.scim.schema import ResourceSchema, group_schema, user_schema
 from scimgate.scim.serialize import list_response
 from scimgate.services import groups, members
-from scimgate.storage.filter_sql import FilterCompiler, parse_filter
+from scimgate.storage.filter_sql import FilterCompiler, parse_filter, sort_key
 from scimgate.storage.mapping import GROUP_MAPPING, USER_MAPPING, ResourceMapping
 from scimgate.storage.models import Workspace
 
@@ -40,7 +40,8 @@ def search_all(session: Session, workspace: Workspace, query: ListQuery, base_ur
     """POST /.search: a ListResponse of the workspace's Users and Groups matching ``query``.
 
     Raises InvalidFilterException when the filter is unparsable or names an attribute no
-    resource type has (for one type only, it is unassigned in the others).
+    resource type has (for one type only, it is unassigned in the others); InvalidValueException
+    likewise for ``sortBy``, ``attributes`` and ``excludedAttributes``.
     """
     types = _resource_types(workspace)
     if query.filter is not None:
@@ -58,6 +59,9 @@ def search_all(session: Session, workspace: Workspace, query: ListQuery, base_ur
             raise InvalidValueException(
                 detail=f"No resource type has the attribute {name!r} (attributes/excludedAttributes)."
             )
+    if query.sort_by and all(sort_key(resource, mapping, query.sort_by, unknown_is_absent=True) is None
+                             for resource, mapping, _ in types):
+        raise InvalidValueException(detail=f"sortBy {query.sort_by!r}: no resource type has this attribute.")
     across = replace(query, across_types=True)
     found: list[dict[str, Any]] = []
     total = 0

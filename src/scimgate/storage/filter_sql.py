@@ -62,7 +62,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from scimgate.scim.errors import InvalidFilterException
+from scimgate.scim.errors import InvalidFilterException, InvalidValueException
 from scimgate.scim.literals import check_literals
 from scimgate.scim.params import MAX_FILTER_BYTES
 from scimgate.scim.resource import parse_boolean
@@ -139,6 +139,42 @@ def _array_any_postgresql(element: _ArrayAny, compiler: SQLCompiler, **kw: Any) 
         return text if kind in STRING_TYPES else text.cast(_sql_type(kind))
 
     query = exists(select(literal(1)).select_from(rows).where(element.condition(field)))
+    return compiler.process(query, **kw)
+
+
+class _ArrayFirst(ColumnElement[Any]):
+    """The sub-attribute ``name`` of the element a multi-valued attribute sorts by (RFC 7644
+    §3.4.2.3): the element with ``primary`` true, else the first one; NULL for an empty or
+    missing array. A scalar subquery over json_each() (SQLite) or jsonb_array_elements() WITH
+    ORDINALITY (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, document: Any, path: tuple[str, ...], name: str, lower: bool):
+        self.document, self.path, self.name, self.lower = document, path, name, lower
+        self.type = String()
+
+
+@compiles(_ArrayFirst, "sqlite")
+def _array_first_sqlite(element: _ArrayFirst, compiler: SQLCompiler, **kw: Any) -> str:
+    path = "$" + "".join(f'."{key}"' for key in element.path)
+    rows = func.json_each(element.document, path).table_valued("value", "key")
+    value: ColumnElement[Any] = func.json_extract(rows.c.value, f'$."{element.name}"', type_=String())
+    primary = func.coalesce(func.json_extract(rows.c.value, '$."primary"'), 0)
+    query = (select(func.lower(value) if element.lower else value).select_from(rows)
+             .order_by(primary.desc(), rows.c.key).limit(1).scalar_subquery())
+    return compiler.process(query, **kw)
+
+
+@compiles(_ArrayFirst, "postgresql")
+def _array_first_postgresql(element: _ArrayFirst, compiler: SQLCompiler, **kw: Any) -> str:
+    rows = func.jsonb_array_elements(element.document[element.path]).table_valued(
+        "value", with_ordinality="ordinality")
+    entry = type_coerce(rows.c.value, JSONB)
+    value: ColumnElement[Any] = entry[element.name].astext
+    primary = func.coalesce(entry["primary"].astext == "true", False)
+    query = (select(func.lower(value) if element.lower else value).select_from(rows)
+             .order_by(primary.desc(), rows.c.ordinality).limit(1).scalar_subquery())
     return compiler.process(query, **kw)
 
 
@@ -384,8 +420,13 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
                 matched = or_(not_(self._has_element(resolved)), matched)
             return not_(matched) if node.op == CompareOperator.ne else matched
         if attribute.is_complex and sub is None:
-            raise InvalidFilterException(
-                detail=f"'{resolved.label}' is complex: name a sub-attribute to compare.")
+            # a singular complex attribute with a "value" (the enterprise manager) compares its
+            # value, as multi-valued ones do: Entra checks "manager eq <id>" (research §2.3)
+            sub = attribute.sub("value")
+            if sub is None:
+                raise InvalidFilterException(
+                    detail=f"'{resolved.label}' is complex: name a sub-attribute to compare.")
+            resolved = _Resolved(attribute, sub, resolved.key, f"{resolved.label}.{sub.name}")
         return compare(self._operand(resolved), node.op, node.value, resolved.label)
 
     def visit_present(self, node: Present) -> ColumnElement[bool]:
@@ -476,6 +517,21 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
         return Operand(accessor.get(leaf.type, value.as_string)(), leaf)
 
     # -- multi-valued attributes
+
+    def sort_value_of_elements(self, resolved: _Resolved, sort_by: str) -> ColumnElement[Any]:
+        """What a multi-valued attribute sorts by (RFC 7644 §3.4.2.3: the primary element's
+        value, else the first element's): its ``value`` or the named sub-attribute, lower-cased
+        when case-insensitive. Raises InvalidValueException when its elements are not stored
+        as a JSON array (a Group's ``members``) or have no such sub-attribute."""
+        attribute = resolved.attribute
+        sub = resolved.sub or (attribute.sub("value") if attribute.is_complex else None)
+        array = self.mapping.arrays.get(resolved.key)
+        if sub is None or array is None or sub.is_complex:
+            name = self.resource.name
+            raise InvalidValueException(
+                detail=f"sortBy {sort_by!r} is not an attribute of {name} that can be sorted on.")
+        lower = sub.type in STRING_TYPES and not sub.case_exact
+        return _ArrayFirst(self.mapping.document_column, array.path, sub.name, lower)
 
     def _has_element(self, resolved: _Resolved) -> ColumnElement[bool]:
         """EXISTS (any element of the multi-valued attribute, empty or not)."""
@@ -569,25 +625,29 @@ class _ElementCompiler(FilterVisitor[ColumnElement[bool]]):
 def sort_key(resource: ResourceSchema, mapping: ResourceMapping, sort_by: str, *,
              unknown_is_absent: bool = False) -> ColumnElement[Any] | None:
     """The SQL expression ``sortBy`` orders by (RFC 7644 §3.4.2.3): a mapped singular attribute,
-    case-insensitive strings lower-cased. Raises InvalidFilterException naming the attribute
-    when it is unknown (None with ``unknown_is_absent``), multi-valued or unmapped."""
+    case-insensitive strings lower-cased; a multi-valued one sorts by its primary (else first)
+    element's value. Raises InvalidValueException naming ``sortBy`` when it is no attribute
+    path, unknown (None with ``unknown_is_absent``), complex without a sub-attribute or unmapped: the
+    request's sortBy value is wrong, and it may have no filter at all (RFC 7644 §3.12, Table 9)."""
     try:  # an attrPath is parsed by the filter grammar, as the left side of "pr"
         node = parse_filter(f"{sort_by} pr")
     except InvalidFilterException as exc:
-        raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.") from exc
+        raise InvalidValueException(detail=f"sortBy {sort_by!r} is not an attribute path.") from exc
     if not isinstance(node, Present):
-        raise InvalidFilterException(detail=f"sortBy {sort_by!r} is not an attribute path.")
+        raise InvalidValueException(detail=f"sortBy {sort_by!r} is not an attribute path.")
     compiler = FilterCompiler(resource, mapping, unknown_is_absent=unknown_is_absent)
     try:
         resolved = compiler._resolve(node.attr_path)
     except InvalidFilterException as exc:  # its detail speaks of "the filter"
-        raise InvalidFilterException(
+        raise InvalidValueException(
             detail=f"sortBy {sort_by!r} is not an attribute of {resource.name} that can be sorted on."
         ) from exc
     if resolved is None:
         return None
-    if resolved.attribute.multi_valued or (resolved.attribute.is_complex and resolved.sub is None):
-        raise InvalidFilterException(detail=f"sortBy {sort_by!r}: only singular attributes can be sorted on.")
+    if resolved.attribute.multi_valued:
+        return compiler.sort_value_of_elements(resolved, sort_by)
+    if resolved.attribute.is_complex and resolved.sub is None:
+        raise InvalidValueException(detail=f"sortBy {sort_by!r} is complex: name a sub-attribute to sort on.")
     operand = compiler._operand(resolved)
     leaf = operand.attribute
     if leaf.type in STRING_TYPES and not leaf.case_exact:
