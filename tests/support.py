@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scimgate.services import tokens, workspaces
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, normalise_url, session_factory, transaction
-from scimgate.storage.models import EmailDomain, utcnow
+from scimgate.storage.models import EmailDomain, Workspace, utcnow
 
 POSTGRES_URL = os.environ.get("SCIMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCIM_PREFIX = "/api/scim/v2"
@@ -180,3 +180,13 @@ def make_tenant(server: LiveServer, *, domains: tuple[str, ...] = ("example.com"
         timeout=30,
     )
     return Tenant(server, workspace_id, name, issued.secret, client)
+
+
+def admin_client(tenant: Tenant) -> httpx.Client:
+    """An admin API client for the tenant's workspace (a fresh admin key)."""
+    with transaction(tenant.server.sessions) as session:
+        workspace = session.get(Workspace, tenant.workspace_id)
+        assert workspace is not None
+        secret = tokens.issue_token(session, workspace, kind="admin").secret
+    return httpx.Client(base_url=tenant.server.url + "/api/admin/v1",
+                        headers={"Authorization": f"Bearer {secret}"}, timeout=30)

@@ -10,11 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from scimgate.services import tokens
-from scimgate.storage.db import transaction
-from scimgate.storage.models import AuditEvent, EmailDomain, Member, Workspace
+from scimgate.storage.models import AuditEvent, EmailDomain, Member
 from tests.dns_server import DnsZone
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import LiveServer, Tenant, admin_client, make_tenant
 
 pytestmark = pytest.mark.dns  # the live server resolves through the test DNS server (`zone`)
 
@@ -22,16 +20,6 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-
-
-def admin_client(tenant: Tenant) -> httpx.Client:
-    """An admin API client for the tenant's workspace (a fresh admin key)."""
-    with transaction(tenant.server.sessions) as session:
-        workspace = session.get(Workspace, tenant.workspace_id)
-        assert workspace is not None
-        secret = tokens.issue_token(session, workspace, kind="admin").secret
-    return httpx.Client(base_url=tenant.server.url + "/api/admin/v1",
-                        headers={"Authorization": f"Bearer {secret}"}, timeout=30)
 
 
 def unique(label: str = "d") -> str:
@@ -316,7 +304,8 @@ def test_look_alike_spellings_of_an_address_are_refused(tenant: Tenant) -> None:
     address are 400, not a second (look-alike) member; with allow_any_domain too (TR 39)."""
     assert tenant.post("/Users", json=user("ok@example.com", "ok@example.com")).status_code == 201
     spellings = ["ok@example.com.", "ok@example.com\u200b", "ok@ｅxample.com", "ok@example\u3002com",
-                 "\u202eok@example.com", "o\u200dk@example.com"]
+                 "\u202eok@example.com", "o\u200dk@example.com", " ok@example.com", "ok@example.com ",
+                 "OK@example.com  ", "ok @example.com", "ok@example.com\t", "\u2003ok@example.com"]
     for spelling in spellings:
         for body in (user(spelling), user("plain@example.com", spelling)):
             response = tenant.post("/Users", json=body)
@@ -324,3 +313,5 @@ def test_look_alike_spellings_of_an_address_are_refused(tenant: Tenant) -> None:
             assert response.json()["scimType"] == "invalidValue"
     listed = tenant.get("/Users", params={"filter": 'userName sw "ok"'}).json()
     assert listed["totalResults"] == 1
+    for name in (" ok", "ok ", "\tok"):  # not email-shaped: still no white space at either end
+        assert tenant.post("/Users", json={"userName": name}).json()["scimType"] == "invalidValue"

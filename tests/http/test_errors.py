@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from scimgate.http.errors import install_error_handlers
 from scimgate.http.middleware import EdgeMiddleware
-from tests.support import Tenant
+from tests.support import LiveServer, Tenant, admin_client
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -118,6 +118,9 @@ def test_nul_in_the_url_is_invalid_value(tenant: Tenant, path: str) -> None:
 
 @pytest.mark.parametrize("query, scim_type", [
     ("startIndex=abc", "invalidValue"), ("count=1.5", "invalidValue"), ("sortOrder=sideways", "invalidValue"),
+    ("count=%D9%A3", "invalidValue"), ("startIndex=%EF%BC%91", "invalidValue"), ("count=1_0", "invalidValue"),
+    ("count=%203", "invalidValue"), ("startIndex=0x10", "invalidValue"),
+    ("sortBy=bogus", "invalidValue"), ("sortBy=name", "invalidValue"),
     ("filter=userName", "invalidFilter"), ("filter=userName%20eq", "invalidFilter"),
     ("filter=nosuch%20eq%20%22x%22", "invalidFilter"),
     ("filter=userName%20eq%20%22a%22%20and", "invalidFilter"),
@@ -158,6 +161,8 @@ def test_duplicate_user_name_in_any_case_is_409_uniqueness(tenant: Tenant) -> No
     ("DELETE", "/Groups", "GET, HEAD, POST"), ("POST", "/Groups/{id}", "DELETE, GET, HEAD, PATCH, PUT"),
     ("PATCH", "/Groups/.search", "POST"), ("DELETE", "/ServiceProviderConfig", "GET, HEAD"),
     ("POST", "/Schemas", "GET, HEAD"), ("PUT", "/.search", "POST"),
+    ("OPTIONS", "/Users/.search", "POST"), ("TRACE", "/Groups/.search", "POST"),
+    ("OPTIONS", "/Users", "GET, HEAD, POST"), ("OPTIONS", "/Users/{id}", "DELETE, GET, HEAD, PATCH, PUT"),
 ])
 def test_wrong_method_is_405_with_allow(tenant: Tenant, method: str, path: str, allow: str) -> None:
     """A method the endpoint does not support: 405 as a SCIM error (RFC 7644 §3.12, Table 8)
@@ -228,7 +233,7 @@ def test_unexpected_exception_is_500_with_request_id_only() -> None:
     Every client-reachable fault found over HTTP answers 4xx (the tests above), so the handler is
     exercised on a tiny app with the same handlers and edge middleware (RFC 7644 §3.12)."""
     app = FastAPI()
-    install_error_handlers(app, [])
+    install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=1024)
 
     @app.get("/boom")
@@ -243,3 +248,55 @@ def test_unexpected_exception_is_500_with_request_id_only() -> None:
     detail = "Internal server error; request id req-123."
     assert body == {"schemas": [ERROR], "status": "500", "detail": detail}
     assert "secret internals" not in response.text and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("method, path, status, allow", [
+    ("PUT", "/admin/logout", 405, "POST"),
+    ("DELETE", "/admin/security/tokens", 405, "POST"),
+    ("PUT", "/admin/static/admin.css", 405, "GET, HEAD"),
+    ("DELETE", "/healthz", 405, "GET, HEAD"),
+    ("PUT", "/admin/no-such-page", 404, None),
+    ("PATCH", "/no/such/path", 404, None),
+])
+def test_outside_scim_routing_errors_are_plain_and_405_lists_allow(
+        live_server: LiveServer, method: str, path: str, status: int, allow: str | None) -> None:
+    """Admin pages and ops URLs: a wrong method is 405 with the ``Allow`` of what the path
+    answers (RFC 9110 §15.5.6), a path that answers nothing is 404; neither is SCIM JSON."""
+    response = httpx.request(method, live_server.url + path, timeout=30, follow_redirects=False)
+    assert response.status_code == status
+    assert response.headers.get("allow") == allow
+    assert "scim" not in response.headers["content-type"]
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/domains", "GET, HEAD, POST"),
+    ("PATCH", "/domains/example.com", "DELETE, GET, HEAD"),
+    ("POST", "/domains/example.com", "DELETE, GET, HEAD"),
+])
+def test_admin_api_wrong_method_is_405_with_allow(tenant: Tenant, method: str, path: str, allow: str) -> None:
+    """The admin API answers a known path's wrong method with 405 and ``Allow``, and an unknown
+    path with 404, in its own JSON error form."""
+    with admin_client(tenant) as client:
+        response = client.request(method, path)
+        assert response.status_code == 405, response.text
+        assert response.headers["allow"] == allow
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert client.put("/no-such-endpoint").status_code == 404
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/Me"), ("PATCH", "/Me"), ("GET", "/Me/x"),
+                                          ("POST", "/Bulk"), ("GET", "/me"), ("POST", "/bulk")])
+def test_me_and_bulk_are_501_not_404(tenant: Tenant, method: str, path: str) -> None:
+    """RFC 7644 §3.11: a server without /Me SHOULD answer 501; /Bulk likewise (§3.7, bulk is
+    advertised as unsupported). A request without a token is still 401."""
+    assert_error(raw(tenant, method, path, b"{}" if method != "GET" else None), 501)
+    assert httpx.request(method, tenant.server.base_url + path, timeout=30).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/admin/members?q=%00", "/admin/groups/%00", "/healthz?x=%00"])
+def test_nul_outside_scim_is_a_plain_400(live_server: LiveServer, path: str) -> None:
+    """A NUL in an admin or ops URL is refused like one in a SCIM URL, but as plain text: those
+    clients are browsers and probes, not SCIM clients."""
+    response = httpx.get(live_server.url + path, timeout=30)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/plain") and "NUL" in response.text

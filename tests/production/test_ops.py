@@ -92,13 +92,30 @@ def test_access_log_is_json_with_context(tenant: Tenant) -> None:
     assert entry["duration_ms"] >= 0
 
 
+def test_access_log_keeps_ids_and_redacts_other_path_segments(tenant: Tenant) -> None:
+    """A resource id stays readable in the access log's path; a segment that may be personal
+    data (an email) is replaced by ``<redacted>``."""
+    user = tenant.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "logged@example.com"}).json()
+    seen = "ops-" + uuid.uuid4().hex
+    tenant.get(f"/Users/{user['id']}", headers={"X-Request-Id": seen})
+    assert _log_lines_with(tenant, seen)[0]["path"].endswith(f"/Users/{user['id']}")
+    hidden = "ops-" + uuid.uuid4().hex
+    tenant.get("/Users/logged@example.com", headers={"X-Request-Id": hidden})
+    assert _log_lines_with(tenant, hidden)[0]["path"].endswith("/Users/<redacted>")
+
+
 def test_log_never_holds_token_header_or_body(tenant: Tenant) -> None:
-    """Neither the bearer token, the Authorization header nor request bodies or filters reach the log."""
+    """Neither the bearer token, the Authorization header nor request bodies, filters or emails and
+    tokens sent as path segments reach the log."""
     marker = "secretmarker" + uuid.uuid4().hex[:8]
     tenant.post("/Users", json={"schemas": [USER_SCHEMA], "userName": f"{marker}@example.com"})
     tenant.post("/Users", json={"schemas": [USER_SCHEMA], "userName": f"{marker}@example.com"})
     tenant.get("/Users", params={"filter": f'userName eq "{marker}@example.com"'})
     tenant.post("/Users", content=b"{not json " + marker.encode())
+    # an email, a decoded "?" and the token itself as path segments (ids are the client's to choose)
+    for path in (f"/Users/{marker}@example.com", f"/Users%3Ffilter={marker}", f"/Groups/{tenant.token}",
+                 f"/Users/{marker}%20{marker}"):
+        httpx.get(tenant.server.base_url + path, headers={"Authorization": f"Bearer {tenant.token}"})
     last = "ops-" + uuid.uuid4().hex
     httpx.get(tenant.server.base_url + "/Users",
               headers={"Authorization": f"Bearer {tenant.token}x", "X-Request-Id": last})

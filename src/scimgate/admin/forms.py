@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from scimgate.scim.params import parse_integer
+
 SEARCHED_ATTRIBUTES = ("userName", "displayName", "emails.value", "name.givenName", "name.familyName")
 MAX_SEARCH_CHARS = 200
 STATUSES = {"active": "active eq true", "deactivated": "active eq false"}
@@ -52,6 +54,6 @@ def utc_datetime(value: str | None) -> datetime | None:
 def page_number(value: str | None) -> int:
     """A 1-based page number from a query string; anything that is not a positive integer is 1."""
     try:
-        return max(int(value or "1"), 1)
+        return max(parse_integer(value or "1"), 1)
     except ValueError:
         return 1

@@ -22,9 +22,10 @@ from starlette.responses import RedirectResponse, Response
 
 from scimgate.admin import forms
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
+from scimgate.http.allow import refuses
 from scimgate.http.deps import State
 from scimgate.scim.errors import NotFoundException
-from scimgate.scim.params import ListQuery
+from scimgate.scim.params import ListQuery, parse_integer
 from scimgate.services import admins, audit_log, domains, groups, members, owned, tokens, workspaces
 from scimgate.services.dns_verification import ResolverConfig
 from scimgate.services.resources import Projection
@@ -355,7 +356,8 @@ def set_retention(admin: Admin, state: State, _csrf: Csrf, days: Annotated[str, 
     """Keep the workspace's provisioning log ``days`` days (``scimgate audit prune`` deletes older events)."""
     try:
         with transaction(state.sessions) as db:
-            audit_log.set_retention(db, workspaces.find_workspace(db, admin.workspace_id), int(days))
+            audit_log.set_retention(db, workspaces.find_workspace(db, admin.workspace_id),
+                                    parse_integer(days.strip()))
     except (ValueError, WorkspaceError) as exc:
         raise PageError(400, "Bad request", f"Retention must be a whole number of days "
                         f"from 1 to {audit_log.MAX_RETENTION_DAYS}.") from exc
@@ -363,6 +365,7 @@ def set_retention(admin: Admin, state: State, _csrf: Csrf, days: Annotated[str, 
 
 
 @router.get("/{rest:path}")
+@refuses
 def unknown_page(rest: str) -> Response:
     """``/admin/`` goes to the security page; any other path is the HTML 404 page (not SCIM JSON)."""
     if not rest:

@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
+from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, bearer_secret
 from scimgate.services import domains, owned
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
@@ -45,12 +46,15 @@ PREFIX = "/api/admin/v1"
 class AdminApiError(Exception):
     """An admin API failure with its HTTP status and a stable ``code``."""
 
-    def __init__(self, status: int, code: str, detail: str):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.headers = dict(headers or {})
+        if status == 401:
+            self.headers["WWW-Authenticate"] = 'Bearer realm="scimgate-admin"'
 
     def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="scimgate-admin"'} if self.status == 401 else None
+        headers = self.headers or None
         body = {"error": {"status": self.status, "code": self.code, "detail": self.detail}}
         return JSONResponse(body, self.status, headers=headers)
 
@@ -206,5 +210,13 @@ def member_sample_data(member_id: str, admin: Admin, state: State,
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-def unknown_endpoint(rest: str) -> Response:
+@refuses
+def unknown_endpoint(rest: str, request: Request) -> Response:
+    """404, or 405 with ``Allow`` when the path exists but not for this method (RFC 9110 §15.5.6)."""
+    allow = allowed_methods(request)
+    if allow:
+        answers = ", ".join(allow)
+        raise AdminApiError(405, "method_not_allowed",
+                            f"{request.method} is not supported on {PREFIX}/{rest}; it answers {answers}.",
+                            headers={"Allow": answers})
     raise AdminApiError(404, "not_found", f"No admin API endpoint at {PREFIX}/{rest}.")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from http import HTTPStatus
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
-from starlette.routing import Match
+from starlette.responses import PlainTextResponse, Response
 
+from scimgate.config import SCIM_PREFIX
+from scimgate.http.allow import allowed_methods
 from scimgate.http.execute import record_failure
 from scimgate.http.metrics import count_failure
 from scimgate.http.responses import scim_response
@@ -47,18 +48,14 @@ def error_response(exc: ScimError) -> Response:
     return scim_response(error_document(exc), exc.status, headers)
 
 
-def allowed_methods(routers: Sequence[APIRouter], request: Request) -> tuple[str, ...]:
-    """The methods some route of ``routers`` answers at the request's path, sorted, with HEAD
-    wherever GET is (the edge middleware answers HEAD as a GET without a body)."""
-    methods: set[str] = set()
-    for router in routers:
-        for route in router.routes:
-            match, _ = route.matches(request.scope)
-            if match is not Match.NONE:
-                methods |= getattr(route, "methods", None) or set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    return tuple(sorted(methods))
+def _plain_http_error(status: int, allow: tuple[str, ...]) -> Response:
+    """A routing failure outside the SCIM endpoints: 405 with ``Allow`` when the path answers
+    other methods, else 404 (for a 404 or a 405 of a path that answers nothing)."""
+    if allow:
+        return PlainTextResponse("Method Not Allowed", 405, headers={"Allow": ", ".join(allow)})
+    if status in (404, 405):
+        return PlainTextResponse("Not Found", 404)
+    return PlainTextResponse(HTTPStatus(status).phrase, status)
 
 
 async def audit_failure(request: Request, exc: ScimError) -> None:
@@ -74,9 +71,9 @@ async def audit_failure(request: Request, exc: ScimError) -> None:
         log.exception("could not write the audit event", extra={"request_id": record.request_id})
 
 
-def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
-    """Register the handlers on ``app``; ``routers`` are the ones it includes (a 405's ``Allow``
-    header lists what their routes answer at the path)."""
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``. A 405 lists in ``Allow`` what the path answers
+    (http.allow); a path that answers no method at all is 404 instead."""
 
     @app.exception_handler(ScimError)
     async def _scim(request: Request, exc: ScimError) -> Response:
@@ -86,12 +83,14 @@ def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 405:
-            allow = allowed_methods(routers, request)
+        allow = allowed_methods(request) if exc.status_code == 405 else ()
+        if not request.url.path.startswith(SCIM_PREFIX):  # admin pages, ops: plain text, not SCIM JSON
+            return _plain_http_error(exc.status_code, allow)
+        if allow:
             return error_response(MethodNotAllowedException(
-                allow=allow, detail=f"{request.method} is not supported on this endpoint"
-                + (f"; it answers {', '.join(allow)}." if allow else ".")))
-        if exc.status_code == 404:
+                allow=allow, detail=f"{request.method} is not supported on this endpoint; it answers "
+                f"{', '.join(allow)}."))
+        if exc.status_code in (404, 405):
             return error_response(NotFoundException(detail=f"No SCIM endpoint at {request.url.path}."))
         generic = ScimError(detail=str(exc.detail))
         generic.status = exc.status_code

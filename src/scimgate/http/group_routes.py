@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
+from scimgate.http.allow import refuses
 from scimgate.http.deps import Body, Caller, ScimCaller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
@@ -67,6 +68,7 @@ def search_groups(request: Request, caller: GroupCaller, state: State, body: Bod
 
 
 @router.api_route("/Groups/.search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@refuses
 def search_groups_other_methods(request: Request) -> Response:
     """``/.search`` is POST only (RFC 7644 §3.4.3); without this route ``.search`` would be
     read as a group id and answer 404."""

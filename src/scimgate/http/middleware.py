@@ -11,7 +11,8 @@
 - ``HEAD`` is answered as the ``GET`` of the same URL without its body, headers included
   (RFC 9110 §9.3.2), wherever GET is answered.
 - One structured log line per request: request id, method, path (no query string: filters
-  may hold personal data), status, duration. Never a header, a token or a body.
+  may hold personal data; a path segment that may be an email or a token is redacted), status,
+  duration. Never a header, a token or a body.
 """
 
 from __future__ import annotations
@@ -34,6 +35,20 @@ ENDPOINTS = {name.lower(): name for name in (
     "Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas", ".search", "Bulk", "Me",
 )}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+REDACTED = "<redacted>"
+
+
+def loggable_path(path: str) -> str:
+    """``path`` with every segment that might be personal data or a secret replaced by
+    ``<redacted>``: one with characters other than letters, digits and ``._:-`` (an email's
+    ``@``, a decoded ``?`` or space), longer than 64, or shaped like a token (``sg_``). Ids,
+    endpoint names, schema URNs and domain names stay readable."""
+    return "/".join(
+        segment if not segment or (PLAIN_SEGMENT.fullmatch(segment) and not segment.startswith("sg_"))
+        else REDACTED
+        for segment in path.split("/")
+    )
 
 
 def normalise_scim_path(path: str) -> str:
@@ -82,10 +97,10 @@ class EdgeMiddleware:
 
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse(send_with_id, PayloadTooLargeException(
+            await self._refuse(scope, send_with_id, PayloadTooLargeException(
                 detail=f"The request body is larger than {self.max_body_bytes} bytes."))
         elif "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"").lower():
-            await self._refuse(send_with_id, InvalidValueException(
+            await self._refuse(scope, send_with_id, InvalidValueException(
                 detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
         else:
             try:
@@ -102,7 +117,7 @@ class EdgeMiddleware:
             extra={
                 "request_id": request_id,
                 "method": scope["method"],
-                "path": scope["path"],
+                "path": loggable_path(scope["path"]),
                 "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "workspace_id": scope["state"].get("workspace_id"),
@@ -126,13 +141,17 @@ class EdgeMiddleware:
 
         return limited_receive
 
-    async def _refuse(self, send: Send, exc: ScimError) -> None:
-        """Answer ``exc`` before the application sees the request."""
-        body = json.dumps(error_document(exc)).encode()
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, exc: ScimError) -> None:
+        """Answer ``exc`` before the application sees the request: as a SCIM error under the
+        SCIM prefix, as plain text elsewhere (admin pages, ops)."""
+        if scope["path"].startswith(SCIM_PREFIX):
+            body, kind = json.dumps(error_document(exc)).encode(), b"application/scim+json"
+        else:
+            body, kind = f"{exc.detail}\n".encode(), b"text/plain; charset=utf-8"
         await send({
             "type": "http.response.start",
             "status": exc.status,
-            "headers": [(b"content-type", b"application/scim+json"),
-                        (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
         })
         await send({"type": "http.response.body", "body": body})

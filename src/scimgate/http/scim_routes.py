@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
+from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State
 from scimgate.http.execute import execute
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
-from scimgate.scim.errors import MethodNotAllowedException
+from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
 from scimgate.scim.params import ListQuery, parse_list_query
 from scimgate.scim.serialize import list_response, parse_etag
 from scimgate.services import members, search
@@ -92,6 +93,7 @@ def search_root(request: Request, caller: Caller, state: State, body: Body) -> R
 
 
 @router.api_route("/Users/.search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@refuses
 def search_users_other_methods(request: Request) -> Response:
     """``/.search`` is POST only (RFC 7644 §3.4.3); without this route ``.search`` would be
     read as a user id and answer 404."""
@@ -179,6 +181,30 @@ def schemas(request: Request, caller: Caller, state: State) -> Response:
 def schema(urn: str, request: Request, caller: Caller, state: State) -> Response:
     return _discovery(request, caller, state, "Schema",
                       lambda: discovery.find_schema(caller.base_url, urn), urn)
+
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@router.api_route("/Me", methods=ALL_METHODS, include_in_schema=False)
+@router.api_route("/Me/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+def me(caller: Caller) -> Response:
+    """RFC 7644 §3.11: a server without ``/Me`` SHOULD answer 501 (our tokens belong to a
+    workspace's identity provider, not to a user, so there is no "me")."""
+    raise NotImplementedException(
+        detail="/Me is not supported: a SCIM token here acts for the workspace's identity provider, "
+        "not for a user."
+    )
+
+
+@router.api_route("/Bulk", methods=ALL_METHODS, include_in_schema=False)
+def bulk(caller: Caller) -> Response:
+    """RFC 7644 §3.7: bulk operations are not offered (ServiceProviderConfig ``bulk.supported``
+    is false), so ``/Bulk`` answers 501 rather than 404."""
+    raise NotImplementedException(
+        detail="Bulk operations are not supported (see ServiceProviderConfig bulk.supported); "
+        "send each operation as its own request."
+    )
 
 
 def _discovery(request: Request, caller: ScimCaller, state: AppState, resource_type: str,

@@ -42,6 +42,7 @@ __all__ = [
     "MutabilityException",
     "NoTargetException",
     "NotFoundException",
+    "NotImplementedException",
     "PayloadTooLargeException",
     "PreconditionFailedException",
     "ScimError",
@@ -89,6 +90,14 @@ class TooManyRequestsException(SCIMException):
     def __init__(self, *, retry_after: int, detail: str | None = None, **context: Any):
         super().__init__(detail=detail, **context)
         self.retry_after = retry_after
+
+
+class NotImplementedException(SCIMException):
+    """501: an endpoint RFC 7644 defines that this server does not offer (``/Me``, §3.11;
+    ``/Bulk``, §3.7, advertised as unsupported in ServiceProviderConfig)."""
+
+    status = 501
+    _default_detail = "This SCIM endpoint is not implemented by this server."
 
 
 class InternalErrorException(SCIMException):

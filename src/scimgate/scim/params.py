@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,14 +36,26 @@ class ListQuery:
     type lacks is treated as unassigned for that type instead of being an error."""
 
 
+DECIMAL_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_integer(text: str) -> int:
+    """``text`` as a base-10 integer: ASCII digits with an optional sign. Raises
+    ValueError otherwise: ``int()`` alone also reads other scripts' digits (``"٣"``), full-width
+    ones, underscores (``"1_0"``) and surrounding white space, none of which a client means."""
+    if not DECIMAL_INTEGER.fullmatch(text):
+        raise ValueError(f"not a decimal integer: {text!r}")
+    return int(text)
+
+
 def _integer(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise InvalidValueException(detail=f"'{name}' must be an integer, got {value!r}.")
     try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
+        return parse_integer(value) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueException(detail=f"'{name}' must be an integer, got {value!r}.") from exc
 
 

@@ -121,25 +121,32 @@ IDNA_DOTS = ("\u3002", "\uff0e", "\uff61")
 
 
 def check_identity_spelling(document: dict[str, Any]) -> None:
-    """Raise InvalidValueException for an email-shaped userName or email value that is not in
-    its plain form: invisible format characters (zero-width space, bidi controls), characters
-    NFKC changes (full-width letters, the ideographic full stop) or a domain ending in a dot.
+    """Raise InvalidValueException for a userName with white space at either end, and for an
+    email-shaped userName or email value that is not in its plain form: white space, invisible
+    format characters (zero-width space, bidi controls), characters NFKC changes (full-width
+    letters, the ideographic full stop) or a domain ending in a dot.
 
     Such spellings look like an existing member's address but are other strings, so they would
     pass the case-insensitive uniqueness check and create a look-alike member (Unicode TR 39,
     "confusable" identifiers; RFC 7643 §4.1.1 makes userName the unique identifier).
     """
-    values = [("userName", document.get("userName"))]
+    user_name = document.get("userName")
+    if isinstance(user_name, str) and user_name != user_name.strip():
+        raise InvalidValueException(
+            detail=f"The userName {user_name!r} starts or ends with white space: it would be another "
+            "member than the same name without it. Send it trimmed."
+        )
+    values = [("userName", user_name)]
     values += [("emails", email.get("value")) for email in document.get("emails") or []]
     for name, value in values:
         if not isinstance(value, str) or email_domain(value) is None:
             continue
         plain = (unicodedata.normalize("NFKC", value) == value and not value.endswith(".")
-                 and not any(dot in value for dot in IDNA_DOTS))
+                 and not any(dot in value for dot in IDNA_DOTS) and not any(char.isspace() for char in value))
         if not plain or any(unicodedata.category(char) in ("Cf", "Cc", "Zl", "Zp") for char in value):
             raise InvalidValueException(
-                detail=f"The {name} value {value!r} is not in plain form (invisible or compatibility "
-                "characters, or a trailing dot): send the address as the mail system spells it."
+                detail=f"The {name} value {value!r} is not in plain form (white space, invisible or "
+                "compatibility characters, or a trailing dot): send the address as the mail system spells it."
             )
 
 
