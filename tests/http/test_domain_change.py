@@ -6,15 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
-from scimgate.services import owned, tokens
+from scimgate.services import owned
 from scimgate.storage.db import transaction
 from scimgate.storage.models import Agent, Chat, GroupMember, Workspace
 from tests.dns_server import DnsZone
-from tests.support import LiveServer, Tenant, make_tenant
+from tests.support import LiveServer, Tenant, admin_client, make_tenant
 
 pytestmark = pytest.mark.dns  # the live server resolves through the test DNS server (`zone`)
 
@@ -79,15 +78,6 @@ def provision_alice(tenant: Tenant, user_name: str = "alice@old.example") -> dic
         owned.create_sample_data(session, workspace, alice["id"], chats=3, agents=2)
     assert snapshot(tenant, alice["id"]) == Owned(3, 2, {group_id})
     return alice
-
-
-def admin_client(tenant: Tenant) -> httpx.Client:
-    with transaction(tenant.server.sessions) as session:
-        workspace = session.get(Workspace, tenant.workspace_id)
-        assert workspace is not None
-        secret = tokens.issue_token(session, workspace, kind="admin").secret
-    return httpx.Client(base_url=tenant.server.url + "/api/admin/v1",
-                        headers={"Authorization": f"Bearer {secret}"}, timeout=30)
 
 
 def test_entra_domain_change_keeps_id_memberships_and_owned_rows(live_server: LiveServer) -> None:

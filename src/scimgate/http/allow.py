@@ -31,7 +31,8 @@ def refuses(endpoint: F) -> F:
 def allowed_methods(request: Request) -> tuple[str, ...]:
     """The methods some route serves at ``request``'s path, sorted (empty: no such resource)."""
     # a handler may see the scope of a mounted app, whose root_path includes the mount's path
-    app_scope = {**request.scope, "root_path": request.scope.get("app_root_path", request.scope["root_path"])}
+    root = request.scope.get("app_root_path", request.scope.get("root_path", ""))
+    app_scope = {**request.scope, "root_path": root}
     mounts = [route for route in request.app.routes if isinstance(route, Mount)]
     if any(mount.matches(app_scope)[0] is Match.FULL for mount in mounts):
         return ("GET", "HEAD")  # a mount (the admin's static files) owns every path under it

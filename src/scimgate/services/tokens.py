@@ -68,6 +68,14 @@ def find_live_token(session: Session, secret: str, *, kind: str = "scim") -> Sci
     return found[0] if found else None
 
 
+_LIVE_TOKEN = (  # built once: every SCIM request runs it
+    select(ScimToken, Workspace)
+    .join(Workspace, Workspace.id == ScimToken.workspace_id)
+    .where(ScimToken.token_sha256 == bindparam("token_sha256"), ScimToken.kind == bindparam("kind"),
+           ScimToken.revoked_at.is_(None))
+)
+
+
 def find_live_token_and_workspace(session: Session, secret: str, *,
                                   kind: str = "scim") -> tuple[ScimToken, Workspace] | None:
     """(token, its workspace) for a live token of ``kind`` matching ``secret``, or None; one
@@ -76,14 +84,6 @@ def find_live_token_and_workspace(session: Session, secret: str, *,
         return None
     row = session.execute(_LIVE_TOKEN, {"token_sha256": token_hash(secret), "kind": kind}).first()
     return (row[0], row[1]) if row else None
-
-
-_LIVE_TOKEN = (  # built once: every SCIM request runs it
-    select(ScimToken, Workspace)
-    .join(Workspace, Workspace.id == ScimToken.workspace_id)
-    .where(ScimToken.token_sha256 == bindparam("token_sha256"), ScimToken.kind == bindparam("kind"),
-           ScimToken.revoked_at.is_(None))
-)
 
 
 def use_is_stale(record: ScimToken) -> bool:
