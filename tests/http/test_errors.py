@@ -300,3 +300,24 @@ def test_nul_outside_scim_is_a_plain_400(live_server: LiveServer, path: str) -> 
     response = httpx.get(live_server.url + path, timeout=30)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain") and "NUL" in response.text
+
+
+def test_schemas_of_another_resource_type_or_of_the_wrong_shape_are_400(tenant: Tenant) -> None:
+    """RFC 7643 §3: ``schemas`` is an array of URNs naming the resource's schemas. Naming the
+    Group schema on /Users (or the User schema on /Groups) is 400 invalidValue, a ``schemas``
+    that is not an array of strings is 400 invalidSyntax; nothing is created. A body without
+    ``schemas`` is accepted (the endpoint says what it is)."""
+    user = tenant.create_user("schemas@example.com")
+    for path, body in (("/Users", {"schemas": [GROUP], "userName": "wrong@example.com"}),
+                       (f"/Users/{user['id']}", {"schemas": [GROUP], "userName": "schemas@example.com"}),
+                       ("/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                    "displayName": "Wrong"})):
+        method = "PUT" if path.count("/") == 2 else "POST"
+        assert_error(raw(tenant, method, path, json.dumps(body).encode()), 400, "invalidValue")
+    for schemas in ("urn:ietf:params:scim:schemas:core:2.0:User", [1], {"a": 1}):
+        body = {"schemas": schemas, "userName": "shape@example.com"}
+        assert_error(raw(tenant, "POST", "/Users", json.dumps(body).encode()), 400, "invalidSyntax")
+    assert tenant.get("/Users").json()["totalResults"] == 1
+    assert tenant.get("/Groups").json()["totalResults"] == 0
+    without = json.dumps({"userName": "noschemas@example.com"}).encode()
+    assert raw(tenant, "POST", "/Users", without).status_code == 201

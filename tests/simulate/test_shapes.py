@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
 from scimgate.simulate.client import split_base_url
 from scimgate.simulate.entra import Dialect
 from scimgate.simulate.population import ENTERPRISE, MISSING, differences, read_path
+from scimgate.simulate.report import Recorder, render_summary
 
 USER = {
     "userName": "ada@example.com",
@@ -60,3 +63,14 @@ def test_base_url_flags_are_kept() -> None:
     """Entra's Tenant URL query flag is split off and re-sent on every request (research §1)."""
     base, flags = split_base_url("http://h/scim/v2/?aadOptscim062020")
     assert (base, flags) == ("http://h/scim/v2", [("aadOptscim062020", "")])
+
+
+def test_failure_details_are_printed_as_sent_not_read_as_markup() -> None:
+    """A server's detail such as ``'phoneNumbers[type eq "work"].value' matches no value`` keeps
+    its brackets in the summary table (rich would read ``[type eq "work"]`` as a style tag)."""
+    recorder = Recorder()
+    detail = """PATCH /Users/1: 'phoneNumbers[type eq "work"].value' matches no value [bold]"""
+    recorder.failure("update user", "400", "noTarget", detail)
+    console = Console(record=True, width=400)
+    render_summary(recorder.summary(), console, "Entra")
+    assert detail in console.export_text()

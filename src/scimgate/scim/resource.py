@@ -23,7 +23,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from scimgate.scim.errors import InvalidValueException
+from scimgate.scim.errors import InvalidSyntaxException, InvalidValueException
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, Attribute, ResourceSchema
 
 # Values of one multi-valued attribute kept in a stored document (emails, phoneNumbers, roles, ...).
@@ -170,6 +170,29 @@ def set_attribute(document: dict[str, Any], attribute: Attribute, value: Any,
         document.pop(attribute.schema, None)
 
 
+CORE_SCHEMA_PREFIX = "urn:ietf:params:scim:schemas:core:2.0:"
+
+
+def check_schemas(body: dict[str, Any], resource: ResourceSchema) -> None:
+    """The body's ``schemas`` (RFC 7643 §3), when sent, is a JSON array of URNs (else 400
+    ``invalidSyntax``) and does not name another resource type's core schema instead of this
+    one's, e.g. the Group schema in a POST to /Users (else 400 ``invalidValue``). A body without
+    ``schemas`` is accepted: the endpoint says what it is."""
+    found = [value for key, value in body.items() if isinstance(key, str) and key.lower() == "schemas"]
+    schemas = found[0] if found else None
+    if schemas is None:
+        return
+    if not isinstance(schemas, list) or not all(isinstance(urn, str) for urn in schemas):
+        raise InvalidSyntaxException(detail="'schemas' must be a JSON array of schema URNs (RFC 7643 §3).")
+    named = {urn.lower() for urn in schemas}
+    others = sorted(urn for urn in schemas if urn.lower().startswith(CORE_SCHEMA_PREFIX)
+                    and urn.lower() != resource.core.lower())
+    if others and resource.core.lower() not in named:
+        raise InvalidValueException(
+            detail=f"'schemas' names {others[0]}, not {resource.core}: this endpoint takes a {resource.name}."
+        )
+
+
 def normalise_document(body: dict[str, Any], resource: ResourceSchema) -> dict[str, Any]:
     """The canonical stored document for a POST or PUT body (see the module docstring).
 
@@ -178,6 +201,7 @@ def normalise_document(body: dict[str, Any], resource: ResourceSchema) -> dict[s
     """
     if not isinstance(body, dict):
         raise InvalidValueException(detail="The request body must be a JSON object.")
+    check_schemas(body, resource)
     document: dict[str, Any] = {}
     for key, value in body.items():
         if not isinstance(key, str) or key.lower() == "schemas":

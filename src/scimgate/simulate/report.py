@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -126,9 +127,9 @@ def render_summary(summary: dict[str, Any], console: Console, title: str) -> Non
         failures = Table(title=f"{title}: failures by status / scimType")
         for column in ("status", "scimType", "count", "first request", "first detail"):
             failures.add_column(column, overflow="fold")
-        for group in summary["failure_groups"]:
-            failures.add_row(group["status"], group["scimType"], str(group["count"]),
-                             group["first_kind"], group["first_detail"])
+        for group in summary["failure_groups"]:  # server text is not rich markup: "[type eq ...]" stays
+            failures.add_row(escape(group["status"]), escape(group["scimType"]), str(group["count"]),
+                             escape(group["first_kind"]), escape(group["first_detail"]))
         console.print(failures)
     console.print(
         f"{summary['requests']} requests in {summary['seconds']:.2f} s "
