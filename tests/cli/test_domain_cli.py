@@ -150,13 +150,13 @@ def test_admin_key_create_list_revoke(database: str, workspace: str) -> None:
     engine = make_engine(database)
     sessions = session_factory(engine)
     with transaction(sessions) as session:
-        key = tokens.authenticate(session, secret, kind="admin")
-        assert key is not None and key.kind == "admin"
-        assert tokens.authenticate(session, secret) is None
+        found = tokens.find_live_token(session, secret, kind="admin")
+        assert found is not None and found[0].kind == "admin"
+        assert tokens.find_live_token(session, secret) is None
     assert f"{secret[:10]}…" in run(database, None, "admin-key", "list", workspace).output
     assert "Revoked 1 admin key(s)." in run(database, None, "admin-key", "revoke", workspace).output
     with transaction(sessions) as session:
-        assert tokens.authenticate(session, secret, kind="admin") is None
+        assert tokens.find_live_token(session, secret, kind="admin") is None
     engine.dispose()
 
 

@@ -30,12 +30,11 @@ from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from scimgate.http.allow import allowed_methods, refuses
-from scimgate.http.deps import State, bearer_secret
+from scimgate.http.deps import State, authenticate_bearer, bearer_secret
 from scimgate.services import domains, owned
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
-from scimgate.services.tokens import authenticate
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.db import transaction
 from scimgate.storage.models import EmailDomain, ScimToken, Workspace
@@ -106,10 +105,7 @@ class AdminCaller:
 
 def admin_caller(request: Request, state: State) -> AdminCaller:
     """401 unless the bearer token is a live admin key; its workspace scopes the request."""
-    secret = bearer_secret(request)
-    with transaction(state.sessions) as session:
-        key = authenticate(session, secret, kind="admin") if secret else None
-        workspace = session.get(Workspace, key.workspace_id) if key else None
+    key, workspace = authenticate_bearer(state, bearer_secret(request), kind="admin") or (None, None)
     if key is None or workspace is None:
         raise AdminApiError(401, "unauthorized",
                             "A valid admin API key is required (Authorization: Bearer <key>); "

@@ -23,7 +23,7 @@ from scimgate.scim.errors import (
     UnsupportedMediaTypeException,
 )
 from scimgate.services.audit import AuditRecord, guess_client
-from scimgate.services.tokens import find_live_token_and_workspace, note_use, use_is_stale
+from scimgate.services.tokens import find_live_token, note_use, use_is_stale
 from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import ScimToken, Workspace
 
@@ -97,18 +97,27 @@ def _audit_record(request: Request, workspace: Workspace) -> AuditRecord:
     return audit
 
 
+def authenticate_bearer(state: AppState, secret: str,
+                        kind: str = "scim") -> tuple[ScimToken, Workspace] | None:
+    """(token, workspace) of a live bearer token of ``kind`` (``scim`` or ``admin``), or None.
+
+    The lookup reads in a read-only unit of work (no SQLite write lock); the token's
+    ``last_used`` is written, in a short transaction of its own, at most once a minute."""
+    with snapshot(state.readers) as session:
+        found = find_live_token(session, secret, kind=kind)
+    if found is not None and use_is_stale(found[0]):
+        with transaction(state.sessions) as session:
+            note_use(session, found[0])
+    return found
+
+
 def scim_caller(request: Request, state: State) -> ScimCaller:
     """Authenticate the SCIM request (RFC 7644 §2): 401 for a missing, unknown or revoked
     token; 403 when the workspace's "SCIM user sync active" switch is off.
 
     A 401 is not audited (no workspace is known, and recording it would let anyone write rows);
     every request past this point is, including the 403 and 429 raised here."""
-    secret = bearer_secret(request)
-    with snapshot(state.readers) as session:
-        token, workspace = find_live_token_and_workspace(session, secret) or (None, None)
-    if token is not None and use_is_stale(token):
-        with transaction(state.sessions) as session:
-            note_use(session, token)
+    token, workspace = authenticate_bearer(state, bearer_secret(request)) or (None, None)
     if token is None or workspace is None:
         raise UnauthorizedException(
             detail="A valid SCIM bearer token is required (Authorization: Bearer <token>)."

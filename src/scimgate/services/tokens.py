@@ -50,24 +50,6 @@ def issue_token(session: Session, workspace: Workspace, *, kind: str = "scim") -
     return IssuedToken(record=record, secret=secret)
 
 
-def authenticate(session: Session, secret: str, *, kind: str = "scim") -> ScimToken | None:
-    """The live token record whose hash matches ``secret``, or None; refreshes its ``last_used``
-    when :func:`use_is_stale` (so ``session`` must be one that may write).
-
-    Empty secrets never match (case C34)."""
-    record = find_live_token(session, secret, kind=kind)
-    if record is not None and use_is_stale(record):
-        note_use(session, record)
-    return record
-
-
-def find_live_token(session: Session, secret: str, *, kind: str = "scim") -> ScimToken | None:
-    """The live (not revoked) token record of ``kind`` whose hash matches ``secret``, or None;
-    reads only, so it may run in a read-only unit of work. Empty secrets never match (case C34)."""
-    found = find_live_token_and_workspace(session, secret, kind=kind)
-    return found[0] if found else None
-
-
 _LIVE_TOKEN = (  # built once: every SCIM request runs it
     select(ScimToken, Workspace)
     .join(Workspace, Workspace.id == ScimToken.workspace_id)
@@ -76,10 +58,12 @@ _LIVE_TOKEN = (  # built once: every SCIM request runs it
 )
 
 
-def find_live_token_and_workspace(session: Session, secret: str, *,
-                                  kind: str = "scim") -> tuple[ScimToken, Workspace] | None:
-    """(token, its workspace) for a live token of ``kind`` matching ``secret``, or None; one
-    indexed query (every SCIM request runs it). Reads only, like :func:`find_live_token`."""
+def find_live_token(session: Session, secret: str, *,
+                    kind: str = "scim") -> tuple[ScimToken, Workspace] | None:
+    """(token, its workspace) for the live (not revoked) token of ``kind`` whose hash matches
+    ``secret``, or None; one indexed query, reading only, so it may run in a read-only unit of
+    work (every SCIM request runs it). Empty secrets never match (case C34). ``last_used`` is
+    the caller's to refresh: :func:`use_is_stale`, :func:`note_use`."""
     if not secret:
         return None
     row = session.execute(_LIVE_TOKEN, {"token_sha256": token_hash(secret), "kind": kind}).first()
