@@ -35,12 +35,10 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -49,15 +47,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench import replace_section
+from bench import machine, replace_section
 
 SECTION = "## Side by side with scim2-server"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -480,24 +476,6 @@ def title_of(label: str, workers: int, ours: SizeRun, reference: SizeRun | None)
     return f"{ours.users:,} users in {scimgate} vs {reference.users:,} in scim2-server (in memory)"
 
 
-def machine() -> str:
-    """CPU model, cores, memory, OS and the versions compared."""
-    cpu = "unknown CPU"
-    with suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    memory = ""
-    with suppress(OSError):
-        found = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
-        memory = f", {int(found.group(1)) / 1024 / 1024:.0f} GiB RAM" if found else ""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return (f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, "
-            f"load average {load:.1f} at the start. Python {platform.python_version()}, "
-            f"scimgate {metadata.version('scimgate')}, scim2-server {metadata.version('scim2-server')}, "
-            f"scim2-models {metadata.version('scim2-models')}, aiohttp {metadata.version('aiohttp')}, "
-            f"SQLite {sqlite3.sqlite_version}")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000, help="Users loaded into every server first.")
@@ -551,7 +529,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = argv or []
     args = parse_args(argv)
     command = " ".join(["python -m bench.compare", *argv])
-    about = machine()
+    about = machine("scimgate", "scim2-server", "scim2-models", "aiohttp")
     started = time.monotonic()
     sizes = [args.users] + ([args.large] if args.large > args.users else [])
     workdir = Path(tempfile.mkdtemp(prefix="scimgate-compare-"))

@@ -18,8 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -33,7 +31,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 from tests.support import create_postgres_database, drop_postgres_database, postgres_available
 
-from bench import replace_section
+from bench import machine, replace_section
 from scimgate.app import create_app
 from scimgate.config import Settings
 from scimgate.services import tokens, workspaces
@@ -151,8 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     body = [
         "Median latency of one request through the whole app in process (no network), "
         f"{args.repetitions} requests per cell after 3 warm-up rounds, sizes interleaved in rotating order; "
-        f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
-        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d', time.gmtime())}. "
+        f"{machine()}, {time.strftime('%Y-%m-%d', time.gmtime())}. "
         "`python -m bench groups` (issue 6: ratio 100k/1k < 1.5).",
         "",
     ]

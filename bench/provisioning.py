@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import sqlite3
 import tempfile
 import threading
 import time
@@ -30,7 +28,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -44,7 +41,7 @@ from tests.support import (
     stop_server,
 )
 
-from bench import replace_section
+from bench import machine, replace_section
 
 SECTION = "## Provisioning mix"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -158,21 +155,6 @@ def bench_cell(backend: str, workers: int, users: int, clients: int, workdir: Pa
             drop_postgres_database(drop)
 
 
-def machine() -> str:
-    """CPU, cores, load, and the versions that matter."""
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, load average "
-            f"{load:.1f} at the start; Python {platform.python_version()}, "
-            f"uvicorn {metadata.version('uvicorn')}, "
-            f"SQLAlchemy {metadata.version('sqlalchemy')}, psycopg {metadata.version('psycopg')}, "
-            f"SQLite {sqlite3.sqlite_version}")
-
-
 def report(runs: list[Run], users: int, clients: int, started: str, host: str) -> str:
     """The markdown section: ratios against SQLite/1 worker, scaling, and the raw figures."""
     baseline = next(r for r in runs if r.backend == "sqlite" and r.workers == 1)
@@ -228,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="Print only; do not rewrite docs/benchmarks.md.")
     args = parser.parse_args(argv)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    host = machine()
+    host = machine("uvicorn", "sqlalchemy", "psycopg")
     backends = ["sqlite"] + (["postgres"] if postgres_available() else [])
     if "postgres" not in backends:
         print("PostgreSQL is not reachable at SCIMGATE_TEST_POSTGRES_URL: SQLite only.")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -31,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
-from bench import replace_section
+from bench import machine, replace_section
 from scimgate.scim.params import parse_list_query
 from scimgate.scim.schema import user_schema
 from scimgate.services import members, workspaces
@@ -212,10 +211,9 @@ def main(argv: list[str] | None = None) -> None:
         "In-process latency of `services.members.list_users` (filter and sortBy compiled to SQL, count and "
         f"page from one WHERE, the page rendered; no HTTP), {args.repetitions} runs per cell after 3 warm-up "
         "rounds, a different user per lookup; one workspace holding all the users; "
-        f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
-        f"Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d', time.gmtime())}. `python -m bench.query` (issue 4 targets: eq lookups "
-        "flat, ratio 100k/10k < 1.5; a page anywhere in 100k users under 50 ms).",
+        f"{machine()}, {time.strftime('%Y-%m-%d', time.gmtime())}. "
+        "`python -m bench.query` (issue 4 targets: eq lookups flat, ratio 100k/10k < 1.5; a page anywhere "
+        "in 100k users under 50 ms).",
         "",
     ]
     for backend, results in backends.items():
