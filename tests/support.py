@@ -104,19 +104,26 @@ def start_server(database_url: str, log_path: Path, backend: str, workers: int =
          "--workers", str(workers), "--log-level", "warning"],
         env=process_env, stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 120
+    # Discovery needs a token (case C30): a SCIM error answer means the app is up.
+    wait_until_up(process, log_path, url + SCIM_PREFIX + "/ServiceProviderConfig", (200, 401))
+    return LiveServer(url, database_url, session_factory(engine), process, log_path, backend)
+
+
+def wait_until_up(process: subprocess.Popen[bytes], log_path: Path, url: str, statuses: tuple[int, ...],
+                  seconds: float = 120) -> None:
+    """Poll ``url`` until it answers one of ``statuses``; if the process exits or ``seconds``
+    pass first, kill it and raise RuntimeError with its log."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
-            # Discovery needs a token (case C30): a SCIM error answer means the app is up.
-            if httpx.get(url + SCIM_PREFIX + "/ServiceProviderConfig", timeout=1).status_code in (200, 401):
-                break
+            if httpx.get(url, timeout=1).status_code in statuses:
+                return
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"scimgate did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
-    return LiveServer(url, database_url, session_factory(engine), process, log_path, backend)
 
 
 def stop_server(server: LiveServer) -> None:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.production.prometheus import metric_value
-from tests.support import SCIM_PREFIX, free_port
+from tests.support import SCIM_PREFIX, free_port, wait_until_up
 
 SCIMGATE = Path(sys.executable).parent / "scimgate"
 
@@ -57,17 +57,7 @@ def start_serve(tmp_path: Path, workers: int) -> Served:
     with output.open("wb") as sink:
         process = subprocess.Popen([str(SCIMGATE), "serve", "--port", str(port), "--workers", str(workers)],
                                    env=env, stdout=sink, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"scimgate serve did not start:\n{output.read_text()}")
-        time.sleep(0.2)
+    wait_until_up(process, output, url + "/readyz", (200,))
     found = re.search(r"SCIM bearer token \(shown once\): (\S+)", output.read_text())
     assert found, output.read_text()
     return Served(process, url, found.group(1), metrics_dir, output)
