@@ -77,6 +77,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ScimError)
     async def _scim(request: Request, exc: ScimError) -> Response:
+        if isinstance(exc, MethodNotAllowedException) and not exc.allow:
+            exc.allow = allowed_methods(request)  # one source for every 405's Allow
         await audit_failure(request, exc)
         count_failure(request.url.path, exc)
         return error_response(exc)

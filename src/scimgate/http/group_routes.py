@@ -72,8 +72,7 @@ def search_groups(request: Request, caller: GroupCaller, state: State, body: Bod
 def search_groups_other_methods(request: Request) -> Response:
     """``/.search`` is POST only (RFC 7644 §3.4.3); without this route ``.search`` would be
     read as a group id and answer 404."""
-    raise MethodNotAllowedException(allow=("POST",),
-                                    detail=f"{request.method} is not supported on /Groups/.search; use POST.")
+    raise MethodNotAllowedException(detail=f"{request.method} is not supported on /Groups/.search; use POST.")
 
 
 @router.post("/Groups")

@@ -97,8 +97,7 @@ def search_root(request: Request, caller: Caller, state: State, body: Body) -> R
 def search_users_other_methods(request: Request) -> Response:
     """``/.search`` is POST only (RFC 7644 §3.4.3); without this route ``.search`` would be
     read as a user id and answer 404."""
-    raise MethodNotAllowedException(allow=("POST",),
-                                    detail=f"{request.method} is not supported on /Users/.search; use POST.")
+    raise MethodNotAllowedException(detail=f"{request.method} is not supported on /Users/.search; use POST.")
 
 
 @router.post("/Users")

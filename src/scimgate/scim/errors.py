@@ -59,8 +59,8 @@ class MethodNotAllowedException(SCIMException):
     """405: the endpoint does not support this HTTP method (RFC 7644 §3.12, Table 8).
 
     ``allow`` are the methods the endpoint does support, sent in the ``Allow`` header that a 405
-    must carry (RFC 9110 §15.5.6); empty when the raiser does not know them (the HTTP layer
-    then works them out from the routes).
+    must carry (RFC 9110 §15.5.6); left empty by raisers, the HTTP layer works them out from
+    the routes.
     """
 
     status = 405
