@@ -2,7 +2,8 @@
 
 On success the audit row is written in the operation's own transaction (so the change and
 its record commit together); on a SCIM error the transaction rolls back, nothing is changed,
-and the failure is recorded in a transaction of its own (ARCHITECTURE.md, "Rules").
+and the failure is recorded in a transaction of its own (ARCHITECTURE.md, "Rules"). A unit
+that PostgreSQL aborts for a deadlock or a serialization failure runs again (storage.db.run).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scimgate.http.deps import AppState
 from scimgate.scim.errors import ScimError
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
-from scimgate.storage.db import transaction
+from scimgate.storage.db import run, transaction
 
 T = TypeVar("T")
 
@@ -50,13 +51,17 @@ def execute(
     started = time.perf_counter()
     record.resource_type = resource_type
     record.resource_id = resource_id
+
+    def unit(session: Session) -> T:
+        result = operation(session)
+        if id_of is not None:
+            record.resource_id = id_of(result)
+        answered = status(result) if callable(status) else status
+        audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
+        return result
+
     try:
-        with transaction(state.sessions) as session:
-            result = operation(session)
-            if id_of is not None:
-                record.resource_id = id_of(result)
-            answered = status(result) if callable(status) else status
-            audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
+        result = run(state.sessions, unit)
     except ScimError as exc:
         record_failure(state, record, exc, started)
         raise

@@ -27,6 +27,7 @@ from scimgate.http.scim_routes import (
     written_response,
 )
 from scimgate.scim.errors import ForbiddenException, MethodNotAllowedException
+from scimgate.scim.limits import check_member_count
 from scimgate.services import groups
 from scimgate.services.resources import Projection, Written
 
@@ -77,6 +78,7 @@ def search_groups_other_methods(request: Request) -> Response:
 
 @router.post("/Groups")
 def create_group(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
+    check_member_count(body, patch=False)
     projection = Projection.of(list_query(request, state))
     written = execute(state, caller.audit, "Group", 201,
                       lambda s: groups.create_group(s, caller.workspace, body, caller.base_url, projection),
@@ -97,6 +99,7 @@ def get_group(group_id: str, request: Request, caller: GroupCaller, state: State
 @router.put("/Groups/{group_id}")
 def replace_group(group_id: str, request: Request, caller: GroupCaller, state: State, body: Body,
                   if_match: IfMatch = None) -> Response:
+    check_member_count(body, patch=False)
     projection = Projection.of(list_query(request, state))
     written = execute(
         state, caller.audit, "Group", 200,
@@ -110,6 +113,7 @@ def replace_group(group_id: str, request: Request, caller: GroupCaller, state: S
 @router.patch("/Groups/{group_id}")
 def patch_group(group_id: str, request: Request, caller: GroupCaller, state: State, body: Body,
                 if_match: IfMatch = None) -> Response:
+    check_member_count(body, patch=True)
     query = list_query(request, state)
     projection = Projection.of(query) if query.attributes or query.excluded_attributes else None
     written = execute(
@@ -118,8 +122,8 @@ def patch_group(group_id: str, request: Request, caller: GroupCaller, state: Sta
                                      projection),
         resource_id=group_id,
     )
-    if written is None:
-        return Response(status_code=204)
+    if isinstance(written, str):  # 204: no body, but the new ETag (RFC 7644 §3.14)
+        return Response(status_code=204, headers={"ETag": written})
     return written_response(written)
 
 

@@ -32,6 +32,7 @@ from scimgate.scim.schema import ERROR_SCHEMA
 ScimError = SCIMException
 
 __all__ = [
+    "ConflictException",
     "ForbiddenException",
     "InternalErrorException",
     "InvalidFilterException",
@@ -98,6 +99,15 @@ class NotImplementedException(SCIMException):
 
     status = 501
     _default_detail = "This SCIM endpoint is not implemented by this server."
+
+
+class ConflictException(SCIMException):
+    """409 without a ``scimType``: concurrent requests on the same resources kept colliding
+    (RFC 7644 §3.12 Table 8 "409 Conflict"; the request changed nothing and may be retried)."""
+
+    status = 409
+    _default_detail = ("Concurrent requests changed the same resources; this request changed nothing. "
+                       "Retry it.")
 
 
 class InternalErrorException(SCIMException):

@@ -106,6 +106,15 @@ class MemberPlan:
     clear: bool = False
     add: list[dict[str, Any]] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
+    # While the operations are folded: ``add`` by id and ``remove`` as an ordered set, so that
+    # each value costs O(1) and a request of N member values O(N) (a list scan per value made
+    # 20,000 ids take seconds); ``_finish`` writes them back to ``add`` and ``remove``.
+    _added: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _removed: dict[str, None] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._added = {member["value"]: member for member in self.add}
+        self._removed = dict.fromkeys(self.remove)
 
     @property
     def empty(self) -> bool:
@@ -114,24 +123,27 @@ class MemberPlan:
 
     def _clear(self) -> None:
         self.clear = True
-        self.add.clear()
-        self.remove.clear()
+        self._added.clear()
+        self._removed.clear()
 
     def _add(self, member: dict[str, Any]) -> None:
-        if member["value"] in self.remove:
-            self.remove.remove(member["value"])
-        for existing in self.add:
-            if existing["value"] == member["value"]:
-                for key in ("type", "display"):
-                    if member[key] is not None:
-                        existing[key] = member[key]
-                return
-        self.add.append(member)
+        self._removed.pop(member["value"], None)
+        existing = self._added.get(member["value"])
+        if existing is None:
+            self._added[member["value"]] = member
+            return
+        for key in ("type", "display"):
+            if member[key] is not None:
+                existing[key] = member[key]
 
     def _remove(self, member_id: str) -> None:
-        self.add[:] = [member for member in self.add if member["value"] != member_id]
-        if not self.clear and member_id not in self.remove:
-            self.remove.append(member_id)
+        self._added.pop(member_id, None)
+        if not self.clear:
+            self._removed[member_id] = None
+
+    def _finish(self) -> None:
+        self.add = list(self._added.values())
+        self.remove = list(self._removed)
 
 
 @dataclass
@@ -194,6 +206,8 @@ def apply_patch(
     check_required(result, resource)
     final = normalise_document(result, resource)
     members = engine.members
+    if members is not None:
+        members._finish()
     changed = final != document or (members is not None and not members.empty)
     return PatchResult(document=final, members=members, changed=changed)
 

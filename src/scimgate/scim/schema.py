@@ -152,7 +152,11 @@ def _attributes_of(model: Any, schema: str, *, common: bool) -> dict[str, Attrib
             "userName", "string", schema, required=True, uniqueness="server"
         )
     if schema == GROUP_SCHEMA:
-        attributes["displayname"] = Attribute("displayName", "string", schema, required=True)
+        # The server refuses a second group of one displayName, any case (409 uniqueness:
+        # Microsoft's SCIM Validator, "Create a duplicate Group"), so /Schemas says "server"
+        # (RFC 7643 §2.4, §7: uniqueness describes what the service provider enforces).
+        attributes["displayname"] = Attribute("displayName", "string", schema, required=True,
+                                              uniqueness="server")
     return attributes
 
 

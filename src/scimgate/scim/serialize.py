@@ -5,6 +5,8 @@ RFC 7643 §3.1 (common attributes, ``meta``), RFC 7644 §3.4.2 (ListResponse), �
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +21,21 @@ def format_datetime(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
-def etag(version: int) -> str:
+def etag(version: int | str) -> str:
     """The weak entity tag of a resource version (RFC 7644 §3.14, RFC 7232 §2.3)."""
     return f'W/"{version}"'
+
+
+def derived_version(version: int, derived: Sequence[Any]) -> str:
+    """The version of a representation that holds ``derived`` values the resource's own
+    ``version`` does not count (a User's ``groups``, RFC 7643 §4.1.2, changes when a group
+    changes): the version alone when ``derived`` is empty, else the version, ``-`` and 16 hex
+    digits of the SHA-256 of ``derived`` as JSON. So the entity tag changes whenever either
+    changes (RFC 7644 §3.14), without writing the resource when one of its groups changes."""
+    if not derived:
+        return str(version)
+    digest = hashlib.sha256(json.dumps(derived, separators=(",", ":")).encode()).hexdigest()
+    return f"{version}-{digest[:16]}"
 
 
 def parse_etag(value: str) -> str:
@@ -38,7 +52,7 @@ class StoredResource:
 
     id: str
     document: dict[str, Any]
-    version: int
+    version: int | str
     created: datetime
     last_modified: datetime
 

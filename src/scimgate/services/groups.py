@@ -3,7 +3,8 @@
 Each function runs inside the caller's transaction and either completes or raises a SCIM
 error, so a failed request changes nothing. Workspace rules applied here:
 
-- displayName is unique per workspace, case-insensitive (Entra requires it, research §3): 409;
+- displayName is unique per workspace, case-insensitive: 409 (Microsoft's SCIM Validator,
+  "Create a duplicate Group"); /Schemas publishes it as uniqueness "server" (RFC 7643 §7);
 - a member is a User or a Group of the same workspace; any other id is 400 ``invalidValue``
   and the request changes nothing (case C09), checked with one query over the given ids;
 - nested groups are stored with type ``Group``; a membership that would make a group contain
@@ -11,7 +12,13 @@ error, so a failed request changes nothing. Workspace rules applied here:
 - membership changes are SQL set operations over the ids a request names (storage.groups):
   a PATCH of one member costs the same in a group of 10 or of 100,000 members;
 - ``members`` is read from ``group_member`` only when the response returns it
-  (``attributes``/``excludedAttributes``, RFC 7644 §3.9), and then all of it, streamed.
+  (``attributes``/``excludedAttributes``, RFC 7644 §3.9), and then all of it, streamed;
+- versions (RFC 7644 §3.14): a change of the group's attributes or membership bumps its
+  version; so does what changes its ``members`` from outside: a member deleted or its display
+  renamed (services.members), a nested group deleted or renamed (here). The users added or
+  removed see it in their ETag, which digests their ``groups`` (services.members);
+- concurrency: the lock order and re-check of storage.groups make a membership that names a
+  deleted user or group impossible; the loser of such a race gets 400 invalidValue or 404.
 """
 
 from __future__ import annotations
@@ -67,8 +74,8 @@ def _written(session: Session, group: ScimGroup, base_url: str, projection: Proj
                    f"{base_url}{group_schema().endpoint}/{group.id}")
 
 
-def _load(session: Session, workspace: Workspace, group_id: str, *, for_update: bool = False) -> ScimGroup:
-    group = store.load(session, workspace.id, group_id, for_update=for_update)
+def _load(session: Session, workspace: Workspace, group_id: str, *, lock: str | None = None) -> ScimGroup:
+    group = store.load(session, workspace.id, group_id, lock=lock)
     if group is None:
         raise NotFoundException(detail=f"Group {group_id} not found.")
     return group
@@ -130,6 +137,15 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
     return changed
 
 
+def _save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
+    """Store a changed document; a new displayName also gives the groups that contain this one
+    a new version (their ``members[].display`` changed)."""
+    renamed = document.get("displayName") != group.document.get("displayName")
+    store.save(session, group, document)
+    if renamed:
+        store.touch_containing(session, group.workspace_id, group.id)
+
+
 def create_group(session: Session, workspace: Workspace, body: Any, base_url: str,
                  projection: Projection = EVERYTHING) -> Written:
     """POST /Groups (RFC 7644 §3.3), empty or with members: 409 ``uniqueness`` if the
@@ -168,43 +184,48 @@ def replace_group(session: Session, workspace: Workspace, group_id: str, body: A
                   if_match: str | None = None, projection: Projection = EVERYTHING) -> Written:
     """PUT /Groups/{id} (RFC 7644 §3.5.1): replaces displayName, externalId and the member set
     (absent ``members`` empties it); the member diff runs in SQL. Unchanged: same version."""
-    group = _load(session, workspace, group_id, for_update=True)
+    group = _load(session, workspace, group_id, lock=store.LOCK_WRITE)
     check_if_match(if_match, group.version)
     document = _document(body)
     changed = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
     if document != group.document:
-        store.save(session, group, document)
+        _save(session, group, document)
     elif changed:
         store.touch(group)
     return _written(session, group, base_url, projection)
 
 
 def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any, base_url: str,
-                if_match: str | None = None, projection: Projection | None = None) -> Written | None:
+                if_match: str | None = None, projection: Projection | None = None) -> Written | str:
     """PATCH /Groups/{id} (RFC 7644 §3.5.2): all operations apply or none.
 
     Member operations become one MemberPlan applied as SQL (see ``_apply_members``); a PATCH
     that changes no row and no attribute keeps the version and lastModified (RFC 7644 §3.5.2.1,
-    case C09). Returns the rendered group when ``projection`` is given, else None (the route
-    answers 204 without reading the membership: Microsoft's guidance for large groups).
+    case C09). Returns the rendered group when ``projection`` is given, else only its ETag (the
+    route answers 204 with it, without reading the membership: Microsoft's guidance for large
+    groups).
     """
     operations = normalise_patch_request(body)
-    group = _load(session, workspace, group_id, for_update=True)
+    group = _load(session, workspace, group_id, lock=store.LOCK_WRITE)
     check_if_match(if_match, group.version)
     result = apply_patch(group.document, operations, group_schema(), resource_id=group.id)
     changed = _apply_members(session, workspace, group, result.members) if result.members else 0
     if result.document != group.document:
-        store.save(session, group, result.document)
+        _save(session, group, result.document)
     elif changed:
         store.touch(group)
     if projection is None:
-        return None
+        return etag(group.version)
     return _written(session, group, base_url, projection)
 
 
 def delete_group(session: Session, workspace: Workspace, group_id: str, if_match: str | None = None) -> None:
     """DELETE /Groups/{id} (RFC 7644 §3.6): the group and its membership rows go; its members
-    (users and nested groups) stay."""
-    group = _load(session, workspace, group_id, for_update=True)
+    (users and nested groups) stay; the groups it was nested in get a new version. Locks those
+    groups before this one (storage.groups); a delete that lost a race to another is 404."""
+    _load(session, workspace, group_id)
+    store.lock_containing(session, workspace.id, group_id)
+    group = _load(session, workspace, group_id, lock=store.LOCK_DELETE)
     check_if_match(if_match, group.version)
+    store.touch_containing(session, workspace.id, group.id)
     store.remove(session, group)

@@ -3,6 +3,12 @@
 Each function runs inside the caller's transaction and either completes or raises a SCIM
 error, so a failed request changes nothing. Workspace rules applied here: email domains must be
 verified (services.domains); a member is identified by its SCIM ``id``, never by its email.
+
+Versions (RFC 7644 §3.14): a user's ETag is its own version plus a digest of its ``groups``
+(scim.serialize.derived_version), so a group PATCH adding or removing the user, or a group
+renamed, changes the user's ETag without writing the user. A change of what the user's groups
+show of it (``display``: displayName, else userName) or its deletion bumps those groups'
+versions (storage.groups.touch_containing).
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from scimgate.scim.patch import apply_patch
 from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
-from scimgate.scim.serialize import etag, list_response, to_scim
+from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
 from scimgate.services.domains import check_member_domains
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
+from scimgate.storage import groups as group_store
 from scimgate.storage import members as store
 from scimgate.storage.mapping import USER_MAPPING
 from scimgate.storage.models import Member, Workspace
@@ -28,10 +35,16 @@ WHOLE = Projection()
 """No ``attributes``/``excludedAttributes``: the whole resource."""
 
 
-def _render(session: Session, member: Member, base_url: str,
-            groups: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    if groups is None:
-        groups = store.groups_of(session, member.workspace_id, [member.id])[member.id]
+def _groups(session: Session, member: Member) -> list[tuple[str, str]]:
+    return store.groups_of(session, member.workspace_id, [member.id])[member.id]
+
+
+def _version(member: Member, groups: list[tuple[str, str]]) -> str:
+    """The version of the member's representation: its own and its ``groups``'."""
+    return derived_version(member.version, groups)
+
+
+def _render(member: Member, base_url: str, groups: list[tuple[str, str]]) -> dict[str, Any]:
     extra = {
         "groups": [
             {"value": gid, "display": display, "$ref": f"{base_url}/Groups/{gid}", "type": "direct"}
@@ -39,19 +52,40 @@ def _render(session: Session, member: Member, base_url: str,
         ]
         or None
     }
-    return to_scim(user_schema(), store.stored(member), base_url, extra)
+    own = store.stored(member)
+    stored = StoredResource(own.id, own.document, _version(member, groups), own.created, own.last_modified)
+    return to_scim(user_schema(), stored, base_url, extra)
 
 
 def _written(session: Session, member: Member, base_url: str, projection: Projection) -> Written:
-    body = _render(session, member, base_url)
-    return Written(projection.apply(body, user_schema()), etag(member.version), body["meta"]["location"])
+    body = _render(member, base_url, _groups(session, member))
+    return Written(projection.apply(body, user_schema()), body["meta"]["version"], body["meta"]["location"])
 
 
-def _load(session: Session, workspace: Workspace, member_id: str, *, for_update: bool = False) -> Member:
-    member = store.load(session, workspace.id, member_id, for_update=for_update)
+def _load(session: Session, workspace: Workspace, member_id: str, *, lock: str | None = None) -> Member:
+    member = store.load(session, workspace.id, member_id, lock=lock)
     if member is None:
         raise NotFoundException(detail=f"User {member_id} not found.")
     return member
+
+
+def _check_if_match(session: Session, member: Member, if_match: str | None) -> None:
+    if if_match is not None:
+        check_if_match(if_match, _version(member, _groups(session, member)))
+
+
+def _display(document: dict[str, Any]) -> Any:
+    """What a group's ``members`` show of a user (storage.groups.members_of)."""
+    return document.get("displayName") or document.get("userName")
+
+
+def _save(session: Session, member: Member, document: dict[str, Any]) -> None:
+    """Store a changed document; the groups showing the member's ``display`` get a new version
+    when it changed."""
+    renamed = _display(document) != _display(member.document)
+    store.save(session, member, document)
+    if renamed:
+        group_store.touch_containing(session, member.workspace_id, member.id)
 
 
 def create_user(session: Session, workspace: Workspace, body: Any, base_url: str,
@@ -81,7 +115,7 @@ def list_users(session: Session, workspace: Workspace, query: ListQuery, base_ur
     total, rows = store.query(session, workspace.id, where, order, query.start_index - 1, query.count)
     groups = store.groups_of(session, workspace.id, [m.id for m in rows])
     projection = Projection.of(query)
-    resources = [projection.apply(_render(session, m, base_url, groups[m.id]), schema) for m in rows]
+    resources = [projection.apply(_render(m, base_url, groups[m.id]), schema) for m in rows]
     return list_response(resources, total, query.start_index)
 
 
@@ -91,13 +125,13 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     the body (id, meta, groups) are ignored. A body without ``active`` keeps the member's current
     state: Okta's GET-modify-PUT may omit it, and must not suspend anyone by doing so (research
     notes §7; ``active`` has no default in RFC 7643 §4.1.1)."""
-    member = _load(session, workspace, member_id, for_update=True)
-    check_if_match(if_match, member.version)
+    member = _load(session, workspace, member_id, lock=store.LOCK_WRITE)
+    _check_if_match(session, member, if_match)
     document = normalise_document(body, user_schema())
     document.setdefault("active", member.active)
     check_member_domains(session, workspace, document, member.document)
     if document != member.document:
-        store.save(session, member, document)
+        _save(session, member, document)
     return _written(session, member, base_url, projection)
 
 
@@ -106,18 +140,23 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
     """PATCH /Users/{id} (RFC 7644 §3.5.2): all operations apply or none; a PATCH that changes
     nothing keeps the version."""
     operations = normalise_patch_request(body)
-    member = _load(session, workspace, member_id, for_update=True)
-    check_if_match(if_match, member.version)
+    member = _load(session, workspace, member_id, lock=store.LOCK_WRITE)
+    _check_if_match(session, member, if_match)
     result = apply_patch(member.document, operations, user_schema(), resource_id=member.id,
                          replace_unmatched="create" if workspace.entra_replace_creates else "noTarget")
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
-        store.save(session, member, result.document)
+        _save(session, member, result.document)
     return _written(session, member, base_url, projection)
 
 
 def delete_user(session: Session, workspace: Workspace, member_id: str, if_match: str | None = None) -> None:
-    """DELETE /Users/{id} (RFC 7644 §3.6): the member, its memberships and what it owns go."""
-    member = _load(session, workspace, member_id, for_update=True)
-    check_if_match(if_match, member.version)
+    """DELETE /Users/{id} (RFC 7644 §3.6): the member, its memberships and what it owns go; the
+    groups it was in get a new version. Locks the member's groups before the member (the lock
+    order of storage.groups); a delete that lost a race to another delete is 404."""
+    _load(session, workspace, member_id)
+    group_store.lock_containing(session, workspace.id, member_id)
+    member = _load(session, workspace, member_id, lock=store.LOCK_DELETE)
+    _check_if_match(session, member, if_match)
+    group_store.touch_containing(session, workspace.id, member.id)
     store.remove(session, member)

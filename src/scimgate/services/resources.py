@@ -100,7 +100,7 @@ def compile_order(query: ListQuery, resource: ResourceSchema, mapping: ResourceM
     return [key.asc().nulls_last(), ident.asc()]
 
 
-def check_if_match(if_match: str | None, version: int) -> None:
+def check_if_match(if_match: str | None, version: int | str) -> None:
     """412 ``preconditionFailed`` unless ``If-Match`` is absent, ``*`` or names ``version``
     (RFC 7644 §3.14, RFC 7232 §3.1)."""
     if if_match is None or if_match.strip() == "*":

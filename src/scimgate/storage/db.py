@@ -10,6 +10,11 @@ writer (and several worker processes) share the file safely. Two kinds of unit o
   readers never wait for the writer), a plain transaction on PostgreSQL. Nothing may be written
   in it: SQLite cannot always upgrade a deferred transaction to a write one.
 
+:func:`run` is :func:`transaction` for a unit of work that may simply be run again: when
+PostgreSQL aborts it for a deadlock or a serialization failure, or a row it references was
+deleted by a concurrent commit (a foreign key violation), it runs again, up to
+``RUN_ATTEMPTS`` times, then gives up with 409 (scim.errors.ConflictException), never a 500.
+
 Engines are made with ``hide_parameters=True``: a database error's message (which reaches the
 log with a 500) then never holds a bound value such as an email, a name or a token hash.
 """
@@ -17,16 +22,20 @@ log with a 500) then never holds a bound value such as an email, a name or a tok
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from scimgate.scim.errors import ConflictException
 from scimgate.storage.writer_lock import WriterLock
+
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -122,3 +131,39 @@ def snapshot(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One read-only unit of work from a :func:`read_only_factory` (see the module docstring)."""
     with factory() as session, session.begin():
         yield session
+
+
+RUN_ATTEMPTS = 4
+RETRIED_SQLSTATES = {
+    "40P01": "deadlock_detected",
+    "40001": "serialization_failure",
+    "23503": "foreign_key_violation",
+}
+"""PostgreSQL error codes (PostgreSQL manual, Appendix A "Error Codes") after which the whole
+unit of work is run again: the first two are PostgreSQL's own advice ("the transaction should be
+retried", §13.6 and §13.2.3), the third means a row the unit read was deleted by a transaction
+that committed meanwhile, which the next run sees."""
+
+
+def is_retried(error: BaseException) -> bool:
+    """Whether ``error`` is a database error of ``RETRIED_SQLSTATES``."""
+    if not isinstance(error, DBAPIError):
+        return False
+    return getattr(error.orig, "sqlstate", None) in RETRIED_SQLSTATES
+
+
+def run(factory: sessionmaker[Session], work: Callable[[Session], T], attempts: int = RUN_ATTEMPTS) -> T:
+    """``work(session)`` in a :func:`transaction`, run again (at most ``attempts`` runs in all)
+    while it fails with a retried database error (see ``RETRIED_SQLSTATES``); each run starts
+    from nothing, as the failed one was rolled back. Raises ConflictException (409) when the
+    last run fails so, any other exception at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(factory) as session:
+                return work(session)
+        except DBAPIError as error:
+            if not is_retried(error):
+                raise
+            if attempt == attempts:
+                raise ConflictException() from error
+    raise AssertionError("unreachable: attempts must be at least 1")

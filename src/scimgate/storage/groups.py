@@ -5,6 +5,23 @@ touches that workspace's rows. ``insert``/``save`` raise ``UniquenessException``
 displayName (case-insensitive) is taken, also under concurrent writers (the database's unique
 index decides). ``load`` returns None for an id that is not the workspace's.
 
+Concurrency (PostgreSQL; SQLite runs one writer at a time). The database makes a membership
+row that names nothing impossible (models.GroupMember: foreign keys with ON DELETE CASCADE).
+Writers take row locks in one order, groups before the users they contain, parent groups
+before the groups they contain:
+
+- a change of a group's row or membership locks the group ``FOR NO KEY UPDATE`` (``LOCK_WRITE``)
+  and then every member it adds ``FOR KEY SHARE`` (``kinds_of``), which re-reads the member
+  under the lock: a user or group deleted meanwhile is not found (400 invalidValue, nothing
+  written), and one being deleted is waited for;
+- a DELETE of a user or group first locks the groups that contain it (``lock_containing``),
+  then the row itself ``FOR UPDATE`` (``LOCK_DELETE``), bumps the containing groups' versions
+  (their ``members`` changed) and deletes; the cascade removes any membership row committed
+  before the delete took its lock.
+
+A cycle not ruled out by this order (e.g. three requests over one user and two groups) ends in
+PostgreSQL's deadlock detection, and the request is run again (storage.db.run).
+
 Membership is never loaded whole to change it: adds, removes and "replace the whole list" are
 SQL statements whose parameters are the ids the request names, and whose cost does not depend
 on the size of the group (ARCHITECTURE.md, "Rules"). Reading the whole membership (for a GET
@@ -17,7 +34,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, literal, select, text, union_all
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -80,16 +97,22 @@ def insert_group(session: Session, workspace_id: str, document: dict[str, Any]) 
     return group
 
 
+LOCK_WRITE = "write"
+"""``load`` lock of a request that changes the group's row or membership (FOR NO KEY UPDATE)."""
+LOCK_DELETE = "delete"
+"""``load`` lock of a request that deletes the group (FOR UPDATE)."""
+
 _LOAD = select(ScimGroup).where(ScimGroup.workspace_id == bindparam("workspace_id"),
                                 ScimGroup.id == bindparam("group_id"))  # built once: every request runs it
-_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+_LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True), LOCK_DELETE: _LOAD.with_for_update()}
 
 
-def load(session: Session, workspace_id: str, group_id: str, *, for_update: bool = False) -> ScimGroup | None:
-    """The workspace's group ``group_id``; ``for_update`` locks the row until commit, which
-    also serialises concurrent membership changes of that group."""
-    return session.scalar(_LOAD_FOR_UPDATE if for_update else _LOAD,
-                          {"workspace_id": workspace_id, "group_id": group_id})
+def load(session: Session, workspace_id: str, group_id: str, *, lock: str | None = None) -> ScimGroup | None:
+    """The workspace's group ``group_id``; ``lock`` (``LOCK_WRITE``/``LOCK_DELETE``) locks the
+    row until commit, which also serialises concurrent membership changes of that group. A
+    ``FOR NO KEY UPDATE`` does not wait for requests that only add the group to another one
+    (they hold ``FOR KEY SHARE``)."""
+    return session.scalar(_LOADS[lock], {"workspace_id": workspace_id, "group_id": group_id})
 
 
 def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
@@ -106,18 +129,42 @@ def touch(group: ScimGroup) -> None:
 
 
 def remove(session: Session, group: ScimGroup) -> None:
-    """Delete a group, its membership rows and its own memberships in other groups.
-
-    The members themselves stay (RFC 7644 §3.6 deletes the resource, not what it refers to).
-    """
-    session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
-    session.execute(
-        delete(GroupMember).where(
-            GroupMember.workspace_id == group.workspace_id, GroupMember.member_id == group.id
-        )
-    )
+    """Delete a group; the database's cascades delete its membership rows and its own
+    memberships in other groups. The members themselves stay (RFC 7644 §3.6 deletes the
+    resource, not what it refers to)."""
     session.delete(group)
     session.flush()
+
+
+def _containing(workspace_id: str, member_id: str) -> Any:
+    """The ids of the workspace's groups that have ``member_id`` (a user or group) as a direct member."""
+    return select(GroupMember.group_id).where(GroupMember.workspace_id == workspace_id,
+                                              GroupMember.member_id == member_id)
+
+
+def lock_containing(session: Session, workspace_id: str, member_id: str) -> list[str]:
+    """Lock (FOR NO KEY UPDATE, in id order) the groups that contain ``member_id`` directly,
+    before its own row is locked (the lock order of this module's docstring); their ids."""
+    statement = (
+        select(ScimGroup.id)
+        .where(ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(_containing(workspace_id, member_id)))
+        .order_by(ScimGroup.id)
+        .with_for_update(key_share=True)
+    )
+    return list(session.scalars(statement))
+
+
+def touch_containing(session: Session, workspace_id: str, member_id: str) -> int:
+    """A new version (version + 1, lastModified now) of every group that contains ``member_id``
+    directly: their ``members`` changed (a member deleted, or its ``display`` renamed). One
+    UPDATE; returns how many groups. Groups already in the session are not refreshed."""
+    result = session.execute(
+        update(ScimGroup)
+        .where(ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(_containing(workspace_id, member_id)))
+        .values(version=ScimGroup.version + 1, last_modified=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def query(
@@ -143,17 +190,21 @@ def query(
 def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[str, str]:
     """For each of ``ids`` that is a member or a group of the workspace: ``"User"`` or ``"Group"``.
 
-    One statement (a UNION ALL of two indexed IN lookups) per batch of ``ID_BATCH`` ids.
+    Every row found is locked ``FOR KEY SHARE`` until commit (PostgreSQL), in id order: it
+    cannot be deleted before the membership rows naming it are committed, and a row whose
+    delete committed while this waited is not returned (read committed re-reads a locked row).
+    Two indexed IN lookups per batch of ``ID_BATCH`` ids.
     """
     found: dict[str, str] = {}
     for batch in _batches(list(dict.fromkeys(ids))):
-        users = select(Member.id, literal("User")).where(
-            Member.workspace_id == workspace_id, Member.id.in_(batch)
-        )
-        groups = select(ScimGroup.id, literal("Group")).where(
-            ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(batch)
-        )
-        found.update({row[0]: row[1] for row in session.execute(union_all(users, groups))})
+        for kind, table in (("User", Member), ("Group", ScimGroup)):
+            statement = (
+                select(table.id)
+                .where(table.workspace_id == workspace_id, table.id.in_(batch))
+                .order_by(table.id)
+                .with_for_update(read=True, key_share=True)
+            )
+            found.update(dict.fromkeys(session.scalars(statement), kind))
     return found
 
 
@@ -245,7 +296,9 @@ def insert_rows(session: Session, workspace_id: str, group_id: str, members: Map
         insert(GroupMember.metadata.tables[GroupMember.__tablename__]),  # Core: no ORM per-row work
         [
             {"group_id": group_id, "member_id": member_id, "workspace_id": workspace_id,
-             "member_type": kind, "created": now}
+             "member_type": kind, "created": now,
+             "user_id": member_id if kind == "User" else None,
+             "nested_group_id": member_id if kind == "Group" else None}
             for member_id, kind in members.items()
         ],
     )

@@ -114,20 +114,25 @@ def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Mem
 # costs more than running it).
 _LOAD = select(Member).where(Member.workspace_id == bindparam("workspace_id"),
                              Member.id == bindparam("member_id"))
-_LOAD_FOR_UPDATE = _LOAD.with_for_update()
+LOCK_WRITE = "write"
+"""``load`` lock of a request that changes the member (FOR NO KEY UPDATE: it does not wait for
+group changes adding the member, which hold FOR KEY SHARE; see storage.groups)."""
+LOCK_DELETE = "delete"
+"""``load`` lock of a request that deletes the member (FOR UPDATE)."""
+_LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True), LOCK_DELETE: _LOAD.with_for_update()}
 _GROUPS_OF = (
     select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
     .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
     .where(GroupMember.workspace_id == bindparam("workspace_id"),
            GroupMember.member_id.in_(bindparam("member_ids", expanding=True)))
-    .order_by(ScimGroup.display_name_lower)
+    .order_by(ScimGroup.display_name_lower, ScimGroup.id)
 )
 
 
-def load(session: Session, workspace_id: str, member_id: str, *, for_update: bool = False) -> Member | None:
-    """The workspace's member ``member_id``; ``for_update`` locks the row until commit."""
-    return session.scalar(_LOAD_FOR_UPDATE if for_update else _LOAD,
-                          {"workspace_id": workspace_id, "member_id": member_id})
+def load(session: Session, workspace_id: str, member_id: str, *, lock: str | None = None) -> Member | None:
+    """The workspace's member ``member_id``; ``lock`` (``LOCK_WRITE``/``LOCK_DELETE``) locks
+    the row until commit."""
+    return session.scalar(_LOADS[lock], {"workspace_id": workspace_id, "member_id": member_id})
 
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
@@ -142,11 +147,8 @@ def save(session: Session, member: Member, document: dict[str, Any]) -> None:
 
 
 def remove(session: Session, member: Member) -> None:
-    """Delete a member, its email rows, its memberships and (by cascade) what it owns."""
-    session.execute(
-        delete(GroupMember).where(GroupMember.workspace_id == member.workspace_id,
-                                  GroupMember.member_id == member.id)
-    )
+    """Delete a member; the database's cascades delete its email rows, its memberships and
+    what it owns."""
     session.delete(member)
     session.flush()
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -198,14 +199,34 @@ class ScimGroup(Base):
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+MEMBER_REFERENCE = (
+    "(member_type = 'User' AND user_id = member_id AND nested_group_id IS NULL)"
+    " OR (member_type = 'Group' AND nested_group_id = member_id AND user_id IS NULL)"
+)
+
+
 class GroupMember(Base):
-    """One membership row: ``member_id`` is a member (``User``) or a nested group (``Group``) id."""
+    """One membership row: ``member_id`` is a member (``User``) or a nested group (``Group``) id.
+
+    The database keeps every row pointing at something: ``member_id`` is repeated in
+    ``user_id`` (a foreign key to ``member``) or ``nested_group_id`` (to ``scim_group``), as the
+    check ``member_reference`` demands, and deleting the user or the group deletes the row
+    (``ON DELETE CASCADE``), whatever the interleaving of concurrent transactions.
+    """
 
     __tablename__ = "group_member"
-    __table_args__ = (Index("ix_group_member_member_id", "member_id"),)
+    __table_args__ = (
+        Index("ix_group_member_member_id", "member_id"),
+        Index("ix_group_member_user_id", "user_id"),
+        Index("ix_group_member_nested_group_id", "nested_group_id"),
+        CheckConstraint(MEMBER_REFERENCE, name="member_reference"),
+    )
 
     group_id: Mapped[str] = mapped_column(ForeignKey("scim_group.id", ondelete="CASCADE"), primary_key=True)
     member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), nullable=True)
+    nested_group_id: Mapped[str | None] = mapped_column(ForeignKey("scim_group.id", ondelete="CASCADE"),
+                                                        nullable=True)
     workspace_id: Mapped[str] = mapped_column(String(36))
     member_type: Mapped[str] = mapped_column(String(8))  # "User" | "Group"
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
