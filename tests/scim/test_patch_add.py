@@ -126,11 +126,13 @@ def test_add_roles_json_encoded_strings() -> None:
     assert out["roles"] == [{"primary": True, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]
 
 
-def test_add_roles_with_json_string_value_round_trips() -> None:
-    """Research §2.4 h (values round-trip as sent): a JSON string inside "value" is kept."""
+def test_add_roles_with_json_string_value_stores_the_role_value() -> None:
+    """Issue 16: an element whose "value" is a JSON-encoded app role stores the role's own value,
+    its displayName as display, and keeps the element's type."""
     role = '{"id":"06b0","value":"25","displayName":"Role1234"}'
-    out = patch(user(), {"op": "Add", "path": "roles", "value": [{"value": role}]})
-    assert out["roles"] == [{"value": role}]
+    value = [{"value": role, "type": "WindowsAzureActiveDirectoryRole"}]
+    out = patch(user(), {"op": "Add", "path": "roles", "value": value})
+    assert out["roles"] == [{"value": "25", "display": "Role1234", "type": "WindowsAzureActiveDirectoryRole"}]
 
 
 def test_add_equal_but_for_case_is_not_duplicated() -> None:

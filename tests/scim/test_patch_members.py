@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from scimgate.scim.errors import InvalidFilterException, InvalidPathException, InvalidValueException
+from scimgate.scim.errors import (
+    InvalidFilterException,
+    InvalidPathException,
+    InvalidValueException,
+    MutabilityException,
+)
 from scimgate.scim.patch import MemberPlan, PatchResult, apply_patch
 from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.schema import group_schema
@@ -165,8 +170,8 @@ def test_group_rename_only_has_no_plan() -> None:
 
 
 def test_group_display_name_required() -> None:
-    """RFC 7643 §4.2: a group without displayName is invalid after the patch."""
-    with pytest.raises(InvalidValueException):
+    """RFC 7643 §4.2, RFC 7644 §3.5.2.2: removing a group's required displayName is mutability."""
+    with pytest.raises(MutabilityException):
         patch({"op": "remove", "path": "displayName"})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.scim.patching import patch, user
 
-from scimgate.scim.errors import InvalidValueException, NoTargetException
+from scimgate.scim.errors import MutabilityException, NoTargetException
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA
 
 
@@ -89,8 +89,8 @@ def test_remove_whole_extension() -> None:
 
 
 def test_remove_required_attribute_fails() -> None:
-    """Issue 5: a request that leaves userName missing fails with 400."""
-    with pytest.raises(InvalidValueException):
+    """Issue 5, RFC 7644 §3.5.2.2: a request that leaves userName missing fails with 400 mutability."""
+    with pytest.raises(MutabilityException):
         patch(user(), {"op": "remove", "path": "userName"})
 
 

@@ -48,12 +48,21 @@ def utc_datetime(value: str | None) -> datetime | None:
     if not value or not value.strip():
         return None
     parsed = datetime.fromisoformat(value.strip())
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError as exc:  # an offset that moves the instant past year 1 or 9999
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC") from exc
+
+
+MAX_PAGE = 1_000_000
+"""Highest page number served: beyond every list, and its row offset fits every database's
+OFFSET (a larger one is read as this one, an empty page)."""
 
 
 def page_number(value: str | None) -> int:
-    """A 1-based page number from a query string; anything that is not a positive integer is 1."""
+    """A 1-based page number from a query string; anything that is not a positive integer is 1,
+    and a number above ``MAX_PAGE`` is ``MAX_PAGE``."""
     try:
-        return max(parse_integer(value or "1"), 1)
+        return min(max(parse_integer(value or "1"), 1), MAX_PAGE)
     except ValueError:
         return 1

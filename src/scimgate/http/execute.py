@@ -4,6 +4,9 @@ On success the audit row is written in the operation's own transaction (so the c
 its record commit together); on a SCIM error the transaction rolls back, nothing is changed,
 and the failure is recorded in a transaction of its own (ARCHITECTURE.md, "Rules"). A unit
 that PostgreSQL aborts for a deadlock or a serialization failure runs again (storage.db.run).
+``execute_rendered`` also builds the HTTP response inside the transaction, so a response that
+cannot be rendered rolls the change back: a 5xx never follows a committed change, and the audit
+row holds the status actually answered.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from scimgate.http.deps import AppState
 from scimgate.scim.errors import ScimError
@@ -67,3 +71,30 @@ def execute(
         raise
     record.recorded = True
     return result
+
+
+def execute_rendered(
+    state: AppState,
+    record: AuditRecord,
+    resource_type: str,
+    operation: Callable[[Session], T],
+    render: Callable[[T], Response],
+    resource_id: str | None = None,
+    id_of: Callable[[T], str | None] | None = None,
+) -> Response:
+    """``execute`` with ``render(result)`` run before the commit; answers what it rendered.
+
+    An exception while rendering (a value that cannot be serialised) rolls the transaction back
+    and is answered by the error handlers as any failure is (a 500 audited as 500); the audited
+    success status is the rendered response's own (201, 200, 204, 304).
+    """
+
+    def operate_and_render(session: Session) -> tuple[T, Response]:
+        result = operation(session)
+        return result, render(result)
+
+    _, response = execute(
+        state, record, resource_type, lambda done: done[1].status_code, operate_and_render, resource_id,
+        (lambda done: id_of(done[0])) if id_of is not None else None,
+    )
+    return response

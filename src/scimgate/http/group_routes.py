@@ -16,13 +16,12 @@ from starlette.responses import Response
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
 from scimgate.http.deps import Body, Caller, ScimCaller, State
-from scimgate.http.execute import execute
+from scimgate.http.execute import execute, execute_rendered
 from scimgate.http.responses import scim_response
 from scimgate.http.scim_routes import (
     IfMatch,
     IfNoneMatch,
     list_query,
-    not_modified,
     read_response,
     written_response,
 )
@@ -55,17 +54,21 @@ def _id_of(written: Written) -> str | None:
 @router.get("/Groups")
 def list_groups(request: Request, caller: GroupCaller, state: State) -> Response:
     query = list_query(request, state)
-    body = execute(state, caller.audit, "Group", 200,
-                   lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url))
-    return scim_response(body)
+    return execute_rendered(
+        state, caller.audit, "Group",
+        lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url),
+        scim_response,
+    )
 
 
 @router.post("/Groups/.search")
 def search_groups(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
     query = list_query(request, state, body)
-    result = execute(state, caller.audit, "Group", 200,
-                     lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url))
-    return scim_response(result)
+    return execute_rendered(
+        state, caller.audit, "Group",
+        lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url),
+        scim_response,
+    )
 
 
 @router.api_route("/Groups/.search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -80,20 +83,22 @@ def search_groups_other_methods(request: Request) -> Response:
 def create_group(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
     check_member_count(body, patch=False)
     projection = Projection.of(list_query(request, state))
-    written = execute(state, caller.audit, "Group", 201,
-                      lambda s: groups.create_group(s, caller.workspace, body, caller.base_url, projection),
-                      id_of=_id_of)
-    return written_response(written, 201)
+    return execute_rendered(
+        state, caller.audit, "Group",
+        lambda s: groups.create_group(s, caller.workspace, body, caller.base_url, projection),
+        lambda written: written_response(written, 201), id_of=_id_of,
+    )
 
 
 @router.get("/Groups/{group_id}")
 def get_group(group_id: str, request: Request, caller: GroupCaller, state: State,
               if_none_match: IfNoneMatch = None) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(state, caller.audit, "Group", lambda w: 304 if not_modified(w, if_none_match) else 200,
-                      lambda s: groups.get_group(s, caller.workspace, group_id, caller.base_url, projection),
-                      resource_id=group_id)
-    return read_response(written, if_none_match)
+    return execute_rendered(
+        state, caller.audit, "Group",
+        lambda s: groups.get_group(s, caller.workspace, group_id, caller.base_url, projection),
+        lambda written: read_response(written, if_none_match), resource_id=group_id,
+    )
 
 
 @router.put("/Groups/{group_id}")
@@ -101,13 +106,12 @@ def replace_group(group_id: str, request: Request, caller: GroupCaller, state: S
                   if_match: IfMatch = None) -> Response:
     check_member_count(body, patch=False)
     projection = Projection.of(list_query(request, state))
-    written = execute(
-        state, caller.audit, "Group", 200,
+    return execute_rendered(
+        state, caller.audit, "Group",
         lambda s: groups.replace_group(s, caller.workspace, group_id, body, caller.base_url, if_match,
                                        projection),
-        resource_id=group_id,
+        written_response, resource_id=group_id,
     )
-    return written_response(written)
 
 
 @router.patch("/Groups/{group_id}")
@@ -116,15 +120,15 @@ def patch_group(group_id: str, request: Request, caller: GroupCaller, state: Sta
     check_member_count(body, patch=True)
     query = list_query(request, state)
     projection = Projection.of(query) if query.attributes or query.excluded_attributes else None
-    written = execute(
-        state, caller.audit, "Group", 200 if projection else 204,
+    return execute_rendered(
+        state, caller.audit, "Group",
         lambda s: groups.patch_group(s, caller.workspace, group_id, body, caller.base_url, if_match,
                                      projection),
+        # 204: no body, but the new ETag (RFC 7644 §3.14)
+        lambda written: (Response(status_code=204, headers={"ETag": written}) if isinstance(written, str)
+                         else written_response(written)),
         resource_id=group_id,
     )
-    if isinstance(written, str):  # 204: no body, but the new ETag (RFC 7644 §3.14)
-        return Response(status_code=204, headers={"ETag": written})
-    return written_response(written)
 
 
 @router.delete("/Groups/{group_id}")

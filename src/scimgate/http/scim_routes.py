@@ -16,7 +16,7 @@ from starlette.responses import Response
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State
-from scimgate.http.execute import execute
+from scimgate.http.execute import execute, execute_rendered
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
 from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
@@ -70,26 +70,32 @@ def _id_of(written: Written) -> str | None:
 @router.get("/Users")
 def list_users(request: Request, caller: Caller, state: State) -> Response:
     query = list_query(request, state)
-    body = execute(state, caller.audit, "User", 200,
-                   lambda s: members.list_users(s, caller.workspace, query, caller.base_url))
-    return scim_response(body)
+    return execute_rendered(
+        state, caller.audit, "User",
+        lambda s: members.list_users(s, caller.workspace, query, caller.base_url),
+        scim_response,
+    )
 
 
 @router.post("/Users/.search")
 def search_users(request: Request, caller: Caller, state: State, body: Body) -> Response:
     query = list_query(request, state, body)
-    result = execute(state, caller.audit, "User", 200,
-                     lambda s: members.list_users(s, caller.workspace, query, caller.base_url))
-    return scim_response(result)
+    return execute_rendered(
+        state, caller.audit, "User",
+        lambda s: members.list_users(s, caller.workspace, query, caller.base_url),
+        scim_response,
+    )
 
 
 @router.post("/.search")
 def search_root(request: Request, caller: Caller, state: State, body: Body) -> Response:
     """RFC 7644 §3.4.3: a search across every resource type from the server root."""
     query = list_query(request, state, body)
-    result = execute(state, caller.audit, "Root", 200,
-                     lambda s: search.search_all(s, caller.workspace, query, caller.base_url))
-    return scim_response(result)
+    return execute_rendered(
+        state, caller.audit, "Root",
+        lambda s: search.search_all(s, caller.workspace, query, caller.base_url),
+        scim_response,
+    )
 
 
 @router.api_route("/Users/.search", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -103,46 +109,46 @@ def search_users_other_methods(request: Request) -> Response:
 @router.post("/Users")
 def create_user(request: Request, caller: Caller, state: State, body: Body) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(state, caller.audit, "User", 201,
-                      lambda s: members.create_user(s, caller.workspace, body, caller.base_url, projection),
-                      id_of=_id_of)
-    return written_response(written, 201)
+    return execute_rendered(
+        state, caller.audit, "User",
+        lambda s: members.create_user(s, caller.workspace, body, caller.base_url, projection),
+        lambda written: written_response(written, 201), id_of=_id_of,
+    )
 
 
 @router.get("/Users/{member_id}")
 def get_user(member_id: str, request: Request, caller: Caller, state: State,
              if_none_match: IfNoneMatch = None) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(state, caller.audit, "User", lambda w: 304 if not_modified(w, if_none_match) else 200,
-                      lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
-                      resource_id=member_id)
-    return read_response(written, if_none_match)
+    return execute_rendered(
+        state, caller.audit, "User",
+        lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
+        lambda written: read_response(written, if_none_match), resource_id=member_id,
+    )
 
 
 @router.put("/Users/{member_id}")
 def replace_user(member_id: str, request: Request, caller: Caller, state: State, body: Body,
                  if_match: IfMatch = None) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(
-        state, caller.audit, "User", 200,
+    return execute_rendered(
+        state, caller.audit, "User",
         lambda s: members.replace_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
                                        projection),
-        resource_id=member_id,
+        written_response, resource_id=member_id,
     )
-    return written_response(written)
 
 
 @router.patch("/Users/{member_id}")
 def patch_user(member_id: str, request: Request, caller: Caller, state: State, body: Body,
                if_match: IfMatch = None) -> Response:
     projection = Projection.of(list_query(request, state))
-    written = execute(
-        state, caller.audit, "User", 200,
+    return execute_rendered(
+        state, caller.audit, "User",
         lambda s: members.patch_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
                                      projection),
-        resource_id=member_id,
+        written_response, resource_id=member_id,
     )
-    return written_response(written)
 
 
 @router.delete("/Users/{member_id}")

@@ -1,9 +1,11 @@
-"""String literals inside parsed filters and paths must be storable Unicode.
+"""The input rules every string scimgate stores or compares must pass, however it was decoded.
 
-A filter or path arrives as text and its string literals are decoded by the SCIM grammar
-(RFC 7644 §3.4.2.2 uses JSON string escapes), so ``"\\ud800"`` inside a filter becomes a lone
-surrogate that neither a UTF-8 response nor PostgreSQL text can carry. The request body check
-cannot see it (the body holds the escaped text); this walk over the parsed tree does.
+A string must be storable Unicode: no U+0000 (PostgreSQL text cannot hold it) and no lone
+surrogate (a UTF-8 response cannot carry it; RFC 8259 §8.2). Values reach the SCIM layer
+decoded more than once: filter and path literals by the SCIM grammar (RFC 7644 §3.4.2.2 uses
+JSON string escapes), Entra's JSON-encoded role elements by a second JSON parse
+(``scim.quirks.decode_json_text``). The request body check at the HTTP edge sees only the
+escaped text, so each decoded value passes these rules again before it is kept.
 """
 
 from __future__ import annotations
@@ -14,6 +16,19 @@ from typing import Any
 from scimgate.scim.errors import ScimError
 
 
+def check_text(text: str, error: type[ScimError], source: str) -> None:
+    """Raise ``error`` (a 400) if ``text`` holds NUL or a lone surrogate; ``source`` names it."""
+    if "\x00" in text:
+        raise error(detail=f"The {source} holds NUL (\\u0000), which no attribute can hold.")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise error(
+                detail=f"The {source} holds a lone surrogate (such as \\ud800): not Unicode text."
+            ) from exc
+
+
 def check_literals(node: Any, error: type[ScimError], source: str) -> None:
     """Raise ``error`` if a string in the parsed tree ``node`` holds NUL or a lone surrogate.
 
@@ -21,15 +36,7 @@ def check_literals(node: Any, error: type[ScimError], source: str) -> None:
     plain values); ``source`` names what was parsed, for the detail.
     """
     if isinstance(node, str):
-        if "\x00" in node:
-            raise error(detail=f"The {source} holds NUL (\\u0000), which no attribute can hold.")
-        if not node.isascii():
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise error(
-                    detail=f"The {source} holds a lone surrogate (such as \\ud800): not Unicode text."
-                ) from exc
+        check_text(node, error, source)
         return
     if isinstance(node, list | tuple):
         for item in node:

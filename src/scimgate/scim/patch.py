@@ -67,7 +67,7 @@ from scimgate.scim.errors import (
 from scimgate.scim.literals import check_literals
 from scimgate.scim.quirks import expand_pathless_value, remove_value_list_to_filters
 from scimgate.scim.resource import (
-    check_required,
+    missing_required,
     normalise_document,
     normalise_value,
     parse_boolean,
@@ -203,7 +203,7 @@ def apply_patch(
                 engine.apply(rfc_step)
     result = engine.document
     _check_primaries(result, resource)
-    check_required(result, resource)
+    _check_required_kept(result, resource)
     final = normalise_document(result, resource)
     members = engine.members
     if members is not None:
@@ -670,6 +670,19 @@ def _merge(attribute: Attribute, current: Any, value: Any, label: str) -> dict[s
     return merged or None
 
 
+def _check_required_kept(document: dict[str, Any], resource: ResourceSchema) -> None:
+    """400 ``mutability`` when the PATCH left a required attribute unassigned (removed, or
+    replaced with null or an empty value): RFC 7644 §3.5.2.2 and §3.5.2.3 name ``mutability``
+    for an attempt to remove or empty a required or read-only attribute. Checked after all
+    operations, so a remove followed by a new value is accepted."""
+    attribute = missing_required(document, resource)
+    if attribute is not None:
+        raise MutabilityException(
+            detail=f"'{attribute.name}' is required: a PATCH cannot remove it or leave it empty "
+            "(RFC 7644 §3.5.2.2, §3.5.2.3)."
+        )
+
+
 def _clear_other_primaries(elements: list[dict[str, Any]], written: list[dict[str, Any]]) -> None:
     """``primary: true`` written on one element clears it on the others (RFC 7643 §2.4)."""
     if not any(element.get("primary") is True for element in written):
@@ -799,7 +812,7 @@ def _compare(sub: Attribute, op: CompareOperator, actual: Any, expected: Any) ->
     if sub.type == "dateTime" and op not in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
         try:
             return _ordered(op, _instant(actual), _instant(expected))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # overflow: an offset past year 1 or 9999
             raise InvalidFilterException(detail=f"'{expected}' is not an RFC 3339 date-time.") from exc
     if not sub.case_exact:
         actual, expected = actual.casefold(), expected.casefold()

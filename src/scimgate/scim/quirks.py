@@ -11,8 +11,9 @@ one small named function whose docstring says where the behaviour was seen; the 
 request carried none (an explicit JSON ``null`` is kept as ``None``).
 
 The functions here need no schema: anything that depends on attribute definitions (booleans
-sent as strings, the manager's three shapes, capitalised attribute names, JSON-encoded role
-elements) is resolved by the engine through ``scimgate.scim.resource``.
+sent as strings, the manager's three shapes, capitalised attribute names) is resolved by the
+engine through ``scimgate.scim.resource``, which calls ``decode_role_element`` below for the
+elements of multi-valued complex attributes (Entra's JSON-encoded app roles).
 
 Error choices (RFC 7644 §3.12, Table 9):
 
@@ -33,12 +34,18 @@ import re
 from typing import Any
 
 from scimgate.scim.errors import InvalidSyntaxException, InvalidValueException
+from scimgate.scim.literals import check_text
 
 OPS = ("add", "replace", "remove")
 
 _ATTR_NAME = re.compile(r"\$?[A-Za-z][A-Za-z0-9$_-]*")
 
 MAX_OPERATIONS = 200  # each operation walks its attribute's values: bounds one request's work
+
+MAX_ENCODED_CHARS = 4096
+"""Longest JSON-encoded element decoded (an app role description is a few hundred characters)."""
+MAX_ENCODED_DEPTH = 4
+"""Deepest nesting kept from a JSON-encoded element (an app role description is one flat object)."""
 
 
 def normalise_patch_request(body: Any) -> list[dict[str, Any]]:
@@ -225,3 +232,97 @@ def remove_value_list_to_filters(operation: dict[str, Any]) -> list[dict[str, An
             )
         out.append({"op": "remove", "path": f"{path}[{' and '.join(terms)}]"})
     return out
+
+
+def decode_json_text(text: str, label: str) -> Any:
+    """A JSON-encoded element decoded under the request body's input rules, or ``text`` itself
+    when it is not JSON.
+
+    What the second parse yields passes the same rules as the body (``scim.literals``): no NUL,
+    no lone surrogate, at most ``MAX_ENCODED_DEPTH`` levels, at most ``MAX_ENCODED_CHARS``
+    characters of encoded text; otherwise 400 ``invalidValue`` naming ``label`` (RFC 7644 §3.12).
+    """
+    if len(text) > MAX_ENCODED_CHARS:
+        raise InvalidValueException(
+            detail=f"'{label}' holds a JSON-encoded value longer than {MAX_ENCODED_CHARS} characters.")
+    try:
+        decoded = json.loads(text)
+    except RecursionError as exc:
+        raise InvalidValueException(
+            detail=f"'{label}' holds a JSON-encoded value nested too deeply.") from exc
+    except ValueError:
+        return text
+    _check_decoded(decoded, label, 0)
+    return decoded
+
+
+def _check_decoded(value: Any, label: str, depth: int) -> None:
+    if depth > MAX_ENCODED_DEPTH:
+        raise InvalidValueException(
+            detail=f"'{label}' holds a JSON-encoded value nested deeper than {MAX_ENCODED_DEPTH} levels.")
+    if isinstance(value, str):
+        check_text(value, InvalidValueException, f"JSON-encoded value of '{label}'")
+    elif isinstance(value, list):
+        for item in value:
+            _check_decoded(item, label, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_decoded(key, label, depth + 1)
+            _check_decoded(item, label, depth + 1)
+
+
+def _member(element: dict[str, Any], name: str) -> str | None:
+    """The key of ``element`` spelling ``name`` in any case (RFC 7643 §2.1), or None."""
+    return next((key for key in element if isinstance(key, str) and key.lower() == name), None)
+
+
+def decode_role_element(item: Any, attribute_name: str, label: str) -> Any:
+    """One element of a multi-valued complex attribute in RFC form, from Entra's encoded shapes.
+
+    Microsoft Entra ID sends app role assignments (attribute-mapping documentation, "Provisioning
+    a role to a SCIM app"; expressions ``SingleAppRoleAssignment`` and
+    ``AppRoleAssignmentsComplex``) in three shapes:
+
+    - an object ``{"value": "Admin", "display": ..., "type": ..., "primary": ...}``: RFC form,
+      returned unchanged;
+    - the whole element as a JSON string ``"{\"id\":..., \"value\":\"Admin\",
+      \"displayName\":\"Admin\"}"`` (PATCH ``add`` on ``roles``): decoded into an object;
+    - an object whose ``value`` is that JSON string (``roles`` only): the role's own ``value``
+      is stored, the outer element's ``display``/``type``/``primary`` are kept.
+
+    In both decoded shapes the role's ``displayName`` becomes ``display`` when the element has
+    none, and the app role's ``id`` (no SCIM sub-attribute) is dropped. Decoding follows
+    ``decode_json_text``'s input rules. A JSON-encoded ``value`` that is not an object with a
+    string ``value`` is 400 ``invalidValue``.
+    """
+    if isinstance(item, str) and item.lstrip().startswith("{"):
+        decoded = decode_json_text(item, label)
+        return _app_role({}, decoded) if isinstance(decoded, dict) else item
+    if not isinstance(item, dict) or attribute_name.lower() != "roles":
+        return item
+    key = _member(item, "value")
+    inner = item.get(key) if key is not None else None
+    if not isinstance(inner, str) or not inner.lstrip().startswith("{"):
+        return item
+    decoded = decode_json_text(inner, f"{label}.value")
+    if decoded is inner:
+        return item
+    role_value = decoded.get(_member(decoded, "value") or "value") if isinstance(decoded, dict) else None
+    if not isinstance(role_value, str):
+        raise InvalidValueException(
+            detail=f"'{label}.value' is a JSON-encoded app role without a string 'value'.")
+    return _app_role({k: v for k, v in item.items() if k != key}, decoded)
+
+
+def _app_role(outer: dict[str, Any], role: dict[str, Any]) -> dict[str, Any]:
+    """``outer`` (the element's own members) completed from the decoded app role ``role``."""
+    element = dict(outer)
+    for name, item in role.items():
+        if not isinstance(name, str) or _member(element, name.lower()) is not None:
+            continue
+        if name.lower() == "displayname":
+            if _member(element, "display") is None and _member(role, "display") is None:
+                element["display"] = item
+        else:
+            element[name] = item
+    return element

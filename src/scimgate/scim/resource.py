@@ -24,6 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from scimgate.scim.errors import InvalidSyntaxException, InvalidValueException
+from scimgate.scim.literals import check_text
+from scimgate.scim.quirks import decode_role_element
 from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA, Attribute, ResourceSchema
 
 # Values of one multi-valued attribute kept in a stored document (emails, phoneNumbers, roles, ...).
@@ -59,6 +61,7 @@ def _check_scalar(attribute: Attribute, value: Any, label: str) -> Any:
         return value
     if not isinstance(value, str):
         raise InvalidValueException(detail=f"'{label}' must be a string, got {json.dumps(value)}.")
+    check_text(value, InvalidValueException, f"value of '{label}'")
     if kind == "dateTime":
         try:
             datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -79,18 +82,6 @@ def _normalise_manager(value: Any) -> Any:
         value = {"value": value}
     if isinstance(value, dict) and value.get("value") in ("", None):
         return None
-    return value
-
-
-def _decode_json_string_element(value: Any) -> Any:
-    """Entra sends app role assignments as JSON-encoded strings inside ``roles`` (research §2.4 h)."""
-    if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
-            return value
-        if isinstance(decoded, dict):
-            return decoded
     return value
 
 
@@ -124,7 +115,7 @@ def normalise_value(attribute: Attribute, value: Any, label: str | None = None) 
         seen: set[str] = set()  # serialised elements: duplicates found by hashing, not pairwise
         for item in items:
             if attribute.is_complex:
-                item = _decode_json_string_element(item)
+                item = decode_role_element(item, attribute.name, label)
                 if isinstance(item, dict):
                     element = _complex(attribute, item, label)
                 elif item is not None and attribute.sub("value") is not None:
@@ -226,12 +217,21 @@ def normalise_document(body: dict[str, Any], resource: ResourceSchema) -> dict[s
     return document
 
 
-def check_required(document: dict[str, Any], resource: ResourceSchema) -> None:
-    """Raise InvalidValueException if a required core attribute is missing or blank (RFC 7643 §2.2)."""
+def missing_required(document: dict[str, Any], resource: ResourceSchema) -> Attribute | None:
+    """The first required writable core attribute that is missing or blank in ``document``, or None."""
     for attribute in resource.attributes[resource.core].values():
         if attribute.required and attribute.writable:
             value = document.get(attribute.name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                raise InvalidValueException(
-                    detail=f"'{attribute.name}' is required and must not be empty (RFC 7643 §4)."
-                )
+                return attribute
+    return None
+
+
+def check_required(document: dict[str, Any], resource: ResourceSchema) -> None:
+    """Raise InvalidValueException if a required core attribute is missing or blank: a POST or
+    PUT body without it (RFC 7643 §2.2; RFC 7644 §3.12 Table 9 "a required value was missing")."""
+    attribute = missing_required(document, resource)
+    if attribute is not None:
+        raise InvalidValueException(
+            detail=f"'{attribute.name}' is required and must not be empty (RFC 7643 §4)."
+        )

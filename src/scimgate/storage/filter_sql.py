@@ -232,7 +232,11 @@ def _instant(value: Any, label: str) -> datetime:
         except ValueError:
             parsed = None
         if parsed is not None:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            try:  # an offset that moves the instant past year 1 or 9999 overflows
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            except OverflowError:
+                raise InvalidFilterException(
+                    detail=f"'{label}': {value!r} with its offset is outside the years 1 to 9999.") from None
     raise InvalidFilterException(
         detail=f"'{label}' is a dateTime: compare it with an RFC 3339 string, not {value!r}.")
 
@@ -415,6 +419,8 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
                         detail=f"'{resolved.label}' is complex: name a sub-attribute to compare.")
             op = CompareOperator.eq if node.op == CompareOperator.ne else node.op
             inner = Comparison(AttrPath(sub.name), op, node.value)
+            if resolved.sub is not None:  # the element compiler names the sub-attribute itself
+                resolved = _Resolved(attribute, None, resolved.key, resolved.label.rsplit(".", 1)[0])
             matched = self._any_element(resolved, inner)
             if node.value is None:  # "eq null": no element, or one without that sub-attribute
                 matched = or_(not_(self._has_element(resolved)), matched)
@@ -648,7 +654,11 @@ def sort_key(resource: ResourceSchema, mapping: ResourceMapping, sort_by: str, *
         return compiler.sort_value_of_elements(resolved, sort_by)
     if resolved.attribute.is_complex and resolved.sub is None:
         raise InvalidValueException(detail=f"sortBy {sort_by!r} is complex: name a sub-attribute to sort on.")
-    operand = compiler._operand(resolved)
+    try:
+        operand = compiler._operand(resolved)
+    except InvalidFilterException as exc:  # "Filtering on ... is not supported": no filter was sent
+        raise InvalidValueException(
+            detail=f"sortBy {sort_by!r}: sorting on this attribute is not supported.") from exc
     leaf = operand.attribute
     if leaf.type in STRING_TYPES and not leaf.case_exact:
         return operand.lower if operand.lower is not None else func.lower(operand.raw)
