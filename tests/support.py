@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from scimgate.http import listener
 from scimgate.services import tokens, workspaces
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, normalise_url, session_factory, transaction
@@ -86,7 +87,8 @@ class LiveServer:
 
 def start_server(database_url: str, log_path: Path, backend: str, workers: int = 1,
                  env: dict[str, str] | None = None) -> LiveServer:
-    """Migrate ``database_url`` and start ``uvicorn scimgate.asgi:app`` on a free port."""
+    """Migrate ``database_url`` and start ``uvicorn scimgate.asgi:app`` on a free port, with the
+    listener ``scimgate serve`` uses (scimgate.http.listener)."""
     engine = make_engine(database_url)
     migrate.upgrade(engine)
     port = free_port()
@@ -101,7 +103,7 @@ def start_server(database_url: str, log_path: Path, backend: str, workers: int =
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "scimgate.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
+         "--workers", str(workers), "--log-level", "warning", "--http", listener.PROTOCOL],
         env=process_env, stdout=log, stderr=subprocess.STDOUT,
     )
     # Discovery needs a token (case C30): a SCIM error answer means the app is up.

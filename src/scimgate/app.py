@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
 from scimgate.config import Settings, resolve_secret_key
+from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
+from scimgate.http.admin_api import failure_response as admin_api_failure
 from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
@@ -23,6 +25,7 @@ from scimgate.http.metrics import MetricsMiddleware, forget_this_worker
 from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
+from scimgate.http.surfaces import register_surface
 from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.storage.db import make_engine, read_only_factory, session_factory
 from scimgate.storage.migrate import is_behind
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   readers=read_only_factory(sessions))
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
+    register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
     app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router]
     app.include_router(scim_router)
     install_admin_pages(app)

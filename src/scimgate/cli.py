@@ -14,6 +14,7 @@ from scimgate.cli_database import unit_of_work
 from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
 from scimgate.cli_simulate import app as simulate_app
 from scimgate.config import Settings
+from scimgate.http import listener
 from scimgate.services import tokens, workspaces
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, session_factory, transaction
@@ -175,6 +176,7 @@ def serve(
     engine.dispose()
     _prepare_metrics_folder(workers)
     uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
+                http=listener.PROTOCOL,  # bounded URL and header sizes (scimgate.http.listener)
                 log_level="warning", timeout_graceful_shutdown=30,
                 # uvicorn kills a worker that does not answer its ping in time; a spawned worker
                 # cannot answer before its imports finish, which takes over 5 s on a busy machine.

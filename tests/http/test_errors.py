@@ -236,12 +236,12 @@ def test_unexpected_exception_is_500_with_request_id_only() -> None:
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, max_body_bytes=1024)
 
-    @app.get("/boom")
+    @app.get("/api/scim/v2/boom")
     def boom() -> None:
         raise RuntimeError("secret internals at /srv/app.py line 3")
 
     with TestClient(app, raise_server_exceptions=False) as client:
-        response = client.get("/boom", headers={"X-Request-Id": "req-123"})
+        response = client.get("/api/scim/v2/boom", headers={"X-Request-Id": "req-123"})
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/scim+json"
     body = response.json()
@@ -293,13 +293,15 @@ def test_me_and_bulk_are_501_not_404(tenant: Tenant, method: str, path: str) -> 
     assert httpx.request(method, tenant.server.base_url + path, timeout=30).status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/admin/members?q=%00", "/admin/groups/%00", "/healthz?x=%00"])
-def test_nul_outside_scim_is_a_plain_400(live_server: LiveServer, path: str) -> None:
-    """A NUL in an admin or ops URL is refused like one in a SCIM URL, but as plain text: those
-    clients are browsers and probes, not SCIM clients."""
+@pytest.mark.parametrize("path, kind", [("/admin/members?q=%00", "text/html"),
+                                        ("/admin/groups/%00", "text/html"), ("/healthz?x=%00", "text/plain")])
+def test_nul_outside_scim_is_a_400_in_the_surface_format(live_server: LiveServer, path: str,
+                                                         kind: str) -> None:
+    """A NUL in an admin or ops URL is refused like one in a SCIM URL, but in that surface's format
+    (an HTML page for the admin pages, plain text for probes), not SCIM JSON (http.surfaces)."""
     response = httpx.get(live_server.url + path, timeout=30)
     assert response.status_code == 400
-    assert response.headers["content-type"].startswith("text/plain") and "NUL" in response.text
+    assert response.headers["content-type"].startswith(kind) and "NUL" in response.text
 
 
 def test_schemas_of_another_resource_type_or_of_the_wrong_shape_are_400(tenant: Tenant) -> None:

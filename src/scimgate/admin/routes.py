@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,8 @@ from scimgate.admin import forms
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
 from scimgate.http.allow import refuses
 from scimgate.http.deps import State
-from scimgate.scim.errors import NotFoundException
+from scimgate.http.surfaces import error_headers, register_surface
+from scimgate.scim.errors import NotFoundException, ScimError
 from scimgate.scim.params import ListQuery, parse_integer
 from scimgate.services import admins, audit_log, domains, groups, members, owned, tokens, workspaces
 from scimgate.services.dns_verification import ResolverConfig
@@ -396,6 +398,20 @@ def install(app: FastAPI) -> None:
     async def _page(request: Request, exc: PageError) -> Response:
         return _error_page(request, exc)
 
+    register_surface(app, router.prefix, _failure_page)
+
 
 def _error_page(request: Request, exc: PageError) -> Response:
     return render(request, "error.html", {"error": exc, "admin": None, "csrf": ""}, exc.status)
+
+
+def _failure_page(request: Request, exc: ScimError) -> Response:
+    """Any failure under /admin that is no PageError (a refused URL, a bad search, a 405, a 500)
+    as the HTML error page with its status and the headers that status needs (``Allow``)."""
+    try:
+        title = HTTPStatus(exc.status).phrase
+    except ValueError:
+        title = "Error"
+    response = _error_page(request, PageError(exc.status, title, str(exc.detail)))
+    response.headers.update(error_headers(exc))
+    return response

@@ -6,7 +6,9 @@ keys on the SCIM endpoints). Everything is scoped to the key's workspace: anothe
 domain or member is 404, exactly like one that does not exist.
 
 Errors are JSON ``{"error": {"status": 404, "code": "not_found", "detail": "..."}}``:
-401 ``unauthorized``, 400 ``invalid``, 404 ``not_found``, 409 ``conflict``.
+401 ``unauthorized``, 400 ``invalid``, 404 ``not_found``, 405 ``method_not_allowed``, 409
+``conflict``, 413 ``too_large``, 500 ``internal`` (any other status: its reason phrase in
+snake case); every failure under the prefix, also one refused at the edge (``http.surfaces``).
 
 Endpoints:
 - ``GET /domains``; ``POST /domains`` ``{"name": "Bücher.example"}`` -> 201;
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -31,6 +34,8 @@ from starlette.responses import JSONResponse, Response
 
 from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, authenticate_bearer, bearer_secret
+from scimgate.http.surfaces import error_headers
+from scimgate.scim.errors import ScimError
 from scimgate.services import domains, owned
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainExists, DomainNotFound
@@ -69,6 +74,17 @@ def _as_api_error(exc: Exception) -> AdminApiError:
     if isinstance(exc, DomainExists):
         return AdminApiError(409, "conflict", str(exc))
     return AdminApiError(400, "invalid", str(exc))
+
+
+CODES = {400: "invalid", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+         409: "conflict", 413: "too_large", 500: "internal"}
+
+
+def failure_response(request: Request, exc: ScimError) -> Response:
+    """The admin API's JSON error for a failure raised outside its routes' own errors (a refused
+    URL or body, a routing error, an unexpected exception): ``http.surfaces`` renderer."""
+    code = CODES.get(exc.status) or HTTPStatus(exc.status).phrase.lower().replace(" ", "_")
+    return AdminApiError(exc.status, code, str(exc.detail), error_headers(exc)).response()
 
 
 class AdminRoute(APIRoute):

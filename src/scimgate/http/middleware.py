@@ -8,6 +8,11 @@
 - A body larger than ``max_body_bytes`` is refused with 413 before it is read whole.
 - A path or query string holding NUL (``%00``) is refused with 400 ``invalidValue``: no SCIM
   value holds it, and PostgreSQL would fail on it (a 500 otherwise).
+- Refusals here are answered in the surface's format (``http.surfaces``), like every error.
+- An exception nothing handled is answered here as a 500 (``errors.unexpected_error_response``)
+  and goes no further: the server neither logs it twice nor drops the kept-alive connection. An
+  exception after the response started (nothing left to answer with) still reaches uvicorn,
+  which closes the connection, the only way left to tell the client the answer is cut short.
 - ``HEAD`` is answered as the ``GET`` of the same URL without its body, headers included
   (RFC 9110 §9.3.2), wherever GET is answered.
 - One structured log line per request: request id, method, path (no query string: filters
@@ -17,17 +22,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.config import SCIM_PREFIX
-from scimgate.scim.errors import InvalidValueException, PayloadTooLargeException, ScimError, error_document
+from scimgate.http.errors import unexpected_error_response
+from scimgate.http.surfaces import render_error
+from scimgate.scim.errors import InvalidValueException, PayloadTooLargeException, ScimError
 
 log = logging.getLogger("scimgate.access")
 
@@ -84,11 +91,11 @@ class EdgeMiddleware:
         request_id = sent_id if REQUEST_ID.match(sent_id) else uuid.uuid4().hex
         scope["path"] = normalise_scim_path(scope["path"])
         scope.setdefault("state", {})["request_id"] = request_id
-        status_holder: dict[str, Any] = {"status": 500}
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status_holder.update(status=message["status"], started=True)
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
             elif head and message["type"] == "http.response.body":
@@ -105,7 +112,12 @@ class EdgeMiddleware:
         else:
             try:
                 await self.app(scope, self._limited(receive), send_with_id)
-            finally:  # an unexpected error (answered 500 by the handler, then re-raised) is logged too
+            except Exception as exc:
+                if status_holder["started"]:
+                    raise
+                response = await unexpected_error_response(Request(scope, receive), exc)
+                await response(scope, receive, send_with_id)
+            finally:
                 self._log(scope, request_id, status_holder["status"], started)
             return
         self._log(scope, request_id, status_holder["status"], started)
@@ -143,15 +155,8 @@ class EdgeMiddleware:
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, exc: ScimError) -> None:
-        """Answer ``exc`` before the application sees the request: as a SCIM error under the
-        SCIM prefix, as plain text elsewhere (admin pages, ops)."""
-        if scope["path"].startswith(SCIM_PREFIX):
-            body, kind = json.dumps(error_document(exc)).encode(), b"application/scim+json"
-        else:
-            body, kind = f"{exc.detail}\n".encode(), b"text/plain; charset=utf-8"
-        await send({
-            "type": "http.response.start",
-            "status": exc.status,
-            "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
-        })
-        await send({"type": "http.response.body", "body": body})
+        """Answer ``exc`` before the application sees the request, in the surface's format."""
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await render_error(Request(scope, no_body), exc)(scope, no_body, send)

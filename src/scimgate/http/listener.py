@@ -1,0 +1,132 @@
+"""The HTTP listener's bounds on a request head: URL length, header bytes, header count.
+
+uvicorn's httptools protocol buffers a request line and headers of any size before the app sees
+them (an 8 MB header is served; four 48 MB headers cost 165 MB of memory). scimgate serves with
+:class:`BoundedHttpToolsProtocol` (``scimgate serve``; ``uvicorn --http`` :data:`PROTOCOL`), which
+refuses, before the head is complete and without reading further:
+
+- a request target longer than :data:`MAX_URL_BYTES` with 414 URI Too Long (RFC 9110 §15.5.15);
+- a head (request line and headers) over :data:`MAX_HEAD_BYTES`, or more than
+  :data:`MAX_HEADERS` header fields, with 431 Request Header Fields Too Large (RFC 6585 §5).
+
+The figures are those of common front ends (nginx reads a request line and each header into an
+8 KiB buffer, Apache ``LimitRequestFieldSize`` 8190 and ``LimitRequestFields`` 100); the URL
+bound is twice that, for long SCIM filters (RFC 7644 §3.4.3 points clients with longer queries
+to ``POST /.search``). The refusal is in the surface's format as far as the URL shows it: SCIM
+JSON (RFC 7644 §3.12) under ``/api/scim/v2``, the admin API's JSON under ``/api/admin/v1``, a
+small HTML page under ``/admin``, else plain text; the connection is closed (``Connection:
+close``), since the rest of the head is never read.
+"""
+
+from __future__ import annotations
+
+import json
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from scimgate.config import SCIM_PREFIX
+from scimgate.scim.errors import ScimError, error_document
+
+PROTOCOL = "scimgate.http.listener:BoundedHttpToolsProtocol"
+"""The import string uvicorn takes as ``--http`` / ``http=``."""
+
+MAX_URL_BYTES = 16 * 1024
+MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADERS = 100
+ADMIN_API_PREFIX = "/api/admin/v1"
+ADMIN_PAGES_PREFIX = "/admin"
+
+
+class HeadRefused(Exception):
+    """The request head broke a bound; ``status`` and ``detail`` say which."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def refusal(path: str, status: int, detail: str) -> tuple[bytes, bytes]:
+    """(content type, body) of a listener refusal for a request to ``path`` (its surface's format)."""
+    lowered = path.lower()
+    if _under(lowered, SCIM_PREFIX.lower()):
+        error = ScimError(detail=detail)
+        error.status = status
+        return b"application/scim+json", json.dumps(error_document(error)).encode()
+    if _under(lowered, ADMIN_API_PREFIX):
+        code = "uri_too_long" if status == 414 else "request_header_fields_too_large"
+        body = {"error": {"status": status, "code": code, "detail": detail}}
+        return b"application/json", json.dumps(body).encode()
+    if _under(lowered, ADMIN_PAGES_PREFIX):
+        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} · scimgate'
+                f"</title></head><body><h1>{status}</h1><p>{detail}</p>"
+                '<p><a href="/admin/security">Back to the admin pages</a></p></body></html>')
+        return b"text/html; charset=utf-8", page.encode()
+    return b"text/plain; charset=utf-8", f"{detail}\n".encode()
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the bounds of the module docstring."""
+
+    _head_bytes = 0  # bytes received while the head is incomplete (held by the parser)
+    _header_bytes = 0  # bytes of the headers parsed so far
+    _awaiting_head = True
+    _refused: HeadRefused | None = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes, self._header_bytes, self._awaiting_head = 0, 0, True
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._refuse(HeadRefused(414, f"The URL is longer than {MAX_URL_BYTES} bytes; send a long "
+                                     "query as POST .search (RFC 7644 §3.4.3)."))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self.headers) >= MAX_HEADERS:
+            self._refuse(HeadRefused(431, f"The request has more than {MAX_HEADERS} header fields."))
+        self._header_bytes += len(name) + len(value) + 4  # "name: value\r\n"
+        if len(self.url) + self._header_bytes > MAX_HEAD_BYTES:
+            self._refuse(self._head_too_large())
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._awaiting_head and self._refused is None and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refused = self._head_too_large()
+                self.send_400_response("")
+
+    @staticmethod
+    def _head_too_large() -> HeadRefused:
+        return HeadRefused(431, f"The request line and headers are larger than {MAX_HEAD_BYTES} bytes.")
+
+    def _refuse(self, refused: HeadRefused) -> None:
+        self._refused = refused
+        raise refused  # the parser stops; uvicorn answers through send_400_response
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a head the parser gave up on; a broken bound answers its status."""
+        refused = self._refused
+        if refused is None:
+            super().send_400_response(msg)
+            return
+        path = self.url.split(b"?", 1)[0].decode("latin-1")
+        kind, body = refusal(path, refused.status, refused.detail)
+        reason = b"URI Too Long" if refused.status == 414 else b"Request Header Fields Too Large"
+        head = [b"HTTP/1.1 %d %s\r\n" % (refused.status, reason)]
+        for name, value in self.server_state.default_headers:
+            head.append(name + b": " + value + b"\r\n")
+        head += [b"content-type: " + kind + b"\r\n", b"content-length: %d\r\n" % len(body),
+                 b"connection: close\r\n", b"\r\n"]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
