@@ -9,15 +9,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from click.testing import Result
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from scimgate.cli import app as cli_app
 from scimgate.services import admins, owned, tokens, workspaces
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AdminAccount, AuditEvent, EmailDomain, Workspace, utcnow
-from tests.admin.client import PASSWORD, AdminClient, make_admin, signed_in
+from tests.admin.client import PASSWORD, AdminClient, cli, make_admin, signed_in
 from tests.dns_server import DnsZone
 from tests.support import LiveServer, Tenant, make_tenant
 
@@ -34,12 +31,6 @@ def admin(tenant: Tenant) -> Iterator[AdminClient]:
     client = signed_in(tenant)
     yield client
     client.close()
-
-
-def cli(server: LiveServer, *args: str, stdin: str = "") -> Result:
-    """Run ``scimgate ARGS`` in-process (Typer's runner) on the server's database."""
-    env = {"SCIMGATE_DATABASE_URL": server.database_url}
-    return CliRunner().invoke(cli_app, list(args), input=stdin, env=env)
 
 
 # --- Sign-in, session, CSRF -------------------------------------------------------------------

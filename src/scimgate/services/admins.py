@@ -13,8 +13,6 @@ to ``MAX_LOCK`` (OWASP Authentication Cheat Sheet, "Account lockout").
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from datetime import datetime, timedelta
 
@@ -24,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scimgate.services import tokens
+from scimgate.services import sessions, tokens
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.models import AdminAccount, Workspace, utcnow
 
@@ -33,6 +31,9 @@ FREE_ATTEMPTS = 5
 BASE_LOCK = timedelta(minutes=1)
 MAX_LOCK = timedelta(hours=1)
 ROLES = ("owner",)
+SUBJECT_KIND = "admin"
+"""The ``subject_kind`` of an admin's sessions (services.sessions)."""
+SESSION_LIFETIME = timedelta(hours=12)
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("scimgate: no such admin account")
@@ -141,24 +142,34 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def session_stamp(account: AdminAccount) -> str:
-    """A fingerprint of the account's password hash that its session cookies carry: setting a
-    new password (``set_password``) ends every session signed in before."""
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
-
-
-def get_admin(session: Session, admin_id: str, workspace_id: str,
-              stamp: str) -> tuple[AdminAccount, Workspace] | None:
+def get_admin(session: Session, admin_id: str, workspace_id: str) -> tuple[AdminAccount, Workspace] | None:
     """The admin account ``admin_id`` of workspace ``workspace_id`` and that workspace, or None
-    when either is gone, they do not belong together, or ``stamp`` is not the account's current
-    ``session_stamp`` (a session cookie outliving its account or its password)."""
+    when either is gone or they do not belong together (a session outliving its account)."""
     account = session.get(AdminAccount, admin_id)
     if account is None or account.workspace_id != workspace_id:
         return None
-    if not hmac.compare_digest(stamp.encode(), session_stamp(account).encode()):
-        return None
     workspace = session.get(Workspace, workspace_id)
     return None if workspace is None else (account, workspace)
+
+
+def start_session(session: Session, account: AdminAccount) -> str:
+    """A new server-side session (services.sessions) of ``account`` lasting ``SESSION_LIFETIME``;
+    returns its cookie token."""
+    return sessions.create_session(session, workspace_id=account.workspace_id, subject_kind=SUBJECT_KIND,
+                                   subject_id=account.id, lifetime=SESSION_LIFETIME)
+
+
+def _find(session: Session, workspace: Workspace, email: str) -> AdminAccount:
+    account = session.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
+                                                        AdminAccount.email_lower == email.strip().lower()))
+    if account is None:
+        raise AdminError(f"{email} is not an admin of workspace {workspace.name}.")
+    return account
+
+
+def _end_sessions(session: Session, account: AdminAccount) -> int:
+    return sessions.revoke_subject_sessions(session, workspace_id=account.workspace_id,
+                                            subject_kind=SUBJECT_KIND, subject_id=account.id)
 
 
 def set_password(session: Session, workspace: Workspace, email: str, password: str) -> AdminAccount:
@@ -166,14 +177,21 @@ def set_password(session: Session, workspace: Workspace, email: str, password: s
     session of that admin ends. Raises AdminError for an unknown admin or a short password."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AdminError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    account = session.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
-                                                        AdminAccount.email_lower == email.strip().lower()))
-    if account is None:
-        raise AdminError(f"{email} is not an admin of workspace {workspace.name}.")
+    account = _find(session, workspace, email)
     account.password_hash = _hasher.hash(password)
     account.failed_logins = 0
     account.locked_until = None
+    _end_sessions(session, account)
     return account
+
+
+def remove_admin(session: Session, workspace: Workspace, email: str) -> int:
+    """Delete the workspace's admin ``email`` and end every session of it at once; returns how
+    many live sessions were ended. Raises AdminError for an unknown admin."""
+    account = _find(session, workspace, email)
+    ended = _end_sessions(session, account)
+    session.delete(account)
+    return ended
 
 
 def keep_only_token(session: Session, workspace: Workspace, token_id: str) -> int:
