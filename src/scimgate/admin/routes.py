@@ -29,6 +29,7 @@ from scimgate.scim.params import ListQuery, parse_integer
 from scimgate.services import admins, audit_log, domains, groups, members, owned, sessions, tokens, workspaces
 from scimgate.services.dns_verification import ResolverConfig
 from scimgate.services.resources import Projection
+from scimgate.services.sign_in_guard import SignInGuard, SignInThrottled
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.db import transaction
 
@@ -165,15 +166,22 @@ def login_form(request: Request, session: Session_, state: State) -> Response:
 def login(request: Request, session: Session_, state: State, _csrf: Csrf,
           workspace: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
           password: Annotated[str, Form()] = "") -> Response:
-    """Sign in; one message for every failure (no enumeration). On success the session is
-    rotated: the cookie's earlier session (if any) is revoked, a new one and a new CSRF token made."""
-    with transaction(state.sessions) as db:
-        account = admins.sign_in(db, workspace, email, password)
-        token = None
-        if account is not None:
-            if session.token:
-                sessions.revoke_session(db, session.token)
-            token = admins.start_session(db, account)
+    """Sign in; one message for every failure (no enumeration). Attempts over the account's or
+    the address's budget get 429 with Retry-After before any password work
+    (services.sign_in_guard). On success the session is rotated: the cookie's earlier session
+    (if any) is revoked, a new one and a new CSRF token made."""
+    guard: SignInGuard = state.extras["sign_in_guard"]
+    try:
+        guard.admit(workspace, email, request.client.host if request.client else "")
+        token = admins.sign_in(state.readers, state.sessions, workspace, email, password,
+                               hash_slot=guard.hash_slot, previous_token=session.token)
+    except SignInThrottled as exc:
+        error = (f"Too many sign-in attempts for this account or from this network. "
+                 f"Wait {exc.retry_after} seconds and try again.")
+        response = render(request, "login.html", {"csrf": session.csrf, "error": error,
+                                                  "workspace": workspace, "email": email}, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if token is None:
         error = ("Sign-in failed: the workspace, email or password is not right, or the account is "
                  "locked for a while after repeated failures. Check them and try again later.")

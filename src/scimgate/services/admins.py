@@ -4,7 +4,8 @@ Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher`` defaults, R
 second recommended parameter set); hashes made with older parameters are upgraded at the next
 successful sign-in.
 
-Sign-in never tells which part was wrong: an unknown workspace, an unknown email, a wrong
+Sign-in is throttled before it gets here (services.sign_in_guard) and hashes outside any
+transaction. It never tells which part was wrong: an unknown workspace, an unknown email, a wrong
 password and a locked account all give the same ``None`` (and an unknown account still costs one
 argon2 verification, so timing does not tell either). After ``FREE_ATTEMPTS`` consecutive
 failures an account is locked for ``BASE_LOCK`` and every further failure doubles the lock, up
@@ -14,16 +15,20 @@ to ``MAX_LOCK`` (OWASP Authentication Cheat Sheet, "Account lockout").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.services import sessions, tokens
 from scimgate.services.workspaces import WorkspaceError
+from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import AdminAccount, Workspace, utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -98,41 +103,67 @@ def lock_duration(failed_logins: int) -> timedelta | None:
     return min(BASE_LOCK * (2 ** doublings), MAX_LOCK)
 
 
-def sign_in(session: Session, workspace_name: str, email: str, password: str,
-            now: datetime | None = None) -> AdminAccount | None:
-    """The admin account for these credentials, or None for any failure (see module docstring).
+@dataclass(frozen=True)
+class _Candidate:
+    id: str
+    password_hash: str
+    locked_until: datetime | None
 
-    A failure on an existing account counts towards its lock; a success resets the count. While
-    an account is locked even the right password is refused, and the attempt is not counted.
+
+def sign_in(readers: sessionmaker[Session], writers: sessionmaker[Session], workspace_name: str,
+            email: str, password: str, *,
+            hash_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+            previous_token: str | None = None, now: datetime | None = None) -> str | None:
+    """A new session token (services.sessions) for these credentials, or None for any failure
+    (see the module docstring).
+
+    The password hash is verified between two short units of work, never inside a transaction
+    (on SQLite a write transaction holds the database-wide writer lock), and inside
+    ``hash_slot()`` (services.sign_in_guard bounds the hashes in flight; it may raise). The
+    account is read from ``readers`` (a snapshot); the outcome is written in one transaction
+    of ``writers`` that locks the account row and checks again that it is not locked and its
+    password did not change meanwhile. A failure on an existing account counts towards its
+    lock; a success resets the count, upgrades an outdated hash, revokes ``previous_token``
+    (rotation) and starts the session. While an account is locked even the right password is
+    refused, and the attempt is not counted.
     """
     now = now or utcnow()
-    workspace = session.scalar(
-        select(Workspace).where(Workspace.name_lower == workspace_name.strip().lower())
-    )
-    account = None
-    if workspace is not None:
-        account = session.scalar(
-            select(AdminAccount)
-            .where(AdminAccount.workspace_id == workspace.id,
-                   AdminAccount.email_lower == email.strip().lower())
-            .with_for_update()
-        )
-    if account is None:
-        _verify(_DUMMY_HASH, password)
+    with snapshot(readers) as db:
+        candidate = _candidate(db, workspace_name, email)
+    with hash_slot():
+        if candidate is None or (candidate.locked_until is not None and candidate.locked_until > now):
+            _verify(_DUMMY_HASH, password)
+            return None
+        right = _verify(candidate.password_hash, password)
+        outdated = right and _hasher.check_needs_rehash(candidate.password_hash)
+        upgraded = _hasher.hash(password) if outdated else None
+    with transaction(writers) as db:
+        account = db.scalar(select(AdminAccount).where(AdminAccount.id == candidate.id).with_for_update())
+        if account is None or (account.locked_until is not None and account.locked_until > now):
+            return None
+        if not right:
+            account.failed_logins += 1
+            lock = lock_duration(account.failed_logins)
+            account.locked_until = now + lock if lock else None
+            return None
+        if account.password_hash != candidate.password_hash:  # a new password was set meanwhile
+            return None
+        account.failed_logins = 0
+        account.locked_until = None
+        if upgraded:
+            account.password_hash = upgraded
+        if previous_token:
+            sessions.revoke_session(db, previous_token)
+        return start_session(db, account)
+
+
+def _candidate(db: Session, workspace_name: str, email: str) -> _Candidate | None:
+    workspace = db.scalar(select(Workspace).where(Workspace.name_lower == workspace_name.strip().lower()))
+    if workspace is None:
         return None
-    if account.locked_until is not None and account.locked_until > now:
-        _verify(_DUMMY_HASH, password)
-        return None
-    if not _verify(account.password_hash, password):
-        account.failed_logins += 1
-        lock = lock_duration(account.failed_logins)
-        account.locked_until = now + lock if lock else None
-        return None
-    account.failed_logins = 0
-    account.locked_until = None
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
-    return account
+    account = db.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
+                                                   AdminAccount.email_lower == email.strip().lower()))
+    return None if account is None else _Candidate(account.id, account.password_hash, account.locked_until)
 
 
 def _verify(password_hash: str, password: str) -> bool:
