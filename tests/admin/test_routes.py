@@ -51,6 +51,20 @@ def test_session_cookie_is_secure_behind_https(live_server: LiveServer) -> None:
     assert "secure" in cookie
 
 
+@pytest.mark.parametrize("path", ["/admin/login", "/admin/security", "/admin/no-such-page",
+                                  "/admin/static/htmx.min.js"])
+def test_admin_responses_carry_security_headers(live_server: LiveServer, path: str) -> None:
+    """Pages, redirects, error pages and static files under /admin send CSP (no framing, only
+    this origin's scripts and styles), X-Frame-Options, nosniff and Referrer-Policy."""
+    headers = AdminClient.open(live_server).get(path).headers
+    policy = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+
+
 def test_sign_in_lands_on_security_settings(tenant: Tenant) -> None:
     """Right credentials: 303 to /admin/security, which names the admin and the workspace."""
     client = AdminClient.open(tenant.server)
