@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
 from scimgate.config import Settings, resolve_secret_key
@@ -27,6 +28,7 @@ from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.http.surfaces import register_surface
 from scimgate.services.rate_limit import make_rate_limiter
+from scimgate.services.sign_in_guard import make_sign_in_guard
 from scimgate.storage.db import make_engine, read_only_factory, session_factory
 from scimgate.storage.migrate import is_behind
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
                                   readers=read_only_factory(sessions))
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
+    app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
     app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router]
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)
+    app.add_middleware(AdminSecurityHeaders)
     app.add_middleware(MetricsMiddleware, engine=engine)  # inside EdgeMiddleware: sees normalised paths
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

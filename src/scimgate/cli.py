@@ -159,7 +159,9 @@ def serve(
     """Migrate the database, make a first workspace if there is none, and serve SCIM.
 
     The database is migrated here, once, before any worker starts; workers themselves refuse
-    to serve an un-migrated database.
+    to serve an un-migrated database. ``X-Forwarded-Proto`` and ``X-Forwarded-For`` are
+    believed only from ``SCIMGATE_FORWARDED_ALLOW_IPS`` (comma-separated addresses or networks;
+    default 127.0.0.1): behind such a proxy an https request gets a ``Secure`` session cookie.
     """
     import os
 
@@ -178,6 +180,8 @@ def serve(
     uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
                 http=listener.PROTOCOL,  # bounded URL and header sizes (scimgate.http.listener)
                 log_level="warning", timeout_graceful_shutdown=30,
+                # X-Forwarded-Proto/-For are believed from these proxies only (docs/deploy.md)
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 # uvicorn kills a worker that does not answer its ping in time; a spawned worker
                 # cannot answer before its imports finish, which takes over 5 s on a busy machine.
                 timeout_worker_healthcheck=60)

@@ -61,6 +61,15 @@ def admin_set_password(
         typer.echo(f"New password set for {account.email} of workspace {found.name}.")
 
 
+@admin_app.command("remove")
+def admin_remove(email: str, workspace: str = WORKSPACE) -> None:
+    """Remove WORKSPACE's admin EMAIL: the account is deleted and its sessions end at once."""
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        ended = admins.remove_admin(session, found, email)
+        typer.echo(f"Removed admin {email} of workspace {found.name}; ended {ended} session(s).")
+
+
 @admin_app.command("list")
 def admin_list(workspace: str = WORKSPACE) -> None:
     """List WORKSPACE's admin accounts, with their lock state."""

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     - ``max_body_bytes``: larger request bodies get 413.
     - ``rate_limit_per_second`` / ``rate_limit_burst``: the token bucket per SCIM token (0 = off).
     - ``redis_url``: share the rate-limit buckets through Redis instead of the database.
+    - ``sign_in_account_burst`` / ``sign_in_account_per_minute``, ``sign_in_address_burst`` /
+      ``sign_in_address_per_minute``: admin sign-in attempts per account and per client address
+      (services.sign_in_guard); ``sign_in_hashes_in_flight``: password hashes at once per process.
+    - ``forwarded_allow_ips``: addresses of the TLS proxies whose ``X-Forwarded-Proto`` and
+      ``X-Forwarded-For`` are believed (``scimgate serve``); default loopback only.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
     - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
@@ -40,6 +45,12 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     redis_url: str | None = None
+    sign_in_account_burst: int = 10
+    sign_in_account_per_minute: float = 2.0
+    sign_in_address_burst: int = 30
+    sign_in_address_per_minute: float = 10.0
+    sign_in_hashes_in_flight: int = 2
+    forwarded_allow_ips: str = "127.0.0.1"
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from click.testing import Result
+from typer.testing import CliRunner
 
+from scimgate.cli import app as cli_app
 from scimgate.services import admins, workspaces
 from scimgate.storage.db import transaction
 from tests.support import LiveServer, Tenant
@@ -69,3 +72,9 @@ def signed_in(tenant: Tenant) -> AdminClient:
     response = client.login(tenant.workspace_name, make_admin(tenant))
     assert response.status_code == 303, response.text
     return client
+
+
+def cli(server: LiveServer, *args: str, stdin: str = "") -> Result:
+    """Run ``scimgate ARGS`` in-process (Typer's runner) on the server's database."""
+    env = {"SCIMGATE_DATABASE_URL": server.database_url}
+    return CliRunner().invoke(cli_app, list(args), input=stdin, env=env)

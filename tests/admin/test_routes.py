@@ -9,15 +9,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from click.testing import Result
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from scimgate.cli import app as cli_app
 from scimgate.services import admins, owned, tokens, workspaces
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AdminAccount, AuditEvent, EmailDomain, Workspace, utcnow
-from tests.admin.client import PASSWORD, AdminClient, make_admin, signed_in
+from tests.admin.client import PASSWORD, AdminClient, cli, make_admin, signed_in
 from tests.dns_server import DnsZone
 from tests.support import LiveServer, Tenant, make_tenant
 
@@ -36,12 +33,6 @@ def admin(tenant: Tenant) -> Iterator[AdminClient]:
     client.close()
 
 
-def cli(server: LiveServer, *args: str, stdin: str = "") -> Result:
-    """Run ``scimgate ARGS`` in-process (Typer's runner) on the server's database."""
-    env = {"SCIMGATE_DATABASE_URL": server.database_url}
-    return CliRunner().invoke(cli_app, list(args), input=stdin, env=env)
-
-
 # --- Sign-in, session, CSRF -------------------------------------------------------------------
 
 
@@ -58,6 +49,20 @@ def test_session_cookie_is_secure_behind_https(live_server: LiveServer) -> None:
     client = AdminClient.open(live_server)
     cookie = client.get("/admin/login", headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
     assert "secure" in cookie
+
+
+@pytest.mark.parametrize("path", ["/admin/login", "/admin/security", "/admin/no-such-page",
+                                  "/admin/static/htmx.min.js"])
+def test_admin_responses_carry_security_headers(live_server: LiveServer, path: str) -> None:
+    """Pages, redirects, error pages and static files under /admin send CSP (no framing, only
+    this origin's scripts and styles), X-Frame-Options, nosniff and Referrer-Policy."""
+    headers = AdminClient.open(live_server).get(path).headers
+    policy = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
 
 
 def test_sign_in_lands_on_security_settings(tenant: Tenant) -> None:

@@ -56,10 +56,14 @@ def browser(sqlite_only: None) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, tenant: Tenant) -> Iterator[Page]:
-    """A page signed in, through the sign-in form, as an admin of the tenant's workspace."""
+    """A page signed in, through the sign-in form, as an admin of the tenant's workspace; the
+    test fails if the browser reports any Content-Security-Policy violation (htmx, static files)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(15_000)
     opened = context.new_page()
+    violations: list[str] = []
+    opened.on("console", lambda message: violations.append(message.text)
+              if "Content Security Policy" in message.text else None)
     email = make_admin(tenant)
     opened.goto(tenant.server.url + "/admin/login")
     opened.get_by_label("Workspace").fill(tenant.workspace_name)
@@ -70,6 +74,7 @@ def page(browser: Browser, tenant: Tenant) -> Iterator[Page]:
     opened.wait_for_url("**/admin/security")
     yield opened
     context.close()
+    assert violations == []
 
 
 def shoot(page: Page, name: str) -> None:

@@ -24,13 +24,14 @@ from starlette.responses import RedirectResponse, Response
 from scimgate.admin import forms
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
 from scimgate.http.allow import refuses
-from scimgate.http.deps import State
+from scimgate.http.deps import AppState, State
 from scimgate.http.surfaces import error_headers, register_surface
 from scimgate.scim.errors import NotFoundException, ScimError
 from scimgate.scim.params import ListQuery, parse_integer
-from scimgate.services import admins, audit_log, domains, groups, members, owned, tokens, workspaces
+from scimgate.services import admins, audit_log, domains, groups, members, owned, sessions, tokens, workspaces
 from scimgate.services.dns_verification import ResolverConfig
 from scimgate.services.resources import Projection
+from scimgate.services.sign_in_guard import SignInGuard, SignInThrottled
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.db import transaction
 
@@ -79,16 +80,28 @@ def admin_session(request: Request, state: State) -> AdminSession:
 Session_ = Annotated[AdminSession, Depends(admin_session)]
 
 
-def signed_in(session: Session_, state: State) -> SignedIn:
-    """The signed-in admin; LoginRequired when the cookie is missing or its account is gone."""
-    if not session.signed_in:
-        raise LoginRequired
+def current_admin(session: AdminSession, state: AppState) -> SignedIn | None:
+    """The admin whose live server-side session the cookie names, or None (no token; the
+    session unknown, expired or revoked; its account or workspace gone)."""
+    if not session.token:
+        return None
     with transaction(state.sessions) as db:
-        found = admins.get_admin(db, session.admin_id or "", session.workspace_id or "", session.stamp)
+        info = sessions.resolve_session(db, session.token)
+        if info is None or info.subject_kind != admins.SUBJECT_KIND:
+            return None
+        found = admins.get_admin(db, info.subject_id, info.workspace_id)
         if found is None:
-            raise LoginRequired
+            return None
         account, workspace = found
         return SignedIn(session, account.id, account.email, workspace.id, workspace.name)
+
+
+def signed_in(session: Session_, state: State) -> SignedIn:
+    """The signed-in admin; LoginRequired when there is none (see :func:`current_admin`)."""
+    admin = current_admin(session, state)
+    if admin is None:
+        raise LoginRequired
+    return admin
 
 
 Admin = Annotated[SignedIn, Depends(signed_in)]
@@ -143,9 +156,9 @@ def home() -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, session: Session_) -> Response:
+def login_form(request: Request, session: Session_, state: State) -> Response:
     """The sign-in form (a signed-in admin goes straight to the security page)."""
-    if session.signed_in:
+    if current_admin(session, state) is not None:
         return see_other("/admin/security")
     return render(request, "login.html", {"csrf": session.csrf, "error": None, "workspace": "", "email": ""},
                   session=session)
@@ -155,23 +168,38 @@ def login_form(request: Request, session: Session_) -> Response:
 def login(request: Request, session: Session_, state: State, _csrf: Csrf,
           workspace: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
           password: Annotated[str, Form()] = "") -> Response:
-    """Sign in; one message for every failure (no enumeration); a new session and CSRF token on success."""
-    with transaction(state.sessions) as db:
-        account = admins.sign_in(db, workspace, email, password)
-        ids = (account.id, account.workspace_id, admins.session_stamp(account)) if account else None
-    if ids is None:
+    """Sign in; one message for every failure (no enumeration). Attempts over the account's or
+    the address's budget get 429 with Retry-After before any password work
+    (services.sign_in_guard). On success the session is rotated: the cookie's earlier session
+    (if any) is revoked, a new one and a new CSRF token made."""
+    guard: SignInGuard = state.extras["sign_in_guard"]
+    try:
+        guard.admit(workspace, email, request.client.host if request.client else "")
+        token = admins.sign_in(state.readers, state.sessions, workspace, email, password,
+                               hash_slot=guard.hash_slot, previous_token=session.token)
+    except SignInThrottled as exc:
+        error = (f"Too many sign-in attempts for this account or from this network. "
+                 f"Wait {exc.retry_after} seconds and try again.")
+        response = render(request, "login.html", {"csrf": session.csrf, "error": error,
+                                                  "workspace": workspace, "email": email}, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if token is None:
         error = ("Sign-in failed: the workspace, email or password is not right, or the account is "
                  "locked for a while after repeated failures. Check them and try again later.")
         return render(request, "login.html", {"csrf": session.csrf, "error": error, "workspace": workspace,
                                               "email": email}, status=401)
     response = see_other("/admin/security")
-    fresh = AdminSession(admin_id=ids[0], workspace_id=ids[1], stamp=ids[2])
+    fresh = AdminSession(token=token)
     write_session(response, request, state.settings.secret_key, fresh)
     return response
 
 
 @router.post("/logout")
-def logout(_admin: Admin, _csrf: Csrf) -> Response:
+def logout(admin: Admin, state: State, _csrf: Csrf) -> Response:
+    """Sign out: the server-side session is revoked (a copy of the cookie opens nothing after)."""
+    with transaction(state.sessions) as db:
+        sessions.revoke_session(db, admin.session.token or "")
     response = see_other("/admin/login")
     response.delete_cookie(COOKIE, path="/admin")
     return response

@@ -2,10 +2,12 @@
 
 The cookie ``scimgate_admin`` holds a JSON payload signed and time-stamped with itsdangerous
 (``URLSafeTimedSerializer`` keyed by ``settings.secret_key``): ``{"c": csrf_token}`` before
-sign-in, plus ``"a"`` (admin account id), ``"w"`` (workspace id) and ``"s"`` (the account's
-session stamp: a new password ends older sessions) after it. It is HttpOnly,
-SameSite=Lax, Path=/admin, and Secure when the request came over https. Sessions last
-``MAX_AGE`` seconds from sign-in.
+sign-in, plus ``"t"`` (the token of a server-side session, services.sessions) after it. The
+session row decides who is signed in and whether that still holds: sign-out, a new password and
+the account's removal revoke it, and the cookie then opens nothing, on every worker. It is
+HttpOnly, SameSite=Lax, Path=/admin, and Secure when the request came over https (directly, or
+through a trusted proxy's ``X-Forwarded-Proto``: ``scimgate serve``). Sessions last ``MAX_AGE``
+seconds from sign-in.
 
 CSRF: the synchronizer-token pattern (OWASP CSRF Prevention Cheat Sheet). Every state-changing
 form carries the session's token in a hidden ``csrf_token`` field (htmx requests may send it as
@@ -23,23 +25,20 @@ from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
+from scimgate.services import admins
+
 COOKIE = "scimgate_admin"
-MAX_AGE = 12 * 3600
+MAX_AGE = int(admins.SESSION_LIFETIME.total_seconds())
 SALT = "scimgate.admin.session"
 
 
 @dataclass
 class AdminSession:
-    """The decoded cookie: ``csrf`` always set; ``admin_id``/``workspace_id``/``stamp`` once signed in."""
+    """The decoded cookie: ``csrf`` always set; ``token`` (a services.sessions token, not yet
+    checked against the session table) once signed in."""
 
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    admin_id: str | None = None
-    workspace_id: str | None = None
-    stamp: str = ""
-
-    @property
-    def signed_in(self) -> bool:
-        return self.admin_id is not None and self.workspace_id is not None
+    token: str | None = None
 
 
 class CsrfError(Exception):
@@ -59,16 +58,16 @@ def read_session(request: Request, secret_key: str) -> AdminSession:
         except BadSignature:
             data = None
         if isinstance(data, dict) and isinstance(data.get("c"), str):
-            return AdminSession(csrf=data["c"], admin_id=data.get("a"), workspace_id=data.get("w"),
-                                stamp=str(data.get("s", "")))
+            token = data.get("t")
+            return AdminSession(csrf=data["c"], token=token if isinstance(token, str) else None)
     return AdminSession()
 
 
 def write_session(response: Response, request: Request, secret_key: str, session: AdminSession) -> None:
     """Set the signed cookie for ``session`` on ``response``."""
     payload: dict[str, str] = {"c": session.csrf}
-    if session.signed_in:
-        payload.update(a=session.admin_id or "", w=session.workspace_id or "", s=session.stamp)
+    if session.token:
+        payload["t"] = session.token
     response.set_cookie(
         COOKIE, _serializer(secret_key).dumps(payload), max_age=MAX_AGE, path="/admin",
         httponly=True, samesite="lax", secure=request.url.scheme == "https",

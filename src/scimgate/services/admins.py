@@ -4,7 +4,8 @@ Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher`` defaults, R
 second recommended parameter set); hashes made with older parameters are upgraded at the next
 successful sign-in.
 
-Sign-in never tells which part was wrong: an unknown workspace, an unknown email, a wrong
+Sign-in is throttled before it gets here (services.sign_in_guard) and hashes outside any
+transaction. It never tells which part was wrong: an unknown workspace, an unknown email, a wrong
 password and a locked account all give the same ``None`` (and an unknown account still costs one
 argon2 verification, so timing does not tell either). After ``FREE_ATTEMPTS`` consecutive
 failures an account is locked for ``BASE_LOCK`` and every further failure doubles the lock, up
@@ -13,19 +14,21 @@ to ``MAX_LOCK`` (OWASP Authentication Cheat Sheet, "Account lockout").
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from scimgate.services import tokens
+from scimgate.services import sessions, tokens
 from scimgate.services.workspaces import WorkspaceError
+from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import AdminAccount, Workspace, utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -33,6 +36,9 @@ FREE_ATTEMPTS = 5
 BASE_LOCK = timedelta(minutes=1)
 MAX_LOCK = timedelta(hours=1)
 ROLES = ("owner",)
+SUBJECT_KIND = "admin"
+"""The ``subject_kind`` of an admin's sessions (services.sessions)."""
+SESSION_LIFETIME = timedelta(hours=12)
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("scimgate: no such admin account")
@@ -97,41 +103,67 @@ def lock_duration(failed_logins: int) -> timedelta | None:
     return min(BASE_LOCK * (2 ** doublings), MAX_LOCK)
 
 
-def sign_in(session: Session, workspace_name: str, email: str, password: str,
-            now: datetime | None = None) -> AdminAccount | None:
-    """The admin account for these credentials, or None for any failure (see module docstring).
+@dataclass(frozen=True)
+class _Candidate:
+    id: str
+    password_hash: str
+    locked_until: datetime | None
 
-    A failure on an existing account counts towards its lock; a success resets the count. While
-    an account is locked even the right password is refused, and the attempt is not counted.
+
+def sign_in(readers: sessionmaker[Session], writers: sessionmaker[Session], workspace_name: str,
+            email: str, password: str, *,
+            hash_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+            previous_token: str | None = None, now: datetime | None = None) -> str | None:
+    """A new session token (services.sessions) for these credentials, or None for any failure
+    (see the module docstring).
+
+    The password hash is verified between two short units of work, never inside a transaction
+    (on SQLite a write transaction holds the database-wide writer lock), and inside
+    ``hash_slot()`` (services.sign_in_guard bounds the hashes in flight; it may raise). The
+    account is read from ``readers`` (a snapshot); the outcome is written in one transaction
+    of ``writers`` that locks the account row and checks again that it is not locked and its
+    password did not change meanwhile. A failure on an existing account counts towards its
+    lock; a success resets the count, upgrades an outdated hash, revokes ``previous_token``
+    (rotation) and starts the session. While an account is locked even the right password is
+    refused, and the attempt is not counted.
     """
     now = now or utcnow()
-    workspace = session.scalar(
-        select(Workspace).where(Workspace.name_lower == workspace_name.strip().lower())
-    )
-    account = None
-    if workspace is not None:
-        account = session.scalar(
-            select(AdminAccount)
-            .where(AdminAccount.workspace_id == workspace.id,
-                   AdminAccount.email_lower == email.strip().lower())
-            .with_for_update()
-        )
-    if account is None:
-        _verify(_DUMMY_HASH, password)
+    with snapshot(readers) as db:
+        candidate = _candidate(db, workspace_name, email)
+    with hash_slot():
+        if candidate is None or (candidate.locked_until is not None and candidate.locked_until > now):
+            _verify(_DUMMY_HASH, password)
+            return None
+        right = _verify(candidate.password_hash, password)
+        outdated = right and _hasher.check_needs_rehash(candidate.password_hash)
+        upgraded = _hasher.hash(password) if outdated else None
+    with transaction(writers) as db:
+        account = db.scalar(select(AdminAccount).where(AdminAccount.id == candidate.id).with_for_update())
+        if account is None or (account.locked_until is not None and account.locked_until > now):
+            return None
+        if not right:
+            account.failed_logins += 1
+            lock = lock_duration(account.failed_logins)
+            account.locked_until = now + lock if lock else None
+            return None
+        if account.password_hash != candidate.password_hash:  # a new password was set meanwhile
+            return None
+        account.failed_logins = 0
+        account.locked_until = None
+        if upgraded:
+            account.password_hash = upgraded
+        if previous_token:
+            sessions.revoke_session(db, previous_token)
+        return start_session(db, account)
+
+
+def _candidate(db: Session, workspace_name: str, email: str) -> _Candidate | None:
+    workspace = db.scalar(select(Workspace).where(Workspace.name_lower == workspace_name.strip().lower()))
+    if workspace is None:
         return None
-    if account.locked_until is not None and account.locked_until > now:
-        _verify(_DUMMY_HASH, password)
-        return None
-    if not _verify(account.password_hash, password):
-        account.failed_logins += 1
-        lock = lock_duration(account.failed_logins)
-        account.locked_until = now + lock if lock else None
-        return None
-    account.failed_logins = 0
-    account.locked_until = None
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
-    return account
+    account = db.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
+                                                   AdminAccount.email_lower == email.strip().lower()))
+    return None if account is None else _Candidate(account.id, account.password_hash, account.locked_until)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -141,24 +173,34 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def session_stamp(account: AdminAccount) -> str:
-    """A fingerprint of the account's password hash that its session cookies carry: setting a
-    new password (``set_password``) ends every session signed in before."""
-    return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
-
-
-def get_admin(session: Session, admin_id: str, workspace_id: str,
-              stamp: str) -> tuple[AdminAccount, Workspace] | None:
+def get_admin(session: Session, admin_id: str, workspace_id: str) -> tuple[AdminAccount, Workspace] | None:
     """The admin account ``admin_id`` of workspace ``workspace_id`` and that workspace, or None
-    when either is gone, they do not belong together, or ``stamp`` is not the account's current
-    ``session_stamp`` (a session cookie outliving its account or its password)."""
+    when either is gone or they do not belong together (a session outliving its account)."""
     account = session.get(AdminAccount, admin_id)
     if account is None or account.workspace_id != workspace_id:
         return None
-    if not hmac.compare_digest(stamp.encode(), session_stamp(account).encode()):
-        return None
     workspace = session.get(Workspace, workspace_id)
     return None if workspace is None else (account, workspace)
+
+
+def start_session(session: Session, account: AdminAccount) -> str:
+    """A new server-side session (services.sessions) of ``account`` lasting ``SESSION_LIFETIME``;
+    returns its cookie token."""
+    return sessions.create_session(session, workspace_id=account.workspace_id, subject_kind=SUBJECT_KIND,
+                                   subject_id=account.id, lifetime=SESSION_LIFETIME)
+
+
+def _find(session: Session, workspace: Workspace, email: str) -> AdminAccount:
+    account = session.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
+                                                        AdminAccount.email_lower == email.strip().lower()))
+    if account is None:
+        raise AdminError(f"{email} is not an admin of workspace {workspace.name}.")
+    return account
+
+
+def _end_sessions(session: Session, account: AdminAccount) -> int:
+    return sessions.revoke_subject_sessions(session, workspace_id=account.workspace_id,
+                                            subject_kind=SUBJECT_KIND, subject_id=account.id)
 
 
 def set_password(session: Session, workspace: Workspace, email: str, password: str) -> AdminAccount:
@@ -166,14 +208,21 @@ def set_password(session: Session, workspace: Workspace, email: str, password: s
     session of that admin ends. Raises AdminError for an unknown admin or a short password."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AdminError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    account = session.scalar(select(AdminAccount).where(AdminAccount.workspace_id == workspace.id,
-                                                        AdminAccount.email_lower == email.strip().lower()))
-    if account is None:
-        raise AdminError(f"{email} is not an admin of workspace {workspace.name}.")
+    account = _find(session, workspace, email)
     account.password_hash = _hasher.hash(password)
     account.failed_logins = 0
     account.locked_until = None
+    _end_sessions(session, account)
     return account
+
+
+def remove_admin(session: Session, workspace: Workspace, email: str) -> int:
+    """Delete the workspace's admin ``email`` and end every session of it at once; returns how
+    many live sessions were ended. Raises AdminError for an unknown admin."""
+    account = _find(session, workspace, email)
+    ended = _end_sessions(session, account)
+    session.delete(account)
+    return ended
 
 
 def keep_only_token(session: Session, workspace: Workspace, token_id: str) -> int:

@@ -6,14 +6,13 @@ budget (``rate_limit_per_second`` = 100, ``rate_limit_burst`` = 200) sits well a
 refused request is told to come back soon: ``Retry-After`` is the whole seconds until the next
 token, at least 1.
 
-When Redis holds the buckets and cannot be reached, requests are let through (and a warning is
-logged): a limiter outage must not turn into a provisioning outage, which Entra would answer by
-quarantining the job.
+When Redis holds the buckets and cannot be reached, requests are let through: a limiter outage
+must not turn into a provisioning outage, which Entra would answer by quarantining the job. The
+store's circuit breaker (storage.rate_limit) keeps that fast and logs once per outage.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from scimgate.config import Settings
 from scimgate.scim.errors import TooManyRequestsException
 from scimgate.storage.rate_limit import BucketStore, BucketsUnavailable, DatabaseBuckets, RedisBuckets
-
-log = logging.getLogger("scimgate.rate_limit")
 
 
 @dataclass
@@ -39,9 +36,8 @@ class RateLimiter:
         ``retry_after`` in whole seconds) when it is used up."""
         try:
             wait = self.store.take(key, self.rate, self.burst)
-        except BucketsUnavailable as exc:
-            log.warning("rate limit not applied: %s", exc)
-            return
+        except BucketsUnavailable:
+            return  # logged once per outage by the store's circuit breaker
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             raise TooManyRequestsException(

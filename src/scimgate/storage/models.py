@@ -307,3 +307,27 @@ class RateBucket(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     updated: Mapped[float] = mapped_column(Float)  # seconds since the epoch
+
+
+class SessionRecord(Base):
+    """A server-side sign-in session of an admin (admin pages) or a member (single sign-on).
+
+    ``id`` is the SHA-256 (hex) of the random token the browser's cookie holds; the token itself
+    is never stored, so a copy of the table opens nothing. A session is live while
+    ``revoked_at`` is unset and ``expires_at`` is in the future (services.sessions).
+    """
+
+    __tablename__ = "session"
+    __table_args__ = (
+        Index("ix_session_workspace_subject", "workspace_id", "subject_kind", "subject_id"),
+        Index("ix_session_expires_at", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    subject_kind: Mapped[str] = mapped_column(String(16))  # "admin" | "member"
+    subject_id: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -15,12 +15,21 @@ several worker processes (or machines) share one budget per key:
 Contract: ``take(key, rate, burst)`` returns 0.0 when a token was taken, else the seconds until
 one will be available (nothing is taken then). ``RedisBuckets`` raises ``BucketsUnavailable``
 when Redis cannot be reached.
+
+Redis failing is made cheap: the client waits at most ``REDIS_TIMEOUT_SECONDS`` for a connection
+or an answer (a Redis that accepts and never answers costs that, not uvicorn's whole request),
+and a circuit breaker (:class:`CircuitBreaker`; Nygard, "Release It!", ch. "Stability Patterns")
+stops calling Redis for ``OPEN_SECONDS`` after a failure: during an outage a request costs one
+failed call per ``OPEN_SECONDS`` per process, and the log gets one warning when the outage
+starts and one line when Redis answers again, not a line per request.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -29,6 +38,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.storage.db import transaction
 from scimgate.storage.models import RateBucket
+
+REDIS_TIMEOUT_SECONDS = 0.1
+"""Connect and read timeout of the Redis client: loopback or a LAN answers in well under 1 ms."""
+OPEN_SECONDS = 5.0
+"""How long the breaker stays open (Redis not called) after a failure."""
+
+log = logging.getLogger("scimgate.rate_limit")
 
 
 class BucketsUnavailable(RuntimeError):
@@ -99,28 +115,92 @@ return math.ceil(wait * 1000000)
 
 
 @dataclass
+class CircuitBreaker:
+    """Closed (calls go through) until a call fails, then open for ``open_seconds`` (calls fail
+    at once), then half-open: the next call is a trial that closes it again on success.
+
+    One warning is logged when it opens after having been closed, and one info line when a call
+    succeeds after an outage; failures while the outage lasts log nothing. Thread-safe.
+    """
+
+    name: str
+    open_seconds: float = OPEN_SECONDS
+    clock: Any = time.monotonic
+    _open_until: float = 0.0
+    _in_outage: bool = False
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self) -> bool:
+        """True when a call may be tried now (closed, or the open period is over)."""
+        return self.clock() >= self._open_until
+
+    def failed(self, reason: str) -> None:
+        """Record a failed call: open the breaker; warn if this starts an outage."""
+        with self._guard:
+            self._open_until = self.clock() + self.open_seconds
+            starting, self._in_outage = not self._in_outage, True
+        if starting:
+            log.warning("%s unavailable (%s); not tried again for %.0f s at a time until it answers",
+                        self.name, reason, self.open_seconds)
+
+    def succeeded(self) -> None:
+        """Record a successful call: close the breaker; log the recovery after an outage."""
+        with self._guard:
+            recovered, self._in_outage = self._in_outage, False
+            self._open_until = 0.0
+        if recovered:
+            log.info("%s recovered", self.name)
+
+
+@dataclass
 class RedisBuckets:
-    """Buckets as Redis hashes ``scimgate:bucket:<key>`` that expire once full again."""
+    """Buckets as Redis hashes ``scimgate:bucket:<key>`` that expire once full again, behind a
+    circuit breaker (module docstring)."""
 
     client: Any  # redis.Redis
+    breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker("Redis rate-limit buckets"))
 
     def __post_init__(self) -> None:
         self._script = self.client.register_script(TAKE_SCRIPT)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisBuckets:
-        """Buckets on the Redis server at ``url`` (``redis://host:port/db``)."""
+    def from_url(cls, url: str, timeout: float = REDIS_TIMEOUT_SECONDS) -> RedisBuckets:
+        """Buckets on the Redis server at ``url`` (``redis://host:port/db``); ``timeout`` seconds
+        bound the connect and every answer."""
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        return cls(redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0))
+        return cls(redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                        retry=Retry(NoBackoff(), 0)))  # the breaker decides when to retry
 
     def take(self, key: str, rate: float, burst: float) -> float:
-        """Take a token from ``key``'s bucket with one atomic script call."""
+        """Take a token from ``key``'s bucket with one atomic script call; BucketsUnavailable
+        at once while the breaker is open, or when the call fails."""
         import redis
 
+        if not self.breaker.allow():
+            raise BucketsUnavailable("Redis rate-limit buckets unavailable (circuit open)")
         ttl = max(1, int(burst / rate) + 1)
         try:
             micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl])
         except redis.RedisError as exc:
+            self.breaker.failed(type(exc).__name__)
             raise BucketsUnavailable(f"Redis rate-limit buckets unavailable: {type(exc).__name__}") from exc
+        self.breaker.succeeded()
         return int(micros) / 1_000_000
+
+
+@dataclass
+class FallbackBuckets:
+    """``primary``'s buckets (Redis), or ``fallback``'s (the database) while the primary is
+    unavailable: for limits that must hold through a Redis outage (sign-in throttling)."""
+
+    primary: BucketStore
+    fallback: BucketStore
+
+    def take(self, key: str, rate: float, burst: float) -> float:
+        try:
+            return self.primary.take(key, rate, burst)
+        except BucketsUnavailable:
+            return self.fallback.take(key, rate, burst)

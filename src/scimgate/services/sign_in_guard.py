@@ -1,0 +1,106 @@
+"""Sign-in throttling: budgets per account and per client address, checked before any password
+hash, and a bound on the password hashes one process computes at once (issue 13 major 2).
+
+An argon2id verification costs 64 MiB and tens of milliseconds of CPU (argon2-cffi defaults,
+RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defences, in order:
+
+1. **Budgets** (token buckets, storage.rate_limit): each attempt takes one token from the bucket
+   of its client address and one from the bucket of its account (workspace name + email, as
+   typed; unknown accounts have buckets too, so the answer does not tell which exist). An empty
+   bucket answers 429 with ``Retry-After`` before any hashing or transaction (OWASP
+   Authentication Cheat Sheet, "Protect Against Automated Attacks"; RFC 6585 §4). Bucket keys
+   are SHA-256 digests: no email or address is stored.
+2. **Hash slots**: at most ``sign_in_hashes_in_flight`` verifications run at once per process
+   (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
+3. The account lockout of services.admins stays as it was (5 free failures, then a doubling lock).
+
+Where the buckets live: in Redis when ``redis_url`` is set, falling back to the database while
+Redis is unavailable (unlike the SCIM limiter, which lets requests through: a sign-in limit that
+vanishes with Redis is what an attacker would wait for); otherwise in the database
+(``rate_bucket`` rows), which every worker and machine shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from scimgate.config import Settings
+from scimgate.storage.rate_limit import BucketStore, DatabaseBuckets, FallbackBuckets, RedisBuckets
+
+HASH_WAIT_SECONDS = 2.0
+
+
+class SignInThrottled(Exception):
+    """A sign-in attempt refused before any password work; ``retry_after`` in whole seconds (>= 1)."""
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"sign-in throttled; retry after {retry_after:.0f} s")
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+@dataclass
+class Budget:
+    """``per_minute`` attempts refilled per minute, up to ``burst`` at once."""
+
+    per_minute: float
+    burst: float
+
+    @property
+    def rate(self) -> float:
+        return self.per_minute / 60.0
+
+
+class SignInGuard:
+    """The budgets and hash slots of one process (see the module docstring)."""
+
+    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int):
+        self.store, self.account, self.address = store, account, address
+        self._slots = threading.BoundedSemaphore(max(1, hashes_in_flight))
+
+    def admit(self, workspace_name: str, email: str, address: str) -> None:
+        """Spend one attempt of the address's and the account's budgets; SignInThrottled when
+        either is used up (the address is checked first: a refused address spends nothing of the
+        account's budget)."""
+        wait = self.store.take(_key("signin-addr", address), self.address.rate, self.address.burst)
+        if wait > 0:
+            raise SignInThrottled(wait)
+        account = workspace_name.strip().lower() + "\n" + email.strip().lower()
+        wait = self.store.take(_key("signin-acct", account), self.account.rate, self.account.burst)
+        if wait > 0:
+            raise SignInThrottled(wait)
+
+    @contextmanager
+    def hash_slot(self) -> Iterator[None]:
+        """Hold one of the process's hash slots; SignInThrottled(1) after ``HASH_WAIT_SECONDS``
+        without one."""
+        if not self._slots.acquire(timeout=HASH_WAIT_SECONDS):
+            raise SignInThrottled(1)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def _key(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:48]}"  # fits rate_bucket.key (64)
+
+
+def make_sign_in_guard(settings: Settings, sessions: sessionmaker[Session]) -> SignInGuard:
+    """The guard ``settings`` ask for (``sign_in_*`` settings; Redis with database fallback when
+    ``redis_url`` is set)."""
+    database = DatabaseBuckets(sessions)
+    store: BucketStore = (FallbackBuckets(RedisBuckets.from_url(settings.redis_url), database)
+                          if settings.redis_url else database)
+    return SignInGuard(
+        store,
+        account=Budget(settings.sign_in_account_per_minute, max(1.0, float(settings.sign_in_account_burst))),
+        address=Budget(settings.sign_in_address_per_minute, max(1.0, float(settings.sign_in_address_burst))),
+        hashes_in_flight=settings.sign_in_hashes_in_flight,
+    )

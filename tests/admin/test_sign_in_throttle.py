@@ -1,0 +1,139 @@
+"""Sign-in floods (issue 13 major 2): attempts are throttled per account and per client address
+before any password hash, answered 429 with Retry-After on the HTML sign-in page, with budgets
+shared by the server's 2 workers; refused attempts change nothing; hashes in flight are bounded.
+
+Budgets: 3 per account, 5 per address, refilled at 0.01 per minute (nothing refills while a
+test runs, so the counts are exact). The client address is the ``X-Forwarded-For`` of the
+trusted proxy (loopback), as behind the nginx of docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from scimgate.config import Settings
+from scimgate.services import sign_in_guard
+from scimgate.services.sign_in_guard import Budget, SignInGuard, SignInThrottled, make_sign_in_guard
+from scimgate.storage.db import transaction
+from scimgate.storage.models import AdminAccount
+from scimgate.storage.rate_limit import DatabaseBuckets
+from tests.admin.client import CSRF, PASSWORD, make_admin
+from tests.support import LiveServer, Tenant, start_server, stop_server
+
+ACCOUNT_BURST, ADDRESS_BURST = 3, 5
+THROTTLED = {
+    "SCIMGATE_SIGN_IN_ACCOUNT_BURST": str(ACCOUNT_BURST),
+    "SCIMGATE_SIGN_IN_ADDRESS_BURST": str(ADDRESS_BURST),
+    "SCIMGATE_SIGN_IN_ACCOUNT_PER_MINUTE": "0.01",
+    "SCIMGATE_SIGN_IN_ADDRESS_PER_MINUTE": "0.01",
+    "UVICORN_TIMEOUT_WORKER_HEALTHCHECK": "60",
+}
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url: str, backend: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A 2-worker server with small sign-in budgets."""
+    started = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend, workers=2,
+                           env=THROTTLED)
+    yield started
+    stop_server(started)
+
+
+def attempt(server: LiveServer, workspace: str, email: str, password: str, address: str) -> httpx.Response:
+    """One sign-in on a fresh connection (so attempts spread over the workers) from ``address``."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        found = CSRF.search(client.get("/admin/login").text)
+        assert found
+        return client.post("/admin/login", headers={"X-Forwarded-For": address},
+                           data={"csrf_token": found.group(1), "workspace": workspace, "email": email,
+                                 "password": password})
+
+
+def address() -> str:
+    """A fresh private client address (RFC 1918), random enough not to repeat within a run."""
+    n = uuid.uuid4().int
+    return f"10.{n % 256}.{(n >> 8) % 256}.{(n >> 16) % 254 + 1}"
+
+
+def assert_throttled(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text[:300]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Too many sign-in attempts" in response.text and 'name="csrf_token"' in response.text
+
+
+def failed_logins(tenant: Tenant, email: str) -> int:
+    with transaction(tenant.server.sessions) as db:
+        account = db.scalar(select(AdminAccount).where(AdminAccount.email == email))
+        assert account is not None
+        return account.failed_logins
+
+
+def test_account_budget_is_shared_by_every_address(tenant: Tenant) -> None:
+    """Wrong passwords from new addresses each time: after the account's budget, 429, even for
+    the right password; the refused attempts are not counted as failures (no hash was run)."""
+    email = make_admin(tenant)
+    for _ in range(ACCOUNT_BURST):
+        wrong = attempt(tenant.server, tenant.workspace_name, email, "wrong password!", address())
+        assert wrong.status_code == 401
+    assert_throttled(attempt(tenant.server, tenant.workspace_name, email, "wrong password!", address()))
+    assert_throttled(attempt(tenant.server, tenant.workspace_name, email.upper(), PASSWORD, address()))
+    assert failed_logins(tenant, email) == ACCOUNT_BURST
+    other = make_admin(tenant)
+    assert attempt(tenant.server, tenant.workspace_name, other, PASSWORD, address()).status_code == 303
+
+
+def test_address_budget_covers_every_account(tenant: Tenant) -> None:
+    """One address trying many accounts (known or not): after its budget, 429; another address
+    is not affected."""
+    flooding = address()
+    for _ in range(ADDRESS_BURST):
+        guess = f"guess-{uuid.uuid4().hex[:8]}@example.com"
+        wrong = attempt(tenant.server, tenant.workspace_name, guess, "wrong password!", flooding)
+        assert wrong.status_code == 401
+    email = make_admin(tenant)
+    assert_throttled(attempt(tenant.server, tenant.workspace_name, email, PASSWORD, flooding))
+    assert failed_logins(tenant, email) == 0
+    assert attempt(tenant.server, tenant.workspace_name, email, PASSWORD, address()).status_code == 303
+
+
+def test_redis_outage_keeps_the_throttle(tenant: Tenant) -> None:
+    """With Redis unreachable the sign-in budgets fall back to the database: still throttled."""
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", sign_in_account_burst=1,
+                        sign_in_account_per_minute=0.01)
+    guard = make_sign_in_guard(settings, tenant.server.sessions)
+    account = f"redis-down-{uuid.uuid4().hex}"
+    guard.admit(account, "a@example.com", address())
+    with pytest.raises(SignInThrottled) as refused:
+        guard.admit(account, "a@example.com", address())
+    assert refused.value.retry_after >= 1
+
+
+def test_hashes_in_flight_are_bounded(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one hash slot taken, another attempt gets SignInThrottled (429) instead of hashing."""
+    monkeypatch.setattr(sign_in_guard, "HASH_WAIT_SECONDS", 0.05)
+    guard = SignInGuard(DatabaseBuckets(tenant.server.sessions), Budget(60, 10), Budget(60, 10),
+                        hashes_in_flight=1)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with guard.hash_slot():
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(30)
+    with pytest.raises(SignInThrottled), guard.hash_slot():
+        pass
+    release.set()
+    holder.join()
+    with guard.hash_slot():  # free again
+        pass
