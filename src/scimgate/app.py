@@ -24,6 +24,7 @@ from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.services.rate_limit import make_rate_limiter
+from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import make_engine, read_only_factory, session_factory
 from scimgate.storage.migrate import is_behind
 
@@ -55,12 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   readers=read_only_factory(sessions))
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router]
+    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router, sso_router]
     app.include_router(scim_router)
     install_admin_pages(app)
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)
+    app.include_router(sso_router)
     app.add_middleware(MetricsMiddleware, engine=engine)  # inside EdgeMiddleware: sees normalised paths
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -18,6 +18,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 from scimgate.scim.serialize import etag, list_response, to_scim
+from scimgate.services import sessions
 from scimgate.services.domains import check_member_domains
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import members as store
@@ -40,6 +41,14 @@ def _render(session: Session, member: Member, base_url: str,
         or None
     }
     return to_scim(user_schema(), store.stored(member), base_url, extra)
+
+
+def _end_sessions_if_inactive(session: Session, member: Member) -> None:
+    """A member deactivated (``active`` false) or deleted by SCIM loses every sign-in session at
+    once, in the same transaction (issue 18; services.sessions)."""
+    if not member.active:
+        sessions.revoke_subject_sessions(session, workspace_id=member.workspace_id, subject_kind="member",
+                                         subject_id=member.id)
 
 
 def _written(session: Session, member: Member, base_url: str, projection: Projection) -> Written:
@@ -98,6 +107,7 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     check_member_domains(session, workspace, document, member.document)
     if document != member.document:
         store.save(session, member, document)
+        _end_sessions_if_inactive(session, member)
     return _written(session, member, base_url, projection)
 
 
@@ -113,6 +123,7 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
         store.save(session, member, result.document)
+        _end_sessions_if_inactive(session, member)
     return _written(session, member, base_url, projection)
 
 
@@ -120,4 +131,5 @@ def delete_user(session: Session, workspace: Workspace, member_id: str, if_match
     """DELETE /Users/{id} (RFC 7644 §3.6): the member, its memberships and what it owns go."""
     member = _load(session, workspace, member_id, for_update=True)
     check_if_match(if_match, member.version)
+    sessions.revoke_subject_sessions(session, workspace_id=workspace.id, subject_kind="member", subject_id=member.id)
     store.remove(session, member)
