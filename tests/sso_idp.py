@@ -73,6 +73,7 @@ class TestIdp:
         self.entity_id = entity_id
         self.sso_url = entity_id.rstrip("/") + "/sso/redirect"
         self.key_file, self.cert_file = make_key_pair(self.folder, uuid.uuid4().hex[:8], days=days)
+        self.lifetime_minutes = 5
         self.tenant_id = str(uuid.uuid4())
         self._sp_metadata: list[str] = []
         self.server = self._server()
@@ -87,7 +88,7 @@ class TestIdp:
             "service": {"idp": {
                 "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]},
                 "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_EMAILADDRESS],
-                "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
+                "policy": {"default": {"lifetime": {"minutes": self.lifetime_minutes}, "attribute_restrictions": None,
                                        "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"}},
             }},
         }
@@ -99,6 +100,19 @@ class TestIdp:
         from saml2.metadata import entity_descriptor
 
         return str(entity_descriptor(self.server.config))
+
+    def set_lifetime(self, minutes: int) -> None:
+        """Make later assertions valid for ``minutes`` from now (negative: already expired)."""
+        self.lifetime_minutes = minutes
+        self.server = self._server()
+
+    def forger(self) -> TestIdp:
+        """Another IdP with the same entity ID and SSO URL but its own key (a forger)."""
+        forged = TestIdp(self.entity_id, folder=self.folder)
+        forged.tenant_id = self.tenant_id
+        forged._sp_metadata = list(self._sp_metadata)
+        forged.server = forged._server()
+        return forged
 
     def trust_sp(self, sp_metadata_xml: str) -> None:
         """Learn an SP from its metadata (the admin pasting scimgate's metadata into the IdP)."""

@@ -201,7 +201,7 @@ def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_respo
 
 
 def _refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:
-    log.warning("sso sign-in refused", extra={"workspace_id": workspace_id, "reason": reason})
+    log.warning("sso sign-in refused: %s", reason, extra={"workspace_id": workspace_id})
     return SignInRefused(message or "The sign-in could not be checked. Start again from the sign-in page.",
                          reason=reason)
 
