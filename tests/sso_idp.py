@@ -43,12 +43,22 @@ def make_key_pair(folder: Path, name: str, *, days: int = 365) -> tuple[Path, Pa
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
     key_path, cert_path = folder / f"{name}.key", folder / f"{name}.crt"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
 
@@ -85,12 +95,19 @@ class TestIdp:
             "key_file": str(self.key_file),
             "cert_file": str(self.cert_file),
             "metadata": {"inline": self._sp_metadata} if self._sp_metadata else {},
-            "service": {"idp": {
-                "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]},
-                "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_EMAILADDRESS],
-                "policy": {"default": {"lifetime": {"minutes": self.lifetime_minutes}, "attribute_restrictions": None,
-                                       "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"}},
-            }},
+            "service": {
+                "idp": {
+                    "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]},
+                    "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_EMAILADDRESS],
+                    "policy": {
+                        "default": {
+                            "lifetime": {"minutes": self.lifetime_minutes},
+                            "attribute_restrictions": None,
+                            "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri",
+                        }
+                    },
+                }
+            },
         }
         return Server(config=IdPConfig().load(config))
 
@@ -125,23 +142,47 @@ class TestIdp:
         request = self.server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
         return request.message.id, query.get("RelayState", [""])[0]
 
-    def response(self, user: TestUser, *, sp_entity_id: str, acs_url: str, in_response_to: str | None,
-                 shape: str = "entra", sign_alg: str = RSA_SHA256, digest_alg: str = SHA256,
-                 sign_assertion: bool = True, sign_response: bool = False, audience: str | None = None,
-                 recipient: str | None = None) -> str:
+    def response(
+        self,
+        user: TestUser,
+        *,
+        sp_entity_id: str,
+        acs_url: str,
+        in_response_to: str | None,
+        shape: str = "entra",
+        sign_alg: str = RSA_SHA256,
+        digest_alg: str = SHA256,
+        sign_assertion: bool = True,
+        sign_response: bool = False,
+        audience: str | None = None,
+        recipient: str | None = None,
+    ) -> str:
         """A base64 SAMLResponse for ``user`` shaped like ``entra`` or ``okta``."""
         if shape == "entra":
             name_id = NameID(format=NAMEID_FORMAT_PERSISTENT, text=user.object_id or user.email)
-            identity = {OBJECT_ID: [user.object_id], TENANT_ID: [self.tenant_id], EMAIL_CLAIM: [user.email],
-                        NAME_CLAIM: [user.email]}
+            identity = {
+                OBJECT_ID: [user.object_id],
+                TENANT_ID: [self.tenant_id],
+                EMAIL_CLAIM: [user.email],
+                NAME_CLAIM: [user.email],
+            }
         else:
             name_id = NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user.email)
-            identity = {"email": [user.email], "firstName": [user.name.split()[0]],
-                        "lastName": [user.name.split()[-1]]}
+            identity = {
+                "email": [user.email],
+                "firstName": [user.name.split()[0]],
+                "lastName": [user.name.split()[-1]],
+            }
         response = self.server.create_authn_response(
-            identity, in_response_to=in_response_to, destination=recipient or acs_url,
-            sp_entity_id=audience or sp_entity_id, name_id=name_id, sign_assertion=sign_assertion,
-            sign_response=sign_response, sign_alg=sign_alg, digest_alg=digest_alg,
+            identity,
+            in_response_to=in_response_to,
+            destination=recipient or acs_url,
+            sp_entity_id=audience or sp_entity_id,
+            name_id=name_id,
+            sign_assertion=sign_assertion,
+            sign_response=sign_response,
+            sign_alg=sign_alg,
+            digest_alg=digest_alg,
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"},
         )
         return base64.b64encode(str(response).encode()).decode()

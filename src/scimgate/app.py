@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   readers=read_only_factory(sessions))
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router, sso_router]
+    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router,
+                         sso_router]
     app.include_router(scim_router)
     install_admin_pages(app)
     app.include_router(admin_api_router)

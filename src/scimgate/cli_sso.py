@@ -14,14 +14,17 @@ from scimgate.sso.saml import ServiceProvider
 sso_app = typer.Typer(help="Single sign-on (SAML 2.0) of a workspace.", no_args_is_help=True)
 saml_app = typer.Typer(help="The SAML connection.", no_args_is_help=True)
 sso_app.add_typer(saml_app, name="saml")
+MetadataOption = typer.Option(..., exists=True, dir_okay=False, readable=True,
+                              help="The identity provider's SAML metadata XML file.")
 
 
 @saml_app.command("add")
 def saml_add(
     workspace: str,
-    metadata: Path = typer.Option(..., exists=True, dir_okay=False, readable=True,
-                                  help="The identity provider's SAML metadata XML file."),
-    lookup: str = typer.Option("userName", help="How a first sign-in finds its member: userName or externalId."),
+    metadata: Path = MetadataOption,
+    lookup: str = typer.Option(
+        "userName", help="How a first sign-in finds its member: userName or externalId."
+    ),
 ) -> None:
     """Configure SAML for WORKSPACE from the IdP's metadata; print the SP entity ID and ACS URL."""
     public_url = Settings().public_url

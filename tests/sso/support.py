@@ -32,19 +32,28 @@ class SsoTenant:
 
 def cli(server: LiveServer, *args: str) -> Any:
     """Run ``scimgate ARGS`` against the live server's database."""
-    return CliRunner().invoke(app, list(args), env={"SCIMGATE_DATABASE_URL": server.database_url,
-                                                    "SCIMGATE_PUBLIC_URL": server.url})
+    return CliRunner().invoke(
+        app, list(args), env={"SCIMGATE_DATABASE_URL": server.database_url, "SCIMGATE_PUBLIC_URL": server.url}
+    )
 
 
-def sso_tenant(server: LiveServer, tmp_path: Path, *, domain: str | None = None, lookup: str = "userName",
-               idp: TestIdp | None = None) -> SsoTenant:
+def sso_tenant(
+    server: LiveServer,
+    tmp_path: Path,
+    *,
+    domain: str | None = None,
+    lookup: str = "userName",
+    idp: TestIdp | None = None,
+) -> SsoTenant:
     """A fresh tenant with ``domain`` verified and SAML configured by the CLI contract."""
     domain = domain or f"{uuid.uuid4().hex[:10]}.example"
     tenant = make_tenant(server, domains=(domain,))
     idp = idp or TestIdp(f"https://idp-{uuid.uuid4().hex[:8]}.test/")
     metadata = tmp_path / f"idp-{uuid.uuid4().hex[:6]}.xml"
     metadata.write_text(idp.metadata_xml)
-    result = cli(server, "sso", "saml", "add", tenant.workspace_id, "--metadata", str(metadata), "--lookup", lookup)
+    result = cli(
+        server, "sso", "saml", "add", tenant.workspace_id, "--metadata", str(metadata), "--lookup", lookup
+    )
     assert result.exit_code == 0, result.output
     entity_id = f"{server.url}/sso/saml/{tenant.workspace_id}/metadata"
     acs_url = f"{server.url}/sso/saml/{tenant.workspace_id}/acs"
@@ -70,17 +79,26 @@ def start_login(sso: SsoTenant, client: httpx.Client, email: str) -> str:
     return request_id
 
 
-def post_acs(sso: SsoTenant, client: httpx.Client, saml_response: str, acs_url: str | None = None) -> httpx.Response:
+def post_acs(
+    sso: SsoTenant, client: httpx.Client, saml_response: str, acs_url: str | None = None
+) -> httpx.Response:
     """The IdP's auto-submitted form, posted to the ACS over HTTP."""
     return client.post(acs_url or sso.acs_url, data={"SAMLResponse": saml_response, "RelayState": ""})
 
 
-def sign_in(sso: SsoTenant, client: httpx.Client, user: TestUser, *, shape: str = "entra",
-            **response_options: Any) -> httpx.Response:
+def sign_in(
+    sso: SsoTenant, client: httpx.Client, user: TestUser, *, shape: str = "entra", **response_options: Any
+) -> httpx.Response:
     """The whole SP-initiated flow: /login, the IdP's answer, the ACS post."""
     request_id = start_login(sso, client, user.email)
-    answer = sso.idp.response(user, sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=request_id,
-                              shape=shape, **response_options)
+    answer = sso.idp.response(
+        user,
+        sp_entity_id=sso.entity_id,
+        acs_url=sso.acs_url,
+        in_response_to=request_id,
+        shape=shape,
+        **response_options,
+    )
     return post_acs(sso, client, answer)
 
 

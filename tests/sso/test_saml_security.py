@@ -33,8 +33,14 @@ def ada(sso: SsoTenant) -> TestUser:
 
 def bindings(sso: SsoTenant) -> int:
     with transaction(sso.server.sessions) as session:
-        return int(session.scalar(select(func.count()).select_from(SsoBinding)
-                                  .where(SsoBinding.workspace_id == sso.tenant.workspace_id)) or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(SsoBinding)
+                .where(SsoBinding.workspace_id == sso.tenant.workspace_id)
+            )
+            or 0
+        )
 
 
 def assert_refused(sso: SsoTenant, client: httpx.Client, response: httpx.Response) -> None:
@@ -47,8 +53,9 @@ def assert_refused(sso: SsoTenant, client: httpx.Client, response: httpx.Respons
 
 def answer(sso: SsoTenant, client: httpx.Client, user: TestUser, **options: object) -> str:
     request_id = start_login(sso, client, user.email)
-    return sso.idp.response(user, sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=request_id,
-                            **options)  # type: ignore[arg-type]
+    return sso.idp.response(
+        user, sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=request_id, **options
+    )  # type: ignore[arg-type]
 
 
 def test_unsigned_response_is_refused(sso: SsoTenant) -> None:
@@ -68,8 +75,9 @@ def test_forged_signature_by_another_key_is_refused(sso: SsoTenant) -> None:
     """Same issuer, another key: only the metadata's certificate is trusted."""
     client = browser()
     request_id = start_login(sso, client, f"ada@{sso.domain}")
-    forged = sso.idp.forger().response(ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url,
-                                       in_response_to=request_id)
+    forged = sso.idp.forger().response(
+        ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=request_id
+    )
     assert_refused(sso, client, post_acs(sso, client, forged))
 
 
@@ -89,7 +97,9 @@ def test_expired_assertion_is_refused(sso: SsoTenant) -> None:
 def test_wrong_audience_is_refused(sso: SsoTenant) -> None:
     """An assertion for another SP's entity ID."""
     client = browser()
-    assert_refused(sso, client, post_acs(sso, client, answer(sso, client, ada(sso), audience="https://other.test/sp")))
+    assert_refused(
+        sso, client, post_acs(sso, client, answer(sso, client, ada(sso), audience="https://other.test/sp"))
+    )
 
 
 def test_wrong_destination_and_recipient_are_refused(sso: SsoTenant) -> None:
@@ -112,19 +122,25 @@ def test_replayed_response_is_refused(sso: SsoTenant) -> None:
 def test_unknown_in_response_to_is_refused(sso: SsoTenant) -> None:
     """InResponseTo must name a request this server issued."""
     client = browser()
-    forged = sso.idp.response(ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url,
-                              in_response_to="id-" + uuid.uuid4().hex)
+    forged = sso.idp.response(
+        ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to="id-" + uuid.uuid4().hex
+    )
     assert_refused(sso, client, post_acs(sso, client, forged))
 
 
 def test_idp_initiated_is_off_by_default_and_replay_cache_holds(sso: SsoTenant) -> None:
     """Unsolicited responses are refused; once allowed, an assertion id is accepted only once."""
     client = browser()
-    unsolicited = sso.idp.response(ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=None)
+    unsolicited = sso.idp.response(
+        ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=None
+    )
     assert_refused(sso, client, post_acs(sso, client, unsolicited))
     with transaction(sso.server.sessions) as session:
-        session.execute(update(SsoConnection).where(SsoConnection.workspace_id == sso.tenant.workspace_id)
-                        .values(allow_idp_initiated=True))
+        session.execute(
+            update(SsoConnection)
+            .where(SsoConnection.workspace_id == sso.tenant.workspace_id)
+            .values(allow_idp_initiated=True)
+        )
     assert post_acs(sso, client, unsolicited).status_code == 303
     again = browser()
     assert post_acs(sso, again, unsolicited).status_code == 403 and me(sso, again).status_code == 401
@@ -136,12 +152,17 @@ def test_cross_tenant_response_is_refused(live_server: LiveServer, tmp_path: Pat
     other.tenant.create_user(f"ada@{other.domain}")
     client = browser()
     request_id = start_login(other, client, f"ada@{other.domain}")
-    theirs = other.idp.response(TestUser(f"ada@{other.domain}", str(uuid.uuid4())), sp_entity_id=sso.entity_id,
-                                acs_url=sso.acs_url, in_response_to=request_id)
+    theirs = other.idp.response(
+        TestUser(f"ada@{other.domain}", str(uuid.uuid4())),
+        sp_entity_id=sso.entity_id,
+        acs_url=sso.acs_url,
+        in_response_to=request_id,
+    )
     assert_refused(sso, client, post_acs(sso, client, theirs))
     mine_request = start_login(sso, client, f"ada@{sso.domain}")
-    signed_by_other = other.idp.response(ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url,
-                                         in_response_to=mine_request)
+    signed_by_other = other.idp.response(
+        ada(sso), sp_entity_id=sso.entity_id, acs_url=sso.acs_url, in_response_to=mine_request
+    )
     assert_refused(sso, client, post_acs(sso, client, signed_by_other))
 
 

@@ -50,17 +50,29 @@ def test_renamed_member_signs_in_to_the_same_id(live_server: LiveServer, tmp: Pa
     sso = sso_tenant(live_server, tmp, domain="old-company.example")
     result = cli(live_server, "domain", "add", "new-company.example", "-w", sso.tenant.workspace_id)
     assert result.exit_code == 0, result.output
-    result = cli(live_server, "domain", "verify", "new-company.example", "-w", sso.tenant.workspace_id,
-                 "--operator", "test fixture")
+    result = cli(
+        live_server,
+        "domain",
+        "verify",
+        "new-company.example",
+        "-w",
+        sso.tenant.workspace_id,
+        "--operator",
+        "test fixture",
+    )
     assert result.exit_code == 0, result.output
     created = sso.tenant.create_user("ada@old-company.example")
     object_id = str(uuid.uuid4())
     first = browser()
     assert sign_in(sso, first, TestUser("ada@old-company.example", object_id)).status_code == 303
     assert me(sso, first).json()["id"] == created["id"]
-    patched = sso.tenant.patch(f"/Users/{created['id']}", json={
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "userName", "value": "ada@new-company.example"}]})
+    patched = sso.tenant.patch(
+        f"/Users/{created['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "userName", "value": "ada@new-company.example"}],
+        },
+    )
     assert patched.status_code == 200, patched.text
     second = browser()
     assert sign_in(sso, second, TestUser("ada@new-company.example", object_id)).status_code == 303
@@ -92,13 +104,21 @@ def test_deactivating_by_scim_ends_the_session(live_server: LiveServer, tmp: Pat
         assert sign_in(sso, client, TestUser(email, str(uuid.uuid4()))).status_code == 303
         assert me(sso, client).status_code == 200
         if change == "deactivate":
-            answer = sso.tenant.patch(f"/Users/{created['id']}", json={
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": False}]})
+            answer = sso.tenant.patch(
+                f"/Users/{created['id']}",
+                json={
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": False}],
+                },
+            )
             assert answer.status_code == 200
-            sso.tenant.patch(f"/Users/{created['id']}", json={
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "active", "value": True}]})
+            sso.tenant.patch(
+                f"/Users/{created['id']}",
+                json={
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "active", "value": True}],
+                },
+            )
         else:
             assert sso.tenant.delete(f"/Users/{created['id']}").status_code == 204
         assert me(sso, client).status_code == 401
@@ -113,13 +133,18 @@ def test_sign_out_ends_the_session(live_server: LiveServer, tmp: Path) -> None:
     assert sign_in(sso, client, TestUser(email, str(uuid.uuid4()))).status_code == 303
     token = client.cookies.get("scimgate_member")
     assert client.post(live_server.url + "/logout").status_code == 303
-    assert browser().get(live_server.url + "/api/me", cookies={"scimgate_member": token or ""}).status_code == 401
+    assert (
+        browser().get(live_server.url + "/api/me", cookies={"scimgate_member": token or ""}).status_code
+        == 401
+    )
 
 
 def test_unknown_domain_at_login_is_refused(live_server: LiveServer) -> None:
     """Home realm discovery: a domain no workspace verified gets the login form back with a reason."""
     response = browser().post(live_server.url + "/login", data={"email": "x@unclaimed-domain.example"})
-    assert response.status_code == 400 and "No workspace signs in people of this email domain" in response.text
+    assert (
+        response.status_code == 400 and "No workspace signs in people of this email domain" in response.text
+    )
 
 
 def test_require_sso_needs_a_test_sign_in(live_server: LiveServer, tmp: Path) -> None:
@@ -128,4 +153,3 @@ def test_require_sso_needs_a_test_sign_in(live_server: LiveServer, tmp: Path) ->
     result = cli(live_server, "sso", "require", sso.tenant.workspace_id, "on")
     assert result.exit_code == 1 and "test sign-in" in result.output
     assert cli(live_server, "sso", "require", sso.tenant.workspace_id, "off").exit_code == 0
-

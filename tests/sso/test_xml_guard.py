@@ -19,8 +19,14 @@ def signed() -> str:
     idp = TestIdp("https://guard.idp.test/")
     sp = ServiceProvider("http://sp.test", "w1", idp.metadata_xml)
     idp.trust_sp(sp_metadata(sp))
-    return base64.b64decode(idp.response(TestUser("ada@example.com", "oid-1"), sp_entity_id=sp.entity_id,
-                                         acs_url=sp.acs_url, in_response_to="id-request")).decode()
+    return base64.b64decode(
+        idp.response(
+            TestUser("ada@example.com", "oid-1"),
+            sp_entity_id=sp.entity_id,
+            acs_url=sp.acs_url,
+            in_response_to="id-request",
+        )
+    ).decode()
 
 
 def refused(xml: str) -> str:
@@ -37,14 +43,19 @@ def test_the_real_shape_passes(signed: str) -> None:
 
 def test_xslt_transform_is_refused(signed: str) -> None:
     """A transform other than enveloped-signature / exc-c14n (pysaml2 issue #1035's DoS vector)."""
-    xml = signed.replace("http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-                         "http://www.w3.org/TR/1999/REC-xslt-19991116", 1)
+    xml = signed.replace(
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+        "http://www.w3.org/TR/1999/REC-xslt-19991116",
+        1,
+    )
     assert "transform" in refused(xml)
 
 
 def test_sha1_digest_alone_is_refused(signed: str) -> None:
     """A SHA-1 digest under a SHA-256 signature method."""
-    xml = signed.replace("http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2000/09/xmldsig#sha1", 1)
+    xml = signed.replace(
+        "http://www.w3.org/2001/04/xmlenc#sha256", "http://www.w3.org/2000/09/xmldsig#sha1", 1
+    )
     assert "SHA-1" in refused(xml)
 
 
@@ -60,8 +71,13 @@ def test_assertion_hidden_in_another_is_refused(signed: str) -> None:
     assert prefix is not None
     start = prefix.start()
     end = signed.index(f"</{prefix.group(1)}:Assertion>") + len(f"</{prefix.group(1)}:Assertion>")
-    wrapped = signed[:start] + f"<{prefix.group(1)}:Advice>" + signed[start:end] + f"</{prefix.group(1)}:Advice>" \
+    wrapped = (
+        signed[:start]
+        + f"<{prefix.group(1)}:Advice>"
+        + signed[start:end]
+        + f"</{prefix.group(1)}:Advice>"
         + signed[end:]
+    )
     assert "exactly one Assertion" in refused(wrapped)
 
 

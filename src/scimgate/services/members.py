@@ -131,5 +131,6 @@ def delete_user(session: Session, workspace: Workspace, member_id: str, if_match
     """DELETE /Users/{id} (RFC 7644 §3.6): the member, its memberships and what it owns go."""
     member = _load(session, workspace, member_id, for_update=True)
     check_if_match(if_match, member.version)
-    sessions.revoke_subject_sessions(session, workspace_id=workspace.id, subject_kind="member", subject_id=member.id)
+    sessions.revoke_subject_sessions(session, workspace_id=workspace.id, subject_kind="member",
+                                     subject_id=member.id)
     store.remove(session, member)

@@ -80,8 +80,13 @@ class SignInRefused(Exception):
 
 def service_provider(public_url: str, connection: SsoConnection) -> ServiceProvider:
     """The pysaml2 SP description of ``connection``."""
-    return ServiceProvider(public_url, connection.workspace_id, connection.metadata_xml,
-                           connection.skew_seconds, connection.allow_idp_initiated)
+    return ServiceProvider(
+        public_url,
+        connection.workspace_id,
+        connection.metadata_xml,
+        connection.skew_seconds,
+        connection.allow_idp_initiated,
+    )
 
 
 def get_connection(session: Session, workspace_id: str) -> SsoConnection | None:
@@ -89,8 +94,9 @@ def get_connection(session: Session, workspace_id: str) -> SsoConnection | None:
     return session.scalar(select(SsoConnection).where(SsoConnection.workspace_id == workspace_id))
 
 
-def configure_saml(session: Session, workspace: Workspace, metadata_xml: str | bytes,
-                   lookup: str = "userName") -> SsoConnection:
+def configure_saml(
+    session: Session, workspace: Workspace, metadata_xml: str | bytes, lookup: str = "userName"
+) -> SsoConnection:
     """Create or replace the workspace's SAML connection from IdP metadata. Raises SsoError
     (metadata refused: sso.metadata.MetadataError's message; unknown ``lookup``). Replacing the
     metadata keeps bindings, clears the test result and switches enforcement off."""
@@ -125,8 +131,11 @@ def set_required(session: Session, workspace: Workspace, required: bool) -> SsoC
     if connection is None:
         raise SsoError("Configure SAML first: scimgate sso saml add WORKSPACE --metadata FILE.")
     if required:
-        verified = session.scalar(select(EmailDomain.id).where(
-            EmailDomain.workspace_id == workspace.id, EmailDomain.verified_at.is_not(None)).limit(1))
+        verified = session.scalar(
+            select(EmailDomain.id)
+            .where(EmailDomain.workspace_id == workspace.id, EmailDomain.verified_at.is_not(None))
+            .limit(1)
+        )
         if verified is None:
             raise SsoError("Verify an email domain first: SSO is required for verified domains.")
         if connection.tested_at is None:
@@ -146,16 +155,24 @@ def discover(session: Session, email: str) -> SsoConnection:
     domain = email_domain(email.strip())
     if domain is None:
         raise SignInRefused("Enter your work email address (name@company.example).")
-    workspace_ids = list(session.scalars(
-        select(EmailDomain.workspace_id).where(EmailDomain.name == domain, EmailDomain.verified_at.is_not(None))
-        .limit(2)))
+    workspace_ids = list(
+        session.scalars(
+            select(EmailDomain.workspace_id)
+            .where(EmailDomain.name == domain, EmailDomain.verified_at.is_not(None))
+            .limit(2)
+        )
+    )
     if len(workspace_ids) != 1:
-        raise SignInRefused("No workspace signs in people of this email domain. " + NOT_PROVISIONED,
-                            reason="home realm discovery found no single workspace")
+        raise SignInRefused(
+            "No workspace signs in people of this email domain. " + NOT_PROVISIONED,
+            reason="home realm discovery found no single workspace",
+        )
     connection = get_connection(session, workspace_ids[0])
     if connection is None:
-        raise SignInRefused("Your workspace has not set up single sign-on yet. Ask your admin.",
-                            reason="workspace has no SSO connection")
+        raise SignInRefused(
+            "Your workspace has not set up single sign-on yet. Ask your admin.",
+            reason="workspace has no SSO connection",
+        )
     return connection
 
 
@@ -164,8 +181,15 @@ def begin(session: Session, public_url: str, connection: SsoConnection, *, test:
     redirect URL carrying it (SAML 2.0 Bindings §3.4, HTTP-Redirect)."""
     request_id, location = authn_request(service_provider(public_url, connection), connection.idp_sso_url)
     now = utcnow()
-    session.add(SsoRequest(id=request_id, workspace_id=connection.workspace_id, test=test, created=now,
-                           expires=now + REQUEST_LIFETIME))
+    session.add(
+        SsoRequest(
+            id=request_id,
+            workspace_id=connection.workspace_id,
+            test=test,
+            created=now,
+            expires=now + REQUEST_LIFETIME,
+        )
+    )
     session.flush()
     return location
 
@@ -191,9 +215,14 @@ def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_respo
         raise _refusal(workspace_id, getattr(exc, "reason", "not base64")) from exc
     outstanding: dict[str, str] = {}
     if shape.in_response_to is not None:
-        request = session.scalar(select(SsoRequest).where(
-            SsoRequest.id == shape.in_response_to, SsoRequest.workspace_id == workspace_id,
-            SsoRequest.consumed_at.is_(None), SsoRequest.expires > utcnow()))
+        request = session.scalar(
+            select(SsoRequest).where(
+                SsoRequest.id == shape.in_response_to,
+                SsoRequest.workspace_id == workspace_id,
+                SsoRequest.consumed_at.is_(None),
+                SsoRequest.expires > utcnow(),
+            )
+        )
         if request is None:
             raise _refusal(workspace_id, "InResponseTo names no open request of this workspace")
         outstanding[request.id] = "test" if request.test else "/me"
@@ -202,8 +231,9 @@ def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_respo
 
 def _refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:
     log.warning("sso sign-in refused: %s", reason, extra={"workspace_id": workspace_id})
-    return SignInRefused(message or "The sign-in could not be checked. Start again from the sign-in page.",
-                         reason=reason)
+    return SignInRefused(
+        message or "The sign-in could not be checked. Start again from the sign-in page.", reason=reason
+    )
 
 
 @dataclass(frozen=True)
@@ -224,8 +254,13 @@ def refuse(workspace_id: str, exc: SamlRefused) -> SignInRefused:
     return _refusal(workspace_id, exc.reason)
 
 
-def complete_acs(session: Session, workspace_id: str, sign_in: SignIn, pending: PendingAcs,
-                 previous_token: str | None = None) -> SignedIn:
+def complete_acs(
+    session: Session,
+    workspace_id: str,
+    sign_in: SignIn,
+    pending: PendingAcs,
+    previous_token: str | None = None,
+) -> SignedIn:
     """Consume the request, record the assertion id, bind and check the member, and (not in
     test mode) start a member session, rotating ``previous_token`` away. Raises SignInRefused."""
     connection = get_connection(session, workspace_id)
@@ -234,16 +269,26 @@ def complete_acs(session: Session, workspace_id: str, sign_in: SignIn, pending: 
     test = False
     if sign_in.in_response_to is not None:
         consumed = session.execute(
-            update(SsoRequest).where(SsoRequest.id == sign_in.in_response_to,
-                                     SsoRequest.workspace_id == workspace_id,
-                                     SsoRequest.consumed_at.is_(None)).values(consumed_at=utcnow()))
+            update(SsoRequest)
+            .where(
+                SsoRequest.id == sign_in.in_response_to,
+                SsoRequest.workspace_id == workspace_id,
+                SsoRequest.consumed_at.is_(None),
+            )
+            .values(consumed_at=utcnow())
+        )
         if consumed.rowcount != 1:  # type: ignore[attr-defined]
             raise _refusal(workspace_id, "the request was already answered")
         test = pending.outstanding.get(sign_in.in_response_to) == "test"
     try:
         with session.begin_nested():
-            session.add(SsoAssertionSeen(workspace_id=workspace_id, assertion_id=sign_in.assertion_id,
-                                         expires=utcnow() + REPLAY_KEEP))
+            session.add(
+                SsoAssertionSeen(
+                    workspace_id=workspace_id,
+                    assertion_id=sign_in.assertion_id,
+                    expires=utcnow() + REPLAY_KEEP,
+                )
+            )
     except IntegrityError as exc:
         raise _refusal(workspace_id, "assertion replayed") from exc
     member, newly_bound = _bind(session, connection, sign_in)
@@ -255,15 +300,23 @@ def complete_acs(session: Session, workspace_id: str, sign_in: SignIn, pending: 
     else:
         if previous_token:
             sessions.revoke_session(session, previous_token)
-        token = sessions.create_session(session, workspace_id=workspace_id, subject_kind="member",
-                                        subject_id=member.id, lifetime=MEMBER_SESSION_LIFETIME)
+        token = sessions.create_session(
+            session,
+            workspace_id=workspace_id,
+            subject_kind="member",
+            subject_id=member.id,
+            lifetime=MEMBER_SESSION_LIFETIME,
+        )
     return SignedIn(member.id, workspace_id, test, token, newly_bound, sign_in.attributes)
 
 
 def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple[Member, bool]:
     workspace_id = connection.workspace_id
-    binding = session.scalar(select(SsoBinding).where(SsoBinding.workspace_id == workspace_id,
-                                                      SsoBinding.subject == sign_in.subject))
+    binding = session.scalar(
+        select(SsoBinding).where(
+            SsoBinding.workspace_id == workspace_id, SsoBinding.subject == sign_in.subject
+        )
+    )
     if binding is not None:
         member = session.get(Member, binding.member_id)
         if member is None or member.workspace_id != workspace_id:
@@ -273,18 +326,30 @@ def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple
     member = _lookup(session, connection, sign_in)
     if member is None:
         raise _refusal(workspace_id, "no provisioned member matches", NOT_PROVISIONED)
-    existing = session.scalar(select(SsoBinding).where(SsoBinding.workspace_id == workspace_id,
-                                                       SsoBinding.member_id == member.id))
+    existing = session.scalar(
+        select(SsoBinding).where(SsoBinding.workspace_id == workspace_id, SsoBinding.member_id == member.id)
+    )
     if existing is not None:
         if existing.stable or sign_in.stable:
-            raise _refusal(workspace_id, "member already bound to another subject",
-                           "This account is already linked to another identity. Ask your admin.")
+            raise _refusal(
+                workspace_id,
+                "member already bound to another subject",
+                "This account is already linked to another identity. Ask your admin.",
+            )
         existing.subject, existing.last_sign_in = sign_in.subject, utcnow()  # a renamed email NameID
         return member, False
     try:
         with session.begin_nested():
-            session.add(SsoBinding(id=str(uuid.uuid4()), workspace_id=workspace_id, connection_id=connection.id,
-                                   subject=sign_in.subject, stable=sign_in.stable, member_id=member.id))
+            session.add(
+                SsoBinding(
+                    id=str(uuid.uuid4()),
+                    workspace_id=workspace_id,
+                    connection_id=connection.id,
+                    subject=sign_in.subject,
+                    stable=sign_in.stable,
+                    member_id=member.id,
+                )
+            )
     except IntegrityError as exc:  # a concurrent first sign-in bound it first
         raise _refusal(workspace_id, "concurrent binding") from exc
     return member, True
@@ -293,16 +358,22 @@ def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple
 def _lookup(session: Session, connection: SsoConnection, sign_in: SignIn) -> Member | None:
     workspace_id = connection.workspace_id
     if connection.lookup == "externalId":
-        object_ids = [s for s in sign_in.subject.split(":", 2)[2:]] if sign_in.subject.startswith("oid:") else []
+        object_ids = (
+            [s for s in sign_in.subject.split(":", 2)[2:]] if sign_in.subject.startswith("oid:") else []
+        )
         value = object_ids[0] if object_ids else sign_in.name_id
-        return session.scalar(select(Member).where(Member.workspace_id == workspace_id,
-                                                   Member.external_id == value).limit(2))
+        return session.scalar(
+            select(Member).where(Member.workspace_id == workspace_id, Member.external_id == value).limit(2)
+        )
     candidates = [value.lower() for value in sign_in.emails()]
     if not candidates:
         return None
-    return session.scalar(select(Member).where(Member.workspace_id == workspace_id,
-                                               Member.user_name_lower.in_(candidates))
-                          .order_by(func.length(Member.user_name_lower)).limit(1))
+    return session.scalar(
+        select(Member)
+        .where(Member.workspace_id == workspace_id, Member.user_name_lower.in_(candidates))
+        .order_by(func.length(Member.user_name_lower))
+        .limit(1)
+    )
 
 
 # --- The member's home ------------------------------------------------------------------------
@@ -327,8 +398,12 @@ def sign_out(session: Session, token: str | None) -> None:
 
 def primary_email(session: Session, member: Member) -> str | None:
     """The member's primary email, else its first, else None."""
-    return session.scalar(select(MemberEmail.value).where(MemberEmail.member_id == member.id)
-                          .order_by(MemberEmail.primary.desc(), MemberEmail.position).limit(1))
+    return session.scalar(
+        select(MemberEmail.value)
+        .where(MemberEmail.member_id == member.id)
+        .order_by(MemberEmail.primary.desc(), MemberEmail.position)
+        .limit(1)
+    )
 
 
 HOME_LIST_LIMIT = 100
@@ -351,9 +426,16 @@ class MemberHome:
 
     def as_json(self) -> dict[str, object]:
         """The ``/api/me`` body (``id`` is the SCIM id)."""
-        return {"id": self.id, "userName": self.user_name, "displayName": self.display_name,
-                "email": self.email, "workspace": {"id": self.workspace_id, "name": self.workspace_name},
-                "groups": self.groups, "chats": self.chats, "agents": self.agents}
+        return {
+            "id": self.id,
+            "userName": self.user_name,
+            "displayName": self.display_name,
+            "email": self.email,
+            "workspace": {"id": self.workspace_id, "name": self.workspace_name},
+            "groups": self.groups,
+            "chats": self.chats,
+            "agents": self.agents,
+        }
 
 
 def member_home(session: Session, member: Member) -> MemberHome:
@@ -361,16 +443,32 @@ def member_home(session: Session, member: Member) -> MemberHome:
     workspace = session.get(Workspace, member.workspace_id)
     assert workspace is not None
     groups = session.execute(
-        select(ScimGroup.id, ScimGroup.display_name).join(GroupMember, GroupMember.group_id == ScimGroup.id)
+        select(ScimGroup.id, ScimGroup.display_name)
+        .join(GroupMember, GroupMember.group_id == ScimGroup.id)
         .where(GroupMember.member_id == member.id, GroupMember.workspace_id == member.workspace_id)
-        .order_by(ScimGroup.display_name_lower).limit(HOME_LIST_LIMIT)).all()
-    chats = session.execute(select(Chat.id, Chat.title).where(
-        Chat.workspace_id == member.workspace_id, Chat.member_id == member.id)
-        .order_by(Chat.created, Chat.id).limit(HOME_LIST_LIMIT)).all()
-    agents = session.execute(select(Agent.id, Agent.name).where(
-        Agent.workspace_id == member.workspace_id, Agent.member_id == member.id)
-        .order_by(Agent.created, Agent.id).limit(HOME_LIST_LIMIT)).all()
+        .order_by(ScimGroup.display_name_lower)
+        .limit(HOME_LIST_LIMIT)
+    ).all()
+    chats = session.execute(
+        select(Chat.id, Chat.title)
+        .where(Chat.workspace_id == member.workspace_id, Chat.member_id == member.id)
+        .order_by(Chat.created, Chat.id)
+        .limit(HOME_LIST_LIMIT)
+    ).all()
+    agents = session.execute(
+        select(Agent.id, Agent.name)
+        .where(Agent.workspace_id == member.workspace_id, Agent.member_id == member.id)
+        .order_by(Agent.created, Agent.id)
+        .limit(HOME_LIST_LIMIT)
+    ).all()
     return MemberHome(
-        member.id, member.user_name, member.display_name, primary_email(session, member), workspace.id,
-        workspace.name, [{"id": g, "displayName": d} for g, d in groups],
-        [{"id": c, "title": t} for c, t in chats], [{"id": a, "name": n} for a, n in agents])
+        member.id,
+        member.user_name,
+        member.display_name,
+        primary_email(session, member),
+        workspace.id,
+        workspace.name,
+        [{"id": g, "displayName": d} for g, d in groups],
+        [{"id": c, "title": t} for c, t in chats],
+        [{"id": a, "name": n} for a, n in agents],
+    )

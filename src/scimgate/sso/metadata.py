@@ -50,23 +50,35 @@ def read_idp_metadata(xml: str | bytes, now: datetime | None = None) -> IdpMetad
     try:
         root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise MetadataError("The metadata contains a DTD or entity declarations, which are not accepted.") from exc
+        raise MetadataError(
+            "The metadata contains a DTD or entity declarations, which are not accepted."
+        ) from exc
     except Exception as exc:
         raise MetadataError("This is not XML: give the identity provider's SAML metadata file.") from exc
     if root.tag == f"{{{MD}}}EntitiesDescriptor":
         entities = root.findall(f"{{{MD}}}EntityDescriptor")
         if len(entities) != 1:
-            raise MetadataError("The file describes several entities: give the metadata of one identity provider.")
+            raise MetadataError(
+                "The file describes several entities: give the metadata of one identity provider."
+            )
         root = entities[0]
     if root.tag != f"{{{MD}}}EntityDescriptor":
         raise MetadataError("This XML is not SAML metadata (no md:EntityDescriptor).")
     entity_id = root.get("entityID") or ""
     idp = root.find(f"{{{MD}}}IDPSSODescriptor")
     if idp is None:
-        raise MetadataError(f"The entity {entity_id!r} is not an identity provider (no IDPSSODescriptor): "
-                            "give the identity provider's metadata, not a service provider's.")
-    sso_url = next((s.get("Location") for s in idp.findall(f"{{{MD}}}SingleSignOnService")
-                    if s.get("Binding") == HTTP_REDIRECT and s.get("Location")), None)
+        raise MetadataError(
+            f"The entity {entity_id!r} is not an identity provider (no IDPSSODescriptor): "
+            "give the identity provider's metadata, not a service provider's."
+        )
+    sso_url = next(
+        (
+            s.get("Location")
+            for s in idp.findall(f"{{{MD}}}SingleSignOnService")
+            if s.get("Binding") == HTTP_REDIRECT and s.get("Location")
+        ),
+        None,
+    )
     if not sso_url:
         raise MetadataError("The identity provider offers no HTTP-Redirect SingleSignOnService.")
     expiry = []
@@ -75,13 +87,17 @@ def read_idp_metadata(xml: str | bytes, now: datetime | None = None) -> IdpMetad
             continue
         for element in descriptor.iter(f"{{{DS}}}X509Certificate"):
             try:
-                certificate = x509.load_der_x509_certificate(base64.b64decode("".join((element.text or "").split())))
+                certificate = x509.load_der_x509_certificate(
+                    base64.b64decode("".join((element.text or "").split()))
+                )
             except ValueError as exc:
                 raise MetadataError("A signing certificate in the metadata cannot be read.") from exc
             expiry.append(certificate.not_valid_after_utc)
     if not expiry:
-        raise MetadataError("The metadata has no signing certificate (KeyDescriptor use=\"signing\").")
+        raise MetadataError('The metadata has no signing certificate (KeyDescriptor use="signing").')
     if max(expiry) <= now:
-        raise MetadataError(f"Every signing certificate has expired (the last on {max(expiry):%Y-%m-%d}): "
-                            "download fresh metadata from the identity provider.")
+        raise MetadataError(
+            f"Every signing certificate has expired (the last on {max(expiry):%Y-%m-%d}): "
+            "download fresh metadata from the identity provider."
+        )
     return IdpMetadata(entity_id, sso_url, tuple(sorted(expiry)), raw.decode())

@@ -37,13 +37,31 @@ def _secure(request: Request, public_url: str) -> bool:
     return request.url.scheme == "https" or public_url.startswith("https://")
 
 
-def _result(request: Request, status: int, title: str, message: str, *, refused: bool = True,
-            back: str = "/login", attributes: dict[str, list[str]] | None = None,
-            member_id: str | None = None) -> Response:
+def _result(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    *,
+    refused: bool = True,
+    back: str = "/login",
+    attributes: dict[str, list[str]] | None = None,
+    member_id: str | None = None,
+) -> Response:
     return templates.TemplateResponse(
-        request, "result.html", {"title": title, "message": message, "refused": refused, "back": back,
-                                 "attributes": attributes, "member_id": member_id},
-        status_code=status, headers=NO_STORE)
+        request,
+        "result.html",
+        {
+            "title": title,
+            "message": message,
+            "refused": refused,
+            "back": back,
+            "attributes": attributes,
+            "member_id": member_id,
+        },
+        status_code=status,
+        headers=NO_STORE,
+    )
 
 
 @router.get("/sso/saml/{workspace_id}/metadata")
@@ -54,8 +72,11 @@ def saml_metadata(workspace_id: str, request: Request, state: State) -> Response
         if connection is None:
             return _result(request, 404, "Not found", "This workspace has no SAML connection.")
         xml = sp_metadata(sso.service_provider(state.settings.public_url, connection))
-    return Response(xml, media_type="application/samlmetadata+xml",
-                    headers={"Content-Disposition": 'inline; filename="scimgate-sp-metadata.xml"'})
+    return Response(
+        xml,
+        media_type="application/samlmetadata+xml",
+        headers={"Content-Disposition": 'inline; filename="scimgate-sp-metadata.xml"'},
+    )
 
 
 @router.get("/login")
@@ -72,14 +93,19 @@ def login(request: Request, state: State, email: Annotated[str, Form(max_length=
             connection = sso.discover(session, email)
             location = sso.begin(session, state.settings.public_url, connection)
     except sso.SignInRefused as exc:
-        return templates.TemplateResponse(request, "login.html", {"error": str(exc), "email": email},
-                                          status_code=400, headers=NO_STORE)
+        return templates.TemplateResponse(
+            request, "login.html", {"error": str(exc), "email": email}, status_code=400, headers=NO_STORE
+        )
     return RedirectResponse(location, status_code=303, headers=NO_STORE)
 
 
 @router.post("/sso/saml/{workspace_id}/acs")
-def acs(workspace_id: str, request: Request, state: State,
-        SAMLResponse: Annotated[str, Form(max_length=400_000)] = "") -> Response:  # noqa: N803 (SAML's name)
+def acs(
+    workspace_id: str,
+    request: Request,
+    state: State,
+    SAMLResponse: Annotated[str, Form(max_length=400_000)] = "",
+) -> Response:  # noqa: N803 (SAML's name)
     """Check the posted SAMLResponse, bind the member, start its session, 303 to /me."""
     public_url = state.settings.public_url
     try:
@@ -94,12 +120,26 @@ def acs(workspace_id: str, request: Request, state: State,
     except sso.SignInRefused as exc:
         return _result(request, 403, "Sign-in refused", str(exc))
     if done.test:
-        return _result(request, 200, "Test sign-in succeeded",
-                       "The assertion was accepted and matched this member.", refused=False,
-                       back="/admin/security", attributes=done.attributes, member_id=done.member_id)
+        return _result(
+            request,
+            200,
+            "Test sign-in succeeded",
+            "The assertion was accepted and matched this member.",
+            refused=False,
+            back="/admin/security",
+            attributes=done.attributes,
+            member_id=done.member_id,
+        )
     response = RedirectResponse("/me", status_code=303, headers=NO_STORE)
-    response.set_cookie(COOKIE, done.token or "", path="/", httponly=True, samesite="lax",
-                        secure=_secure(request, public_url), max_age=int(sso.MEMBER_SESSION_LIFETIME.total_seconds()))
+    response.set_cookie(
+        COOKIE,
+        done.token or "",
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, public_url),
+        max_age=int(sso.MEMBER_SESSION_LIFETIME.total_seconds()),
+    )
     return response
 
 

@@ -96,15 +96,17 @@ def _config(sp: ServiceProvider) -> SPConfig:
         "metadata": {"inline": [sp.idp_metadata_xml]},
         "accepted_time_diff": sp.skew_seconds,
         "only_use_keys_in_metadata": True,
-        "service": {"sp": {
-            "endpoints": {"assertion_consumer_service": [(sp.acs_url, BINDING_HTTP_POST)]},
-            "want_assertions_or_response_signed": True,
-            "want_response_signed": False,
-            "want_assertions_signed": False,
-            "authn_requests_signed": False,
-            "allow_unsolicited": sp.allow_idp_initiated,
-            "name_id_format_allow_create": True,
-        }},
+        "service": {
+            "sp": {
+                "endpoints": {"assertion_consumer_service": [(sp.acs_url, BINDING_HTTP_POST)]},
+                "want_assertions_or_response_signed": True,
+                "want_response_signed": False,
+                "want_assertions_signed": False,
+                "authn_requests_signed": False,
+                "allow_unsolicited": sp.allow_idp_initiated,
+                "name_id_format_allow_create": True,
+            }
+        },
     }
     return SPConfig().load(settings)
 
@@ -136,7 +138,9 @@ def read_response(sp: ServiceProvider, saml_response: str, outstanding: dict[str
         raise SamlRefused("Unsolicited (IdP-initiated) sign-in is off: start at the sign-in page.")
     client = Saml2Client(_config(sp))
     try:
-        response = client.parse_authn_request_response(saml_response, BINDING_HTTP_POST, outstanding=outstanding)
+        response = client.parse_authn_request_response(
+            saml_response, BINDING_HTTP_POST, outstanding=outstanding
+        )
     except SamlRefused:
         raise
     except Exception as exc:  # pysaml2 raises many unrelated classes; each is a refusal

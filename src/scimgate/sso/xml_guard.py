@@ -27,24 +27,30 @@ SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 
-ALLOWED_TRANSFORMS = frozenset({
-    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
-    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
-})
-ALLOWED_SIGNATURE_METHODS = frozenset({
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-})
-ALLOWED_DIGEST_METHODS = frozenset({
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512",
-})
+ALLOWED_TRANSFORMS = frozenset(
+    {
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    }
+)
+ALLOWED_SIGNATURE_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    }
+)
+ALLOWED_DIGEST_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
+)
 ALLOWED_C14N = ALLOWED_TRANSFORMS - {"http://www.w3.org/2000/09/xmldsig#enveloped-signature"}
 
 
@@ -78,15 +84,18 @@ def _check_signature(signature: Element, parent: Element) -> None:
         raise SamlRefused("The signature's canonicalisation is not exclusive XML canonicalisation.")
     method = signed_info.find(_q(DS, "SignatureMethod"))
     if method is None or method.get("Algorithm") not in ALLOWED_SIGNATURE_METHODS:
-        raise SamlRefused("The signature algorithm is not RSA or ECDSA with SHA-256 or stronger "
-                          "(SHA-1 is refused).")
+        raise SamlRefused(
+            "The signature algorithm is not RSA or ECDSA with SHA-256 or stronger (SHA-1 is refused)."
+        )
     references = signed_info.findall(_q(DS, "Reference"))
     if len(references) != 1 or references[0].get("URI") != "#" + (parent.get("ID") or "\0"):
         raise SamlRefused("The signature does not cover exactly the element that holds it.")
     for transform in references[0].iter(_q(DS, "Transform")):
         if transform.get("Algorithm") not in ALLOWED_TRANSFORMS:
-            raise SamlRefused("The signature uses a transform other than enveloped-signature and "
-                              "exclusive canonicalisation.")
+            raise SamlRefused(
+                "The signature uses a transform other than enveloped-signature and "
+                "exclusive canonicalisation."
+            )
     digest = references[0].find(_q(DS, "DigestMethod"))
     if digest is None or digest.get("Algorithm") not in ALLOWED_DIGEST_METHODS:
         raise SamlRefused("The digest algorithm is not SHA-256 or stronger (SHA-1 is refused).")

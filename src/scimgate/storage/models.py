@@ -343,7 +343,8 @@ class SsoBinding(Base):
     """An identity-provider subject bound to a member: unique per subject and per member."""
 
     __tablename__ = "sso_binding"
-    __table_args__ = (UniqueConstraint("workspace_id", "subject"), UniqueConstraint("workspace_id", "member_id"))
+    __table_args__ = (UniqueConstraint("workspace_id", "subject"),
+                      UniqueConstraint("workspace_id", "member_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
@@ -373,6 +374,7 @@ class SsoAssertionSeen(Base):
 
     __tablename__ = "sso_assertion_seen"
 
-    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
     assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
