@@ -21,6 +21,8 @@ RUN /opt/scimgate/bin/pip install --upgrade pip setuptools \
 
 # ---- runtime: the virtualenv only, no compilers, no source tree ----
 FROM ${PYTHON_IMAGE} AS runtime
+# xmlsec1: pysaml2 runs it to check SAML signatures (single sign-on).
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends xmlsec1 && rm -rf /var/lib/apt/lists/*
 ENV PATH=/opt/scimgate/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

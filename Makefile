@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+XMLSEC := command -v xmlsec1 >/dev/null || (apt-get update -q && apt-get install -y -q xmlsec1)
+
 serve: $(STAMP)
+	$(XMLSEC)
 	$(BIN)/scimgate serve
 
 test: $(STAMP)
+	$(XMLSEC)
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadscope -q
 

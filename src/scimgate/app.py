@@ -29,6 +29,7 @@ from scimgate.http.scim_routes import router as scim_router
 from scimgate.http.surfaces import register_surface
 from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.services.sign_in_guard import make_sign_in_guard
+from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import make_engine, read_only_factory, session_factory
 from scimgate.storage.migrate import is_behind
 
@@ -62,12 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router]
+    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router,
+                         sso_router]
     app.include_router(scim_router)
     install_admin_pages(app)
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)
+    app.include_router(sso_router)
     app.add_middleware(AdminSecurityHeaders)
     app.add_middleware(MetricsMiddleware, engine=engine)  # inside EdgeMiddleware: sees normalised paths
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -3,6 +3,7 @@ change (issue 7 §4-5; research notes §2.4 for the PATCH shapes, RFC 7644 §3.5
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,24 +105,25 @@ def test_domain_change_to_unverified_domain_fails_until_verified_then_retry_succ
     """new.example pending: the same PATCH is 400 and alice is unchanged; after DNS verification
     Entra's retry of the identical request succeeds (issue 7 §4)."""
     tenant = make_tenant(live_server, domains=("old.example",))
+    new = f"new-{uuid.uuid4().hex[:8]}.example"  # new.example is verified by another test's workspace
     alice = provision_alice(tenant)
     before = snapshot(tenant, alice["id"])
     with admin_client(tenant) as admin:
-        record = admin.post("/domains", json={"name": "new.example"}).json()["verification"]
-        request = entra_domain_change("alice@new.example")
+        record = admin.post("/domains", json={"name": new}).json()["verification"]
+        request = entra_domain_change(f"alice@{new}")
         r = tenant.patch(f"/Users/{alice['id']}", json=request, headers=ENTRA)
         assert r.status_code == 400 and r.json()["scimType"] == "invalidValue"
-        assert "add and verify new.example in the workspace's security settings" in r.json()["detail"]
+        assert f"add and verify {new} in the workspace's security settings" in r.json()["detail"]
         unchanged = tenant.get(f"/Users/{alice['id']}").json()
         assert unchanged["userName"] == "alice@old.example"
         assert unchanged["emails"][0]["value"] == "alice@old.example"
         assert unchanged["meta"]["version"] == alice["meta"]["version"]
-        zone.empty.add("new.example")
-        zone.add_txt("_scimgate.new.example", record["value"])
-        assert admin.post("/domains/new.example/verify").json()["verified"] is True
+        zone.empty.add(new)
+        zone.add_txt(f"_scimgate.{new}", record["value"])
+        assert admin.post(f"/domains/{new}/verify").json()["verified"] is True
     r = tenant.patch(f"/Users/{alice['id']}", json=request, headers=ENTRA)
     assert r.status_code == 200, r.text
-    assert r.json()["id"] == alice["id"] and r.json()["userName"] == "alice@new.example"
+    assert r.json()["id"] == alice["id"] and r.json()["userName"] == f"alice@{new}"
     assert snapshot(tenant, alice["id"]) == before
     tenant.client.close()
 

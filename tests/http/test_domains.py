@@ -315,3 +315,33 @@ def test_look_alike_spellings_of_an_address_are_refused(tenant: Tenant) -> None:
     assert listed["totalResults"] == 1
     for name in (" ok", "ok ", "\tok"):  # not email-shaped: still no white space at either end
         assert tenant.post("/Users", json={"userName": name}).json()["scimType"] == "invalidValue"
+
+
+def test_public_mail_domains_cannot_be_added(tenant: Tenant) -> None:
+    """gmail.com, outlook.com and the like are refused: anyone has an address there (issue 18)."""
+    with admin_client(tenant) as admin:
+        for name in ("gmail.com", "Outlook.com", "hotmail.com", "yahoo.com", "icloud.com"):
+            r = admin.post("/domains", json={"name": name})
+            assert r.status_code == 400, (name, r.text)
+            assert "public mail domain" in r.json()["error"]["detail"]
+
+
+def test_a_verified_domain_belongs_to_one_workspace(tenant: Tenant, zone: DnsZone,
+                                                    live_server: LiveServer) -> None:
+    """A second workspace's verification of a domain the first verified is refused (409), by DNS
+    too, and the first keeps it; sign-in discovery therefore finds one workspace per domain."""
+    name = unique()
+    other = make_tenant(live_server, domains=())
+    with admin_client(tenant) as first, admin_client(other) as second:
+        value = first.post("/domains", json={"name": name}).json()["verification"]["value"]
+        second_value = second.post("/domains", json={"name": name}).json()["verification"]["value"]
+        zone.empty.add(name)
+        zone.add_txt(f"_scimgate.{name}", value)
+        zone.add_txt(name, second_value)
+        assert first.post(f"/domains/{name}/verify").json()["verified"] is True
+        refused = second.post(f"/domains/{name}/verify")
+        assert refused.status_code == 409, refused.text
+        assert "already verified by another workspace" in refused.json()["error"]["detail"]
+        assert second.get(f"/domains/{name}").json()["status"] == "pending"
+        assert first.get(f"/domains/{name}").json()["status"] == "verified"
+    other.client.close()

@@ -38,7 +38,7 @@ from scimgate.http.surfaces import error_headers
 from scimgate.scim.errors import ScimError
 from scimgate.services import domains, owned
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
-from scimgate.services.domains import DomainExists, DomainNotFound
+from scimgate.services.domains import DomainClaimed, DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.db import transaction
@@ -71,7 +71,7 @@ def _as_api_error(exc: Exception) -> AdminApiError:
         return AdminApiError(400, "invalid", f"The request is not valid: {problems}.")
     if isinstance(exc, DomainNotFound | UnknownMember):
         return AdminApiError(404, "not_found", str(exc))
-    if isinstance(exc, DomainExists):
+    if isinstance(exc, DomainExists | DomainClaimed):  # 409: another row holds it
         return AdminApiError(409, "conflict", str(exc))
     return AdminApiError(400, "invalid", str(exc))
 

@@ -15,11 +15,17 @@ an email) and every email value must be in a *verified* allowed domain of the wo
 the workspace has ``allow_any_domain`` (a trial setting, off by default). A workspace with no
 verified domain therefore accepts no email-shaped identity at all until an admin verifies one.
 
+A verified domain belongs to one workspace only (issue 18): the domain of an email address
+selects the workspace at sign-in (home realm discovery), so a second workspace's verification of
+a domain another verified is refused (DomainClaimed). Public mail domains (PUBLIC_MAIL_DOMAINS:
+gmail.com, outlook.com, ...) cannot be added at all.
+
 Errors meant for the admin (CLI, admin API, admin pages) are ``DomainError`` subclasses.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import unicodedata
 import uuid
@@ -43,6 +49,8 @@ from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.db import transaction
 from scimgate.storage.models import EmailDomain, Workspace, utcnow
 
+log = logging.getLogger("scimgate.domains")
+
 
 class DomainError(WorkspaceError):
     """A domain operation the admin must correct; the message says how."""
@@ -54,6 +62,11 @@ class InvalidDomain(DomainError):
 
 class DomainExists(DomainError):
     """The workspace already has this domain."""
+
+
+class DomainClaimed(DomainError):
+    """Another workspace has already verified this domain: a verified domain belongs to one
+    workspace only, so that an email address selects exactly one workspace at sign-in."""
 
 
 class DomainNotFound(DomainError):
@@ -208,6 +221,17 @@ def verification_record(domain: EmailDomain) -> VerificationRecord:
     return VerificationRecord(record_names(domain.name), expected_record(domain.challenge))
 
 
+PUBLIC_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com", "msn.com",
+    "yahoo.com", "yahoo.co.uk", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
+    "protonmail.com", "pm.me", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "yandex.com",
+    "yandex.ru", "mail.ru", "zoho.com", "qq.com", "163.com", "126.com", "fastmail.com",
+    "tutanota.com", "hey.com",
+})
+"""Mail domains anyone can get an address at: no workspace may claim one (a claim would let it
+sign in, and provision, strangers)."""
+
+
 def _parse(name: str) -> str:
     try:
         normalised = normalise_domain(name)
@@ -223,6 +247,9 @@ def add_domain(session: Session, workspace: Workspace, name: str) -> EmailDomain
     """Add ``name`` (normalised) to the workspace's allowed domains, pending, with a fresh
     challenge. Raises InvalidDomain or DomainExists."""
     normalised = _parse(name)
+    if normalised in PUBLIC_MAIL_DOMAINS:
+        raise InvalidDomain(f"{normalised} is a public mail domain: anyone can have an address there, so no "
+                            "workspace can claim it. Add your organisation's own domain.")
     domain = EmailDomain(id=str(uuid.uuid4()), workspace_id=workspace.id, name=normalised,
                          challenge=secrets.token_hex(16))
     try:
@@ -267,6 +294,7 @@ def verify_by_operator(session: Session, workspace: Workspace, name: str, reason
         raise DomainError("An operator verification needs a reason (who asked, what proof was seen).")
     domain = get_domain(session, workspace, name)
     if domain.verified_at is None:
+        _check_unclaimed(session, domain)
         domain.verified_at = utcnow()
         domain.verified_by = "operator"
         domain.verified_detail = f"by {operator}: {reason.strip()}"
@@ -307,10 +335,27 @@ def verify_by_dns(sessions: sessionmaker[Session], workspace_id: str, name: str,
     with transaction(sessions) as session:
         domain = get_domain(session, _workspace(session, workspace_id), domain_name)
         if check.verified and domain.verified_at is None and domain.challenge == challenge:
+            _check_unclaimed(session, domain)
             domain.verified_at = utcnow()
             domain.verified_by = "dns"
             domain.verified_detail = f"by {actor}: TXT record found at {check.matched_name}"
     return DnsVerification(domain, check)
+
+
+def _check_unclaimed(session: Session, domain: EmailDomain) -> None:
+    """Raise DomainClaimed when another workspace has verified ``domain.name``. Every workspace's
+    row of that name is locked first (``FOR UPDATE``, in id order; SQLite's single writer does
+    the same), so two workspaces verifying at once cannot both succeed. The refusal is logged
+    for the operator with both workspace ids (the first claimant's admins are told through it)."""
+    rows = session.scalars(select(EmailDomain).where(EmailDomain.name == domain.name)
+                           .order_by(EmailDomain.id).with_for_update()).all()
+    holder = next((row for row in rows
+                   if row.verified_at is not None and row.workspace_id != domain.workspace_id), None)
+    if holder is not None:
+        log.warning("domain claim refused: %s is verified by workspace %s; workspace %s tried to verify it",
+                    domain.name, holder.workspace_id, domain.workspace_id)
+        raise DomainClaimed(f"{display_domain(domain.name)} is already verified by another workspace: a "
+                            "domain belongs to one workspace only. If it is yours, ask support to move it.")
 
 
 def _workspace(session: Session, workspace_id: str) -> Workspace:

@@ -24,6 +24,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
+from scimgate.services import sessions
 from scimgate.services.domains import check_member_domains
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as group_store
@@ -55,6 +56,14 @@ def _render(member: Member, base_url: str, groups: list[tuple[str, str]]) -> dic
     own = store.stored(member)
     stored = StoredResource(own.id, own.document, _version(member, groups), own.created, own.last_modified)
     return to_scim(user_schema(), stored, base_url, extra)
+
+
+def _end_sessions_if_inactive(session: Session, member: Member) -> None:
+    """A member deactivated (``active`` false) or deleted by SCIM loses every sign-in session at
+    once, in the same transaction (issue 18; services.sessions)."""
+    if not member.active:
+        sessions.revoke_subject_sessions(session, workspace_id=member.workspace_id, subject_kind="member",
+                                         subject_id=member.id)
 
 
 def _written(session: Session, member: Member, base_url: str, projection: Projection) -> Written:
@@ -132,6 +141,7 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     check_member_domains(session, workspace, document, member.document)
     if document != member.document:
         _save(session, member, document)
+        _end_sessions_if_inactive(session, member)
     return _written(session, member, base_url, projection)
 
 
@@ -147,6 +157,7 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
         _save(session, member, result.document)
+        _end_sessions_if_inactive(session, member)
     return _written(session, member, base_url, projection)
 
 
@@ -159,4 +170,6 @@ def delete_user(session: Session, workspace: Workspace, member_id: str, if_match
     member = _load(session, workspace, member_id, lock=store.LOCK_DELETE)
     _check_if_match(session, member, if_match)
     group_store.touch_containing(session, workspace.id, member.id)
+    sessions.revoke_subject_sessions(session, workspace_id=workspace.id, subject_kind="member",
+                                     subject_id=member.id)
     store.remove(session, member)

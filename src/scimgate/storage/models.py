@@ -331,3 +331,71 @@ class SessionRecord(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SsoConnection(Base):
+    """A workspace's SAML 2.0 connection to its identity provider (one per workspace).
+
+    ``metadata_xml`` is the IdP metadata as the admin gave it (its certificates are the only ones
+    trusted); ``lookup`` names the SCIM attribute a first sign-in is matched by (``userName`` or
+    ``externalId``); ``required`` is "Require SSO for verified domains"; ``tested_at`` the time of
+    the last successful test sign-in.
+    """
+
+    __tablename__ = "sso_connection"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default="saml")
+    idp_entity_id: Mapped[str] = mapped_column(String(1024))
+    idp_sso_url: Mapped[str] = mapped_column(String(2048))
+    metadata_xml: Mapped[str] = mapped_column(Text)
+    certificate_not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    lookup: Mapped[str] = mapped_column(String(16), default="userName")
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=False)
+    skew_seconds: Mapped[int] = mapped_column(Integer, default=120)
+    tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SsoBinding(Base):
+    """An identity-provider subject bound to a member: unique per subject and per member."""
+
+    __tablename__ = "sso_binding"
+    __table_args__ = (UniqueConstraint("workspace_id", "subject"),
+                      UniqueConstraint("workspace_id", "member_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("sso_connection.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(1024))
+    stable: Mapped[bool] = mapped_column(Boolean, default=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SsoRequest(Base):
+    """An AuthnRequest this server issued: answered at most once (``consumed_at``), before ``expires``."""
+
+    __tablename__ = "sso_request"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SsoAssertionSeen(Base):
+    """The replay cache, shared by every worker: an assertion ID accepted once is refused after."""
+
+    __tablename__ = "sso_assertion_seen"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,474 @@
+"""Single sign-on rules: a workspace's SAML connection, home realm discovery, and binding a
+sign-in to the provisioned member (issue 18).
+
+Binding (the rule that keeps a renamed member whole): a member is found by a stable key, never by
+a display value. The assertion's subject (sso.saml.SignIn.subject: Entra's objectidentifier
+claim, else issuer + NameID) is looked up in ``sso_binding``. On the first sign-in there is no
+binding, so the member is found by the connection's ``lookup``: ``userName`` (compared
+case-insensitively, RFC 7643 §4.1.1) against the email-shaped values sent, or ``externalId``
+(case-exact, RFC 7643 §3.1) against the object id or the NameID. The subject is then bound to
+that member. Later sign-ins go through the binding, so SCIM renames never detach it. A subject
+whose NameID is itself a display value (emailAddress or unspecified format: ``stable`` False)
+is re-pointed when the member it named was renamed; a stable binding is never replaced. No member
+is created at sign-in (just-in-time creation stays off while SCIM provisions the workspace).
+
+Every refusal raises SignInRefused with the text the member sees; nothing is bound and no
+session starts. Refusals are logged with the workspace and reason, never the assertion or email.
+
+Two short transactions around the signature check (xmlsec1 runs outside any transaction):
+:func:`prepare_acs` reads, :func:`complete_acs` writes (request consumed once, assertion id into
+the replay cache, binding, session), so concurrent workers accept a response at most once.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from scimgate.services import sessions
+from scimgate.services.domains import email_domain
+from scimgate.services.workspaces import WorkspaceError
+from scimgate.sso.metadata import read_idp_metadata
+from scimgate.sso.saml import ServiceProvider, SignIn, authn_request
+from scimgate.sso.xml_guard import SamlRefused, check_response
+from scimgate.storage.models import (
+    Agent,
+    Chat,
+    EmailDomain,
+    GroupMember,
+    Member,
+    MemberEmail,
+    ScimGroup,
+    SsoAssertionSeen,
+    SsoBinding,
+    SsoConnection,
+    SsoRequest,
+    Workspace,
+    utcnow,
+)
+
+log = logging.getLogger("scimgate.sso")
+
+REQUEST_LIFETIME = timedelta(minutes=10)
+"""How long an issued AuthnRequest may be answered."""
+REPLAY_KEEP = timedelta(hours=24)
+"""How long an accepted assertion id is remembered (longer than any assertion's validity)."""
+MEMBER_SESSION_LIFETIME = timedelta(hours=12)
+LOOKUPS = ("userName", "externalId")
+DEACTIVATED = "Your organisation has deactivated your access."
+NOT_PROVISIONED = "Ask your admin to give you access."
+
+
+class SsoError(WorkspaceError):
+    """An admin's SSO operation that cannot be done; the message says why and what to do."""
+
+
+class SignInRefused(Exception):
+    """A sign-in refused; ``str()`` is what the member sees, ``reason`` what is logged."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def service_provider(public_url: str, connection: SsoConnection) -> ServiceProvider:
+    """The pysaml2 SP description of ``connection``."""
+    return ServiceProvider(
+        public_url,
+        connection.workspace_id,
+        connection.metadata_xml,
+        connection.skew_seconds,
+        connection.allow_idp_initiated,
+    )
+
+
+def get_connection(session: Session, workspace_id: str) -> SsoConnection | None:
+    """The workspace's SAML connection, or None."""
+    return session.scalar(select(SsoConnection).where(SsoConnection.workspace_id == workspace_id))
+
+
+def configure_saml(
+    session: Session, workspace: Workspace, metadata_xml: str | bytes, lookup: str = "userName"
+) -> SsoConnection:
+    """Create or replace the workspace's SAML connection from IdP metadata. Raises SsoError
+    (metadata refused: sso.metadata.MetadataError's message; unknown ``lookup``). Replacing the
+    metadata keeps bindings, clears the test result and switches enforcement off."""
+    if lookup not in LOOKUPS:
+        raise SsoError(f"The member lookup must be one of {', '.join(LOOKUPS)}, not {lookup!r}.")
+    try:
+        metadata = read_idp_metadata(metadata_xml)
+    except ValueError as exc:
+        raise SsoError(str(exc)) from exc
+    connection = get_connection(session, workspace.id)
+    if connection is None:
+        connection = SsoConnection(id=str(uuid.uuid4()), workspace_id=workspace.id)
+        session.add(connection)
+    elif connection.idp_entity_id != metadata.entity_id:
+        connection.required = False
+    connection.kind = "saml"
+    connection.idp_entity_id = metadata.entity_id
+    connection.idp_sso_url = metadata.sso_url
+    connection.metadata_xml = metadata.xml
+    connection.certificate_not_after = max(metadata.certificate_expiry)
+    connection.lookup = lookup
+    connection.tested_at = None
+    connection.updated = utcnow()
+    session.flush()
+    return connection
+
+
+def set_required(session: Session, workspace: Workspace, required: bool) -> SsoConnection:
+    """Switch "Require SSO for verified domains". Switching on is refused (SsoError) without a
+    connection, without a verified domain, or before a test sign-in succeeded."""
+    connection = get_connection(session, workspace.id)
+    if connection is None:
+        raise SsoError("Configure SAML first: scimgate sso saml add WORKSPACE --metadata FILE.")
+    if required:
+        verified = session.scalar(
+            select(EmailDomain.id)
+            .where(EmailDomain.workspace_id == workspace.id, EmailDomain.verified_at.is_not(None))
+            .limit(1)
+        )
+        if verified is None:
+            raise SsoError("Verify an email domain first: SSO is required for verified domains.")
+        if connection.tested_at is None:
+            raise SsoError("Run a test sign-in first (Security settings, Single sign-on, Test sign-in).")
+    connection.required = required
+    connection.updated = utcnow()
+    return connection
+
+
+# --- Sign-in ----------------------------------------------------------------------------------
+
+
+def discover(session: Session, email: str) -> SsoConnection:
+    """Home realm discovery: the SAML connection of the one workspace that verified the email's
+    domain. Raises SignInRefused when the address has no domain, no workspace verified it, or
+    the workspace has no SSO connection."""
+    domain = email_domain(email.strip())
+    if domain is None:
+        raise SignInRefused("Enter your work email address (name@company.example).")
+    workspace_ids = list(
+        session.scalars(
+            select(EmailDomain.workspace_id)
+            .where(EmailDomain.name == domain, EmailDomain.verified_at.is_not(None))
+            .limit(2)
+        )
+    )
+    if len(workspace_ids) != 1:
+        raise SignInRefused(
+            "No workspace signs in people of this email domain. " + NOT_PROVISIONED,
+            reason="home realm discovery found no single workspace",
+        )
+    connection = get_connection(session, workspace_ids[0])
+    if connection is None:
+        raise SignInRefused(
+            "Your workspace has not set up single sign-on yet. Ask your admin.",
+            reason="workspace has no SSO connection",
+        )
+    return connection
+
+
+def begin(session: Session, public_url: str, connection: SsoConnection, *, test: bool = False) -> str:
+    """Issue an AuthnRequest (stored, single use, valid REQUEST_LIFETIME) and return the IdP
+    redirect URL carrying it (SAML 2.0 Bindings §3.4, HTTP-Redirect)."""
+    request_id, location = authn_request(service_provider(public_url, connection), connection.idp_sso_url)
+    now = utcnow()
+    session.add(
+        SsoRequest(
+            id=request_id,
+            workspace_id=connection.workspace_id,
+            test=test,
+            created=now,
+            expires=now + REQUEST_LIFETIME,
+        )
+    )
+    session.flush()
+    return location
+
+
+@dataclass(frozen=True)
+class PendingAcs:
+    """What :func:`prepare_acs` read: the SP to check with and the outstanding request (if any)."""
+
+    sp: ServiceProvider
+    outstanding: dict[str, str]
+    in_response_to: str | None
+
+
+def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_response: str) -> PendingAcs:
+    """Read the connection and the one request the response answers. Raises SignInRefused."""
+    connection = get_connection(session, workspace_id)
+    if connection is None:
+        raise SignInRefused("This workspace has no single sign-on connection.", reason="no connection")
+
+    try:
+        shape = check_response(base64.b64decode(saml_response, validate=False))
+    except (SamlRefused, ValueError) as exc:
+        raise _refusal(workspace_id, getattr(exc, "reason", "not base64")) from exc
+    outstanding: dict[str, str] = {}
+    if shape.in_response_to is not None:
+        request = session.scalar(
+            select(SsoRequest).where(
+                SsoRequest.id == shape.in_response_to,
+                SsoRequest.workspace_id == workspace_id,
+                SsoRequest.consumed_at.is_(None),
+                SsoRequest.expires > utcnow(),
+            )
+        )
+        if request is None:
+            raise _refusal(workspace_id, "InResponseTo names no open request of this workspace")
+        outstanding[request.id] = "test" if request.test else "/me"
+    return PendingAcs(service_provider(public_url, connection), outstanding, shape.in_response_to)
+
+
+def _refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:
+    log.warning("sso sign-in refused: %s", reason, extra={"workspace_id": workspace_id})
+    return SignInRefused(
+        message or "The sign-in could not be checked. Start again from the sign-in page.", reason=reason
+    )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """An accepted sign-in: the member, whether it was a test, the session token (not for tests),
+    and the assertion's attributes (shown in test mode)."""
+
+    member_id: str
+    workspace_id: str
+    test: bool
+    token: str | None
+    newly_bound: bool
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+
+
+def refuse(workspace_id: str, exc: SamlRefused) -> SignInRefused:
+    """A SamlRefused from the protocol checks as the member's refusal (logged)."""
+    return _refusal(workspace_id, exc.reason)
+
+
+def complete_acs(
+    session: Session,
+    workspace_id: str,
+    sign_in: SignIn,
+    pending: PendingAcs,
+    previous_token: str | None = None,
+) -> SignedIn:
+    """Consume the request, record the assertion id, bind and check the member, and (not in
+    test mode) start a member session, rotating ``previous_token`` away. Raises SignInRefused."""
+    connection = get_connection(session, workspace_id)
+    if connection is None:
+        raise _refusal(workspace_id, "connection removed during sign-in")
+    test = False
+    if sign_in.in_response_to is not None:
+        consumed = session.execute(
+            update(SsoRequest)
+            .where(
+                SsoRequest.id == sign_in.in_response_to,
+                SsoRequest.workspace_id == workspace_id,
+                SsoRequest.consumed_at.is_(None),
+            )
+            .values(consumed_at=utcnow())
+        )
+        if consumed.rowcount != 1:  # type: ignore[attr-defined]
+            raise _refusal(workspace_id, "the request was already answered")
+        test = pending.outstanding.get(sign_in.in_response_to) == "test"
+    try:
+        with session.begin_nested():
+            session.add(
+                SsoAssertionSeen(
+                    workspace_id=workspace_id,
+                    assertion_id=sign_in.assertion_id,
+                    expires=utcnow() + REPLAY_KEEP,
+                )
+            )
+    except IntegrityError as exc:
+        raise _refusal(workspace_id, "assertion replayed") from exc
+    member, newly_bound = _bind(session, connection, sign_in)
+    if not member.active:
+        raise _refusal(workspace_id, "member deactivated", DEACTIVATED)
+    token = None
+    if test:
+        connection.tested_at = utcnow()
+    else:
+        if previous_token:
+            sessions.revoke_session(session, previous_token)
+        token = sessions.create_session(
+            session,
+            workspace_id=workspace_id,
+            subject_kind="member",
+            subject_id=member.id,
+            lifetime=MEMBER_SESSION_LIFETIME,
+        )
+    return SignedIn(member.id, workspace_id, test, token, newly_bound, sign_in.attributes)
+
+
+def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple[Member, bool]:
+    workspace_id = connection.workspace_id
+    binding = session.scalar(
+        select(SsoBinding).where(
+            SsoBinding.workspace_id == workspace_id, SsoBinding.subject == sign_in.subject
+        )
+    )
+    if binding is not None:
+        member = session.get(Member, binding.member_id)
+        if member is None or member.workspace_id != workspace_id:
+            raise _refusal(workspace_id, "binding names no member of this workspace", NOT_PROVISIONED)
+        binding.last_sign_in = utcnow()
+        return member, False
+    member = _lookup(session, connection, sign_in)
+    if member is None:
+        raise _refusal(workspace_id, "no provisioned member matches", NOT_PROVISIONED)
+    existing = session.scalar(
+        select(SsoBinding).where(SsoBinding.workspace_id == workspace_id, SsoBinding.member_id == member.id)
+    )
+    if existing is not None:
+        if existing.stable or sign_in.stable:
+            raise _refusal(
+                workspace_id,
+                "member already bound to another subject",
+                "This account is already linked to another identity. Ask your admin.",
+            )
+        existing.subject, existing.last_sign_in = sign_in.subject, utcnow()  # a renamed email NameID
+        return member, False
+    try:
+        with session.begin_nested():
+            session.add(
+                SsoBinding(
+                    id=str(uuid.uuid4()),
+                    workspace_id=workspace_id,
+                    connection_id=connection.id,
+                    subject=sign_in.subject,
+                    stable=sign_in.stable,
+                    member_id=member.id,
+                )
+            )
+    except IntegrityError as exc:  # a concurrent first sign-in bound it first
+        raise _refusal(workspace_id, "concurrent binding") from exc
+    return member, True
+
+
+def _lookup(session: Session, connection: SsoConnection, sign_in: SignIn) -> Member | None:
+    workspace_id = connection.workspace_id
+    if connection.lookup == "externalId":
+        object_ids = (
+            [s for s in sign_in.subject.split(":", 2)[2:]] if sign_in.subject.startswith("oid:") else []
+        )
+        value = object_ids[0] if object_ids else sign_in.name_id
+        return session.scalar(
+            select(Member).where(Member.workspace_id == workspace_id, Member.external_id == value).limit(2)
+        )
+    candidates = [value.lower() for value in sign_in.emails()]
+    if not candidates:
+        return None
+    return session.scalar(
+        select(Member)
+        .where(Member.workspace_id == workspace_id, Member.user_name_lower.in_(candidates))
+        .order_by(func.length(Member.user_name_lower))
+        .limit(1)
+    )
+
+
+# --- The member's home ------------------------------------------------------------------------
+
+
+def member_of_session(session: Session, token: str | None) -> Member | None:
+    """The active member whose live session ``token`` is, or None."""
+    info = sessions.resolve_session(session, token or "")
+    if info is None or info.subject_kind != "member":
+        return None
+    member = session.get(Member, info.subject_id)
+    if member is None or member.workspace_id != info.workspace_id or not member.active:
+        return None
+    return member
+
+
+def sign_out(session: Session, token: str | None) -> None:
+    """End the session of ``token`` (harmless when there is none)."""
+    if token:
+        sessions.revoke_session(session, token)
+
+
+def primary_email(session: Session, member: Member) -> str | None:
+    """The member's primary email, else its first, else None."""
+    return session.scalar(
+        select(MemberEmail.value)
+        .where(MemberEmail.member_id == member.id)
+        .order_by(MemberEmail.primary.desc(), MemberEmail.position)
+        .limit(1)
+    )
+
+
+HOME_LIST_LIMIT = 100
+"""At most this many groups, chats and agents are listed on the member's home."""
+
+
+@dataclass(frozen=True)
+class MemberHome:
+    """What ``/me`` and ``/api/me`` show: the member, its workspace, groups and what it owns."""
+
+    id: str
+    user_name: str
+    display_name: str | None
+    email: str | None
+    workspace_id: str
+    workspace_name: str
+    groups: list[dict[str, str]]
+    chats: list[dict[str, str]]
+    agents: list[dict[str, str]]
+
+    def as_json(self) -> dict[str, object]:
+        """The ``/api/me`` body (``id`` is the SCIM id)."""
+        return {
+            "id": self.id,
+            "userName": self.user_name,
+            "displayName": self.display_name,
+            "email": self.email,
+            "workspace": {"id": self.workspace_id, "name": self.workspace_name},
+            "groups": self.groups,
+            "chats": self.chats,
+            "agents": self.agents,
+        }
+
+
+def member_home(session: Session, member: Member) -> MemberHome:
+    """The member's home (bounded lists, each one indexed query)."""
+    workspace = session.get(Workspace, member.workspace_id)
+    assert workspace is not None
+    groups = session.execute(
+        select(ScimGroup.id, ScimGroup.display_name)
+        .join(GroupMember, GroupMember.group_id == ScimGroup.id)
+        .where(GroupMember.member_id == member.id, GroupMember.workspace_id == member.workspace_id)
+        .order_by(ScimGroup.display_name_lower)
+        .limit(HOME_LIST_LIMIT)
+    ).all()
+    chats = session.execute(
+        select(Chat.id, Chat.title)
+        .where(Chat.workspace_id == member.workspace_id, Chat.member_id == member.id)
+        .order_by(Chat.created, Chat.id)
+        .limit(HOME_LIST_LIMIT)
+    ).all()
+    agents = session.execute(
+        select(Agent.id, Agent.name)
+        .where(Agent.workspace_id == member.workspace_id, Agent.member_id == member.id)
+        .order_by(Agent.created, Agent.id)
+        .limit(HOME_LIST_LIMIT)
+    ).all()
+    return MemberHome(
+        member.id,
+        member.user_name,
+        member.display_name,
+        primary_email(session, member),
+        workspace.id,
+        workspace.name,
+        [{"id": g, "displayName": d} for g, d in groups],
+        [{"id": c, "title": t} for c, t in chats],
+        [{"id": a, "name": n} for a, n in agents],
+    )
