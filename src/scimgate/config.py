@@ -7,6 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCIM_PREFIX = "/api/scim/v2"
@@ -24,6 +25,8 @@ class Settings(BaseSettings):
     - ``max_body_bytes``: larger request bodies get 413.
     - ``rate_limit_per_second`` / ``rate_limit_burst``: the token bucket per SCIM token (0 = off).
     - ``redis_url``: share the rate-limit buckets through Redis instead of the database.
+    - ``token_cache_seconds``: how long a worker reuses a SCIM token's resolution (0 to 2; 0 =
+      look it up on every request); a change made on another worker or process holds within it.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
     - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
@@ -40,6 +43,7 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     redis_url: str | None = None
+    token_cache_seconds: float = Field(default=2.0, ge=0.0, le=2.0)
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0
