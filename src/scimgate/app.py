@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     sessions = session_factory(engine)
-    journal = AuditJournal(lambda: transaction(sessions))
+    journal = AuditJournal(lambda: transaction(sessions), interval=settings.audit_flush_seconds)
     token_cache = TokenCache(settings.token_cache_seconds) if settings.token_cache_seconds > 0 else None
     if token_cache is not None:
         token_cache.watch(sessions)

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     - ``max_body_bytes``: larger request bodies get 413.
     - ``rate_limit_per_second`` / ``rate_limit_burst``: the token bucket per SCIM token (0 = off).
     - ``redis_url``: share the rate-limit buckets through Redis instead of the database.
+    - ``audit_flush_seconds``: how often a worker writes the pending audit rows of reads
+      (services.audit_journal): on a crash without shutdown, at most this much of reads' log is lost.
     - ``token_cache_seconds``: how long a worker reuses a SCIM token's resolution (0 to 2; 0 =
       look it up on every request); a change made on another worker or process holds within it.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
@@ -43,6 +45,7 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
     redis_url: str | None = None
+    audit_flush_seconds: float = Field(default=0.2, gt=0.0, le=3600.0)
     token_cache_seconds: float = Field(default=2.0, ge=0.0, le=2.0)
     dns_nameservers: str | None = None
     dns_port: int = 53
