@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.http import listener
 from scimgate.services import tokens, workspaces
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, normalise_url, session_factory, transaction
-from scimgate.storage.models import EmailDomain, Workspace, utcnow
+from scimgate.storage.models import AuditEvent, EmailDomain, Workspace, utcnow
 
 POSTGRES_URL = os.environ.get("SCIMGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCIM_PREFIX = "/api/scim/v2"
@@ -98,6 +98,9 @@ def start_server(database_url: str, log_path: Path, backend: str, workers: int =
         "SCIMGATE_DATABASE_URL": database_url,
         "SCIMGATE_PUBLIC_URL": url,
         "SCIMGATE_RATE_LIMIT_PER_SECOND": "0",
+        # Tests change tokens and workspaces straight in the database (another process): without
+        # the token cache the server sees that at once; tests/http/test_token_cache.py turns it on.
+        "SCIMGATE_TOKEN_CACHE_SECONDS": "0",
     })
     process_env.update(env or {})
     log = log_path.open("wb")
@@ -199,3 +202,18 @@ def admin_client(tenant: Tenant) -> httpx.Client:
         secret = tokens.issue_token(session, workspace, kind="admin").secret
     return httpx.Client(base_url=tenant.server.url + "/api/admin/v1",
                         headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+
+
+def audit_events(server: LiveServer, workspace_id: str, at_least: int) -> list[AuditEvent]:
+    """The workspace's audit_event rows in the order their requests were answered (``at``, then
+    id), once at least ``at_least`` are there: a read's row reaches the table through the server's
+    audit journal (services.audit_journal), a fraction of a second after its answer. Gives up
+    after 15 s and returns what is there (the caller's assertion then says what is missing)."""
+    deadline = time.monotonic() + 15
+    while True:
+        with server.sessions() as session:
+            rows = list(session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
+                                        .order_by(AuditEvent.at, AuditEvent.id)))
+        if len(rows) >= at_least or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)

@@ -27,10 +27,12 @@ from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.http.surfaces import register_surface
+from scimgate.services.audit_journal import AuditJournal
 from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.services.sign_in_guard import make_sign_in_guard
+from scimgate.services.token_cache import TokenCache
 from scimgate.sso.routes import router as sso_router
-from scimgate.storage.db import make_engine, read_only_factory, session_factory
+from scimgate.storage.db import make_engine, read_only_factory, session_factory, transaction
 from scimgate.storage.migrate import is_behind
 
 
@@ -51,14 +53,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "The database is not migrated to the current schema: run `scimgate db upgrade` "
                 "(or `make serve`, which does it) and start again."
             )
+        journal.start()
         yield
+        journal.close()  # the reads' audit rows still waiting (services.audit_journal)
         engine.dispose()
         forget_this_worker()
 
     app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     sessions = session_factory(engine)
+    journal = AuditJournal(lambda: transaction(sessions), interval=settings.audit_flush_seconds)
+    token_cache = TokenCache(settings.token_cache_seconds) if settings.token_cache_seconds > 0 else None
+    if token_cache is not None:
+        token_cache.watch(sessions)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
-                                  readers=read_only_factory(sessions))
+                                  readers=read_only_factory(sessions), journal=journal, tokens=token_cache)
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)

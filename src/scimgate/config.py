@@ -7,6 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCIM_PREFIX = "/api/scim/v2"
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
       (services.sign_in_guard); ``sign_in_hashes_in_flight``: password hashes at once per process.
     - ``forwarded_allow_ips``: addresses of the TLS proxies whose ``X-Forwarded-Proto`` and
       ``X-Forwarded-For`` are believed (``scimgate serve``); default loopback only.
+    - ``audit_flush_seconds``: how often a worker writes the pending audit rows of reads
+      (services.audit_journal): on a crash without shutdown, at most this much of reads' log is lost.
+    - ``token_cache_seconds``: how long a worker reuses a SCIM token's resolution (0 to 2; 0 =
+      look it up on every request); a change made on another worker or process holds within it.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
     - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
@@ -51,6 +56,8 @@ class Settings(BaseSettings):
     sign_in_address_per_minute: float = 10.0
     sign_in_hashes_in_flight: int = 2
     forwarded_allow_ips: str = "127.0.0.1"
+    audit_flush_seconds: float = Field(default=0.2, gt=0.0, le=3600.0)
+    token_cache_seconds: float = Field(default=2.0, ge=0.0, le=2.0)
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from scimgate.services import tokens, workspaces
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AuditEvent, Workspace
-from tests.support import Tenant
+from tests.support import Tenant, audit_events
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -47,11 +47,8 @@ def set_sync(tenant: Tenant, active: bool) -> None:
         workspaces.set_scim_sync(session, workspace, active)
 
 
-def audit_rows(tenant: Tenant) -> list[AuditEvent]:
-    with transaction(tenant.server.sessions) as session:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == tenant.workspace_id)
-                               .order_by(AuditEvent.id))
-        return list(rows)
+def audit_rows(tenant: Tenant, at_least: int) -> list[AuditEvent]:
+    return audit_events(tenant.server, tenant.workspace_id, at_least)
 
 
 @pytest.mark.parametrize("authorization", [
@@ -127,7 +124,7 @@ def test_one_audit_event_per_request(tenant: Tenant) -> None:
     get_users(tenant, "Bearer wrong")
 
     seen = [(e.method, e.resource_type, e.resource_id, e.status, e.scim_type, e.client)
-            for e in audit_rows(tenant)]
+            for e in audit_rows(tenant, 11)]
     assert seen == [
         ("POST", "User", user_id, 201, None, "entra"),
         ("GET", "User", user_id, 200, None, "okta"),
@@ -149,7 +146,7 @@ def test_audit_and_log_never_hold_the_token(tenant: Tenant) -> None:
     tenant.get(secret_path)
     tenant.post("/Users", json={"userName": "leak@example.com", "displayName": tenant.token})
     tenant.post("/Users", content=b'{"userName": "' + tenant.token.encode())
-    rows = audit_rows(tenant)
+    rows = audit_rows(tenant, 3)
     assert len(rows) == 3
     for row in rows:
         values: dict[str, Any] = {c.name: getattr(row, c.name) for c in AuditEvent.__table__.columns}

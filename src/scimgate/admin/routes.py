@@ -307,9 +307,17 @@ def member_list(request: Request, admin: Admin, state: State, q: str = "", statu
                 page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status)
 
 
+def flush_journal(state: AppState) -> None:
+    """Write this process's pending audit rows of reads (services.audit_journal) before a page
+    shows the provisioning log, so the log an admin reads holds every request this worker answered."""
+    if state.journal is not None:
+        state.journal.flush()
+
+
 @router.get("/members/{member_id}")
 def member_detail(request: Request, admin: Admin, state: State, member_id: str) -> Response:
     """One member: SCIM document, what it owns, its provisioning history."""
+    flush_journal(state)
     with in_workspace("member"), transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         document = members.get_user(db, workspace, member_id, state.settings.scim_base_url).body
@@ -372,6 +380,7 @@ def log(request: Request, admin: Admin, state: State, failures: str = "", resour
     except ValueError as exc:
         raise PageError(400, "Bad request", "A time must look like 2026-11-29T08:30 (UTC).") from exc
     number = forms.page_number(request.query_params.get("page"))
+    flush_journal(state)
     with transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         events = audit_log.list_events(db, workspace, wanted, number, LOG_PER_PAGE)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from scimgate.config import SCIM_PREFIX, Settings
 from scimgate.scim.errors import (
@@ -23,6 +24,8 @@ from scimgate.scim.errors import (
     UnsupportedMediaTypeException,
 )
 from scimgate.services.audit import AuditRecord, guess_client
+from scimgate.services.audit_journal import AuditJournal
+from scimgate.services.token_cache import TokenCache
 from scimgate.services.tokens import find_live_token, note_use, use_is_stale
 from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import ScimToken, Workspace
@@ -31,13 +34,17 @@ from scimgate.storage.models import ScimToken, Workspace
 @dataclass
 class AppState:
     """What every request shares: settings, the engine and its session factories (``sessions``
-    for units of work that may write, ``readers`` for read-only ones: storage.db)."""
+    for units of work that may write, ``readers`` for read-only ones: storage.db), the audit
+    journal of reads (services.audit_journal; None: every row in its request's transaction) and
+    the SCIM token cache (services.token_cache; None: every request looks its token up)."""
 
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]
     extras: dict[str, Any] = field(default_factory=dict)
+    journal: AuditJournal | None = None
+    tokens: TokenCache | None = None
 
 
 async def app_state(request: Request) -> AppState:
@@ -106,18 +113,27 @@ def authenticate_bearer(state: AppState, secret: str,
     with snapshot(state.readers) as session:
         found = find_live_token(session, secret, kind=kind)
     if found is not None and use_is_stale(found[0]):
-        with transaction(state.sessions) as session:
-            note_use(session, found[0])
+        _note_use(state, found[0])
     return found
 
 
-def scim_caller(request: Request, state: State) -> ScimCaller:
+async def scim_caller(request: Request, state: State) -> ScimCaller:
     """Authenticate the SCIM request (RFC 7644 §2): 401 for a missing, unknown or revoked
     token; 403 when the workspace's "SCIM user sync active" switch is off.
 
-    A 401 is not audited (no workspace is known, and recording it would let anyone write rows);
-    every request past this point is, including the 403 and 429 raised here."""
-    token, workspace = authenticate_bearer(state, bearer_secret(request)) or (None, None)
+    The token is resolved through the process's token cache (services.token_cache: a revoked
+    token fails at once on the revoking worker, within 2 s on the others); only a cache miss,
+    a due ``last_used`` refresh or a database-backed rate limit leave the event loop for a
+    worker thread. A 401 is not audited (no workspace is known, and recording it would let
+    anyone write rows); every request past this point is, including the 403 and 429 raised here."""
+    secret = bearer_secret(request)
+    cache = state.tokens
+    found = cache.get(secret) if cache is not None else None
+    if found is None:
+        found = await run_in_threadpool(_resolve, state, secret)
+    elif use_is_stale(found[0]):
+        await run_in_threadpool(_note_use, state, found[0])
+    token, workspace = found or (None, None)
     if token is None or workspace is None:
         raise UnauthorizedException(
             detail="A valid SCIM bearer token is required (Authorization: Bearer <token>)."
@@ -130,8 +146,20 @@ def scim_caller(request: Request, state: State) -> ScimCaller:
         )
     limiter = state.extras.get("rate_limiter")
     if limiter is not None:
-        limiter.check(token.id)
+        await run_in_threadpool(limiter.check, token.id)
     return ScimCaller(workspace=workspace, token=token, audit=audit, state=state)
+
+
+def _resolve(state: AppState, secret: str) -> tuple[ScimToken, Workspace] | None:
+    """:func:`authenticate_bearer` for a SCIM token, through the token cache when there is one."""
+    if state.tokens is None:
+        return authenticate_bearer(state, secret)
+    return state.tokens.resolve(secret, lambda s: authenticate_bearer(state, s))
+
+
+def _note_use(state: AppState, token: ScimToken) -> None:
+    with transaction(state.sessions) as session:
+        note_use(session, token)
 
 
 Caller = Annotated[ScimCaller, Depends(scim_caller)]

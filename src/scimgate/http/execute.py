@@ -1,10 +1,13 @@
-"""Run one SCIM operation as one transaction, with its audit event.
+"""Run one SCIM operation as one unit of work, with its audit event.
 
-On success the audit row is written in the operation's own transaction (so the change and
-its record commit together); on a SCIM error the transaction rolls back, nothing is changed,
-and the failure is recorded in a transaction of its own (ARCHITECTURE.md, "Rules"). A unit
-that PostgreSQL aborts for a deadlock or a serialization failure runs again (storage.db.run).
-``execute_rendered`` also builds the HTTP response inside the transaction, so a response that
+A write (POST, PUT, PATCH, DELETE) runs in a write transaction and its audit row is written in
+that same transaction (so the change and its record commit together); on a SCIM error the
+transaction rolls back, nothing is changed, and the failure is recorded in a transaction of its
+own (ARCHITECTURE.md, "Rules"). A write that PostgreSQL aborts for a deadlock or a serialization
+failure runs again (storage.db.run). A read (GET, ``POST .../.search``) runs in a read-only unit
+(storage.db.snapshot: no SQLite write lock) and its audit row, success or failure, goes to the
+process's audit journal (services.audit_journal), which inserts it within a fraction of a second.
+``execute_rendered`` also builds the HTTP response inside the unit of work, so a response that
 cannot be rendered rolls the change back: a 5xx never follows a committed change, and the audit
 row holds the status actually answered.
 """
@@ -22,18 +25,30 @@ from scimgate.http.deps import AppState
 from scimgate.scim.errors import ScimError
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
-from scimgate.storage.db import run, transaction
+from scimgate.storage.db import run, snapshot, transaction
 
 T = TypeVar("T")
 
 
+def is_read(record: AuditRecord) -> bool:
+    """True for a request that changes nothing: a GET or a ``POST .../.search`` (RFC 7644 §3.4.3)."""
+    if record.method == "GET":
+        return True
+    return record.method == "POST" and record.path.rstrip("/").endswith("/.search")
+
+
 def record_failure(state: AppState, record: AuditRecord, exc: ScimError, started: float) -> None:
-    """Write the audit event of a failed request (its own transaction), once per request."""
+    """Record the audit event of a failed request once per request: a read's in the journal,
+    a write's in a transaction of its own (the failed change rolled back)."""
     if record.recorded:
         return
-    with transaction(state.sessions) as session:
-        audit.record(session, record, exc.status, (time.perf_counter() - started) * 1000,
-                     exc.scim_type or None, exc.detail)
+    row = audit.row(record, exc.status, (time.perf_counter() - started) * 1000, exc.scim_type or None,
+                    exc.detail)
+    if state.journal is not None and is_read(record):
+        state.journal.append(row)
+    else:
+        with transaction(state.sessions) as session:
+            audit.insert_rows(session, [row])
     record.recorded = True
 
 
@@ -46,7 +61,10 @@ def execute(
     resource_id: str | None = None,
     id_of: Callable[[T], str | None] | None = None,
 ) -> T:
-    """Run ``operation(session)`` in one transaction and audit it as ``resource_type``.
+    """Run ``operation(session)`` in one unit of work and audit it as ``resource_type``: a read
+    (:func:`is_read`) in a read-only snapshot, audited through the journal; a write in a write
+    transaction that also holds its audit row, retried on deadlocks (storage.db.run: 409
+    ConflictException when every attempt fails).
 
     ``status`` is the status the route answers on success, or a function of the result that
     gives it (a conditional GET answers 304); ``id_of`` finds the resource id in the result
@@ -55,20 +73,29 @@ def execute(
     started = time.perf_counter()
     record.resource_type = resource_type
     record.resource_id = resource_id
+    read = state.journal is not None and is_read(record)
 
     def unit(session: Session) -> T:
         result = operation(session)
         if id_of is not None:
             record.resource_id = id_of(result)
-        answered = status(result) if callable(status) else status
-        audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
+        if not read:
+            answered = status(result) if callable(status) else status
+            audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
         return result
 
     try:
-        result = run(state.sessions, unit)
+        if read:
+            with snapshot(state.readers) as session:
+                result = unit(session)
+        else:
+            result = run(state.sessions, unit)
     except ScimError as exc:
         record_failure(state, record, exc, started)
         raise
+    if read and state.journal is not None:
+        answered = status(result) if callable(status) else status
+        state.journal.append(audit.row(record, answered, (time.perf_counter() - started) * 1000))
     record.recorded = True
     return result
 

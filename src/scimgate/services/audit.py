@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -41,25 +42,37 @@ class AuditRecord:
     recorded: bool = False  # set once the request's audit_event is committed
 
 
+def row(audit: AuditRecord, status: int, duration_ms: float,
+        scim_type: str | None = None, detail: str | None = None) -> dict[str, Any]:
+    """The ``audit_event`` row of ``audit`` answered with ``status`` (columns cut to their
+    lengths; ``at`` is now, the time the request was answered)."""
+    return dict(
+        at=utcnow(),
+        workspace_id=audit.workspace_id,
+        request_id=audit.request_id,
+        method=audit.method,
+        path=audit.path[:512],
+        resource_type=(audit.resource_type or "")[:32] or None,
+        resource_id=(audit.resource_id or "")[:64] or None,
+        status=status,
+        scim_type=scim_type,
+        detail=(detail or "")[:DETAIL_LIMIT] or None,
+        client=audit.client,
+        duration_ms=round(duration_ms, 3),
+    )
+
+
 def record(session: Session, audit: AuditRecord, status: int, duration_ms: float,
            scim_type: str | None = None, detail: str | None = None) -> None:
     """Insert one audit_event row in ``session``'s transaction (committed with the request's own
     change). One prepared Core INSERT with bound parameters: the ORM's unit of work, or a statement
     built per call, costs more than the row (every SCIM request writes one)."""
-    session.connection().execute(
-        _INSERT,
-        dict(
-            at=utcnow(),
-            workspace_id=audit.workspace_id,
-            request_id=audit.request_id,
-            method=audit.method,
-            path=audit.path[:512],
-            resource_type=(audit.resource_type or "")[:32] or None,
-            resource_id=(audit.resource_id or "")[:64] or None,
-            status=status,
-            scim_type=scim_type,
-            detail=(detail or "")[:DETAIL_LIMIT] or None,
-            client=audit.client,
-            duration_ms=round(duration_ms, 3),
-        ),
-    )
+    session.connection().execute(_INSERT, row(audit, status, duration_ms, scim_type, detail))
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (from :func:`row`) as one multi-row ``INSERT ... VALUES (...), (...)`` in
+    ``session``'s transaction (services.audit_journal's batches; at most ``JOURNAL_BATCH`` rows,
+    far below SQLite's 32,766 bound parameters)."""
+    if rows:
+        session.connection().execute(_INSERT.values(rows))
