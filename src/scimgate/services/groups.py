@@ -3,7 +3,7 @@
 Each function runs inside the caller's transaction and either completes or raises a SCIM
 error, so a failed request changes nothing. Workspace rules applied here:
 
-- displayName is unique per workspace, case-insensitive (Entra requires it, research §3): 409;
+- displayName is unique per workspace, case-insensitive (Entra requires it, identity-providers.md §3): 409;
 - a member is a User or a Group of the same workspace; any other id is 400 ``invalidValue``
   and the request changes nothing (case C09), checked with one query over the given ids;
 - nested groups are stored with type ``Group``; a membership that would make a group contain
@@ -76,7 +76,7 @@ def _load(session: Session, workspace: Workspace, group_id: str, *, for_update: 
 
 def _document(body: Any) -> dict[str, Any]:
     """The stored document of a POST/PUT body: ``members`` is kept out (it lives in rows);
-    unknown ``schemas`` entries (Microsoft's ADSCIM group URI, research §3) are ignored."""
+    unknown ``schemas`` entries (Microsoft's ADSCIM group URI, docs/identity-providers.md §3) are ignored."""
     document = normalise_document(body, group_schema())
     document.pop("members", None)
     return document
@@ -143,7 +143,7 @@ def create_group(session: Session, workspace: Workspace, body: Any, base_url: st
 def get_group(session: Session, workspace: Workspace, group_id: str, base_url: str,
               projection: Projection = EVERYTHING) -> Written:
     """GET /Groups/{id} (RFC 7644 §3.4.1); 404 if the id is not this workspace's. With
-    ``excludedAttributes=members`` (Entra, research §3) group_member is not read."""
+    ``excludedAttributes=members`` (Entra, docs/identity-providers.md §3) group_member is not read."""
     return _written(session, _load(session, workspace, group_id), base_url, projection)
 
 
