@@ -3,19 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 WORKERS ?= auto
 
 .PHONY: serve test bench lint venv clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+# The development toolchain (tests, lint, bench) on top of the runtime.
+$(STAMP): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+# Runtime dependencies only: all `make serve` needs.
+$(RUNTIME): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $(RUNTIME)
+
+serve: $(RUNTIME)
 	$(BIN)/scimgate serve
 
 test: $(STAMP)

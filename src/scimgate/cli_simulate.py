@@ -19,7 +19,7 @@ from scimgate.simulate.client import ScimClient
 from scimgate.simulate.report import Recorder, render_summary
 
 app = typer.Typer(help="Replay Entra ID or Okta provisioning runs against a SCIM server.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 URL = typer.Option(..., "--url", help="SCIM Base URL (Entra: Tenant URL, query flags included).")
 TOKEN = typer.Option(..., "--token", help="Bearer token.", envvar="SCIM_TOKEN")
