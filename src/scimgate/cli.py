@@ -223,11 +223,9 @@ def command_prefix() -> str:
 
     started = sys.argv[0] if sys.argv and sys.argv[0] else "scimgate"
     on_path = shutil.which("scimgate")
-    program = started
-    if on_path and Path(on_path).resolve() == Path(started).resolve():
-        program = "scimgate"
-    elif Path(started).name != "scimgate":  # python -m scimgate, a test runner
-        program = "scimgate"
+    same_as_path = bool(on_path) and Path(on_path or "").resolve() == Path(started).resolve()
+    # "scimgate" when PATH finds this program, or when not started as scimgate (python -m, tests)
+    program = "scimgate" if same_as_path or Path(started).name != "scimgate" else started
     url = os.environ.get("SCIMGATE_DATABASE_URL")
     return f"SCIMGATE_DATABASE_URL={shlex.quote(url)} {program}" if url else program
 
