@@ -198,6 +198,11 @@ def apply_patch(
     return PatchResult(document=final, members=members, changed=changed)
 
 
+ENTRA_SWITCH_HINT = ("Microsoft Entra ID expects such a replace to add the value: turn on \"Entra "
+                     "compatibility\" in the admin pages' Security settings (or run scimgate workspace "
+                     "entra-compat <workspace> on).")
+
+
 class _Engine:
     """Applies one operation at a time to ``document`` (already a private copy)."""
 
@@ -468,7 +473,8 @@ class _Engine:
             return
         if not selected:
             if op == "replace" and target.filter is not None and self.replace_unmatched == "noTarget":
-                raise NoTargetException(detail=f"'{target.text}' matches no value (RFC 7644 §3.5.2.3).")
+                raise NoTargetException(detail=f"'{target.text}' matches no value (RFC 7644 §3.5.2.3). "
+                                        f"{ENTRA_SWITCH_HINT}")
             element = self._described_element(target) if target.filter is not None else {}
             current.append(element)
             selected = [len(current) - 1]
