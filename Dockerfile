@@ -12,10 +12,12 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/scimgate
 WORKDIR /src
-# Dependencies first (cached while only the source changes); constraints.txt pins every version.
+# One install of scimgate and its dependencies, every version pinned by constraints.txt (pip
+# included); any change to the source re-runs it. setuptools comes from the isolated build
+# environment pyproject.toml asks for, not from the virtualenv.
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
-RUN /opt/scimgate/bin/pip install --upgrade pip setuptools \
+RUN /opt/scimgate/bin/pip install -c constraints.txt --upgrade pip \
  && /opt/scimgate/bin/pip install -c constraints.txt . \
  && /opt/scimgate/bin/python -c "import scimgate.asgi"
 
@@ -43,5 +45,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('SCIMGATE_PORT', '8000')}/healthz\", timeout=4)"]
 # uvicorn finishes in-flight requests on SIGTERM (up to 30 s, cli.serve); give it that long.
 STOPSIGNAL SIGTERM
+# The first start prints commands as "scimgate …" (on PATH here), e.g. docker exec <container>
+# scimgate token create Default.
 ENTRYPOINT ["scimgate"]
 CMD ["serve"]

@@ -257,7 +257,7 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def user_body(user_name: str, index: int) -> dict[str, Any]:
-    """The user both servers get: Entra's create shape without the extension (research §2.2)."""
+    """The user both servers get: Entra's create shape without the extension (identity-providers.md §2.2)."""
     return {"schemas": [CORE_USER], "userName": user_name, "externalId": f"ext-{index}", "active": True,
             "displayName": f"Bench User {index}",
             "name": {"givenName": "Bench", "familyName": f"User{index}"},

@@ -8,7 +8,7 @@
 2. drives the whole request path in process (``create_app`` behind Starlette's test client:
    middleware, bearer token, group sync switch, one transaction, audit row; no network) with
    three operations per group: PATCH add one member (204), PATCH remove that member by
-   ``members[value eq]`` (204), GET ``?excludedAttributes=members`` (Entra's read, research §3);
+   ``members[value eq]`` (204), GET ``?excludedAttributes=members`` (Entra's read, identity-providers.md §3);
 3. interleaves the sizes within every repetition, in rotating order, so load on the machine and
    cache effects hit all sizes alike;
 4. prints the median latency per operation and size and the ratio 100k/1k (issue 6 asks < 1.5),

@@ -5,7 +5,7 @@
 1. for each database (SQLite; PostgreSQL when ``SCIMGATE_TEST_POSTGRES_URL`` answers) and each
    worker count (1, 2): a fresh database, a ``uvicorn scimgate.asgi:app --workers N`` process on
    loopback (rate limiting off), one workspace with a token and a few groups;
-2. C client threads provision N new users the way Entra's initial cycle does (research §2, §6):
+2. C client threads provision N new users the way Entra's initial cycle does (identity-providers.md §2, §6):
    per user ``GET /Users?filter=userName eq "..."`` (no match), ``POST /Users``, then a PATCH
    update of the user (``replace`` displayName and title), then a group-member PATCH ``add``;
 3. prints throughput (requests/s over the wall clock) and p50/p99 latency per operation, and

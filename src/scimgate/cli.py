@@ -20,10 +20,12 @@ from scimgate.services import tokens, workspaces
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, session_factory, transaction
 
-app = typer.Typer(help="scimgate: SCIM 2.0 provisioning for workspaces.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-workspace_app = typer.Typer(help="Workspaces and their SCIM switches.", no_args_is_help=True)
-token_app = typer.Typer(help="SCIM bearer tokens.", no_args_is_help=True)
+app = typer.Typer(help="scimgate: SCIM 2.0 provisioning for workspaces.", no_args_is_help=True,
+                  rich_markup_mode=None)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True, rich_markup_mode=None)
+workspace_app = typer.Typer(help="Workspaces and their SCIM switches.", no_args_is_help=True,
+                            rich_markup_mode=None)
+token_app = typer.Typer(help="SCIM bearer tokens.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(token_app, name="token")
@@ -55,7 +57,7 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
-    """Migrate the database down to REVISION (``base`` removes every table)."""
+    """Migrate the database down to REVISION ("base" removes every table)."""
     engine = make_engine(Settings().database_url)
     migrate.downgrade(engine, revision)
     typer.echo(f"Database at revision {migrate.current_revision(engine)}.")
@@ -142,11 +144,20 @@ def token_list(workspace: str) -> None:
 
 @token_app.command("revoke")
 def token_revoke(
-    workspace: str, prefix: str = typer.Option(None, help="Only the token with this prefix.")
+    workspace: str, prefix: str = typer.Option(None, help="Only the token with this prefix."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Revoke every token without asking."),
 ) -> None:
-    """Revoke WORKSPACE's SCIM tokens (all, or the one starting with --prefix)."""
+    """Revoke WORKSPACE's SCIM tokens (all, or the one starting with --prefix).
+
+    Without --prefix every token goes, and the identity provider is cut off until it gets a new
+    one: the command asks first, or needs --yes.
+    """
     with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
+        if prefix is None and not yes:
+            live = sum(1 for t in tokens.list_tokens(session, found) if t.revoked_at is None)
+            typer.confirm(f"Revoke all {live} live SCIM token(s) of {found.name}? Provisioning stops "
+                          "until the identity provider gets a new token", abort=True)
         count = tokens.revoke_tokens(session, found, prefix=prefix)
         typer.echo(f"Revoked {count} token(s).")
 
@@ -169,14 +180,15 @@ def serve(
 
     import uvicorn
 
-    if not os.environ.get("SCIMGATE_PUBLIC_URL"):  # the workers read the same environment
+    public_url_set = bool(os.environ.get("SCIMGATE_PUBLIC_URL"))
+    if not public_url_set:  # the workers read the same environment
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         os.environ["SCIMGATE_PUBLIC_URL"] = f"http://{shown_host}:{port}"
     settings = Settings()
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     with transaction(session_factory(engine)) as session:
-        _welcome(session, settings)
+        _welcome(session, settings, public_url_set=public_url_set)
     engine.dispose()
     _prepare_metrics_folder(workers)
     uvicorn.run("scimgate.asgi:app", host=host, port=port, workers=workers, factory=False,
@@ -206,16 +218,41 @@ def _prepare_metrics_folder(workers: int) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="scimgate-metrics-")
 
 
-def _welcome(session: Session, settings: Settings) -> None:
+def command_prefix() -> str:
+    """How to run ``scimgate`` again from this shell: ``scimgate`` when that name on PATH is the
+    running program (the Docker image), else the path it was started by (``.venv/bin/scimgate``);
+    led by ``SCIMGATE_DATABASE_URL=…`` when the server's database comes from the environment, so a
+    command pasted into another shell writes where the server reads."""
+    import os
+    import shlex
+    import shutil
+    import sys
+    from pathlib import Path
+
+    started = sys.argv[0] if sys.argv and sys.argv[0] else "scimgate"
+    on_path = shutil.which("scimgate")
+    same_as_path = bool(on_path) and Path(on_path or "").resolve() == Path(started).resolve()
+    # "scimgate" when PATH finds this program, or when not started as scimgate (python -m, tests)
+    program = "scimgate" if same_as_path or Path(started).name != "scimgate" else started
+    url = os.environ.get("SCIMGATE_DATABASE_URL")
+    return f"SCIMGATE_DATABASE_URL={shlex.quote(url)} {program}" if url else program
+
+
+def _welcome(session: Session, settings: Settings, *, public_url_set: bool = True) -> None:
     typer.echo(f"SCIM Base URL: {settings.scim_base_url}")
     typer.echo(f"Entra ID Tenant URL: {settings.scim_base_url}?aadOptscim062020")
+    if not public_url_set:
+        typer.secho("SCIMGATE_PUBLIC_URL is not set: this Base URL works on this machine only. Microsoft "
+                    "Entra ID needs a public HTTPS URL (docs/deploy.md, TLS proxy); set "
+                    "SCIMGATE_PUBLIC_URL=https://… to the address your proxy serves.", fg="yellow")
+    command = command_prefix()
     if workspaces.list_workspaces(session):
-        typer.echo("Make a SCIM bearer token with: .venv/bin/scimgate token create <workspace>")
+        typer.echo(f"Make a SCIM bearer token with: {command} token create <workspace>")
         return
     workspace = workspaces.create_workspace(session, "Default", allow_any_domain=True)
     workspaces.set_scim_sync(session, workspace, True)
     issued = tokens.issue_token(session, workspace)
     typer.echo("Created workspace 'Default' with SCIM user sync on.")
     typer.echo("It accepts any email domain (a trial setting); switch to verified domains only with:")
-    typer.echo("  .venv/bin/scimgate workspace allow-any-domain Default off")
+    typer.echo(f"  {command} workspace allow-any-domain Default off")
     typer.echo(f"SCIM bearer token (shown once): {issued.secret}")

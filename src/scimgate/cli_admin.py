@@ -15,8 +15,10 @@ from scimgate.cli_database import unit_of_work
 from scimgate.config import Settings
 from scimgate.services import admins, audit_log, workspaces
 
-admin_app = typer.Typer(help="Admin accounts for the admin pages (/admin).", no_args_is_help=True)
-audit_app = typer.Typer(help="The provisioning log (audit events) and its retention.", no_args_is_help=True)
+admin_app = typer.Typer(help="Admin accounts for the admin pages (/admin).", no_args_is_help=True,
+                        rich_markup_mode=None)
+audit_app = typer.Typer(help="The provisioning log (audit events) and its retention.", no_args_is_help=True,
+                        rich_markup_mode=None)
 
 
 WORKSPACE = typer.Option(..., "--workspace", "-w", help="Workspace name or id.")

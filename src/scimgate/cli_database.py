@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,18 @@ from scimgate.storage.migrate import is_behind
 
 HINT = ("run `scimgate db upgrade` (or `make serve`) in the project folder, or point SCIMGATE_DATABASE_URL "
         "at the server's database")
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def database_name(url: str) -> str:
+    """How a command names the database it used: the absolute file of a SQLite URL, the URL
+    without its password otherwise (``postgresql+psycopg://scimgate@db/scimgate``)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return f"sqlite:///{Path(parsed.database or '').resolve()}"
+    return parsed.render_as_string(hide_password=True)
 
 
 def open_database(url: str | None = None) -> Engine:
@@ -45,12 +57,24 @@ def unit_of_work() -> Iterator[Session]:
     """A transaction on the configured database (``SCIMGATE_DATABASE_URL``; see :func:`open_database`).
 
     A ``WorkspaceError`` (an admin-facing mistake: unknown workspace, duplicate domain, ...)
-    rolls back, is printed in red on stderr and exits with status 1.
+    rolls back, is printed in red on stderr and exits with status 1. A transaction that wrote
+    (INSERT, UPDATE or DELETE) ends with ``Database: <name>`` on stderr, so an operator whose
+    server runs on another database than the shell's sees where the change went.
     """
-    engine = open_database()
+    url = Settings().database_url
+    engine = open_database(url)
+    wrote: list[str] = []
+
+    def _note_write(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith(WRITES):
+            wrote.append(statement)
+
+    event.listen(engine, "before_cursor_execute", _note_write)
     try:
         with transaction(session_factory(engine)) as session:
             yield session
+        if wrote:
+            typer.echo(f"Database: {database_name(url)}", err=True)
     except WorkspaceError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc

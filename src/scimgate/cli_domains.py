@@ -24,9 +24,11 @@ from scimgate.storage.db import session_factory, transaction
 from scimgate.storage.models import EmailDomain, Workspace
 
 domain_app = typer.Typer(help="Allowed email domains of a workspace and their verification.",
-                         no_args_is_help=True)
-admin_key_app = typer.Typer(help="Admin API keys (Bearer keys for /api/admin/v1).", no_args_is_help=True)
-sample_data_app = typer.Typer(help="Sample chats and agents owned by members.", no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
+admin_key_app = typer.Typer(help="Admin API keys (Bearer keys for /api/admin/v1).", no_args_is_help=True,
+                            rich_markup_mode=None)
+sample_data_app = typer.Typer(help="Sample chats and agents owned by members.", no_args_is_help=True,
+                              rich_markup_mode=None)
 
 WorkspaceOption = typer.Option(..., "--workspace", "-w", help="Workspace name or id.")
 

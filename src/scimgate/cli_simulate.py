@@ -19,7 +19,7 @@ from scimgate.simulate.client import ScimClient
 from scimgate.simulate.report import Recorder, render_summary
 
 app = typer.Typer(help="Replay Entra ID or Okta provisioning runs against a SCIM server.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 URL = typer.Option(..., "--url", help="SCIM Base URL (Entra: Tenant URL, query flags included).")
 TOKEN = typer.Option(..., "--token", help="Bearer token.", envvar="SCIM_TOKEN")
@@ -64,7 +64,7 @@ def simulate_entra(
     timeout: float = TIMEOUT,
     summary_json: Path = SUMMARY,
 ) -> None:
-    """Replay an Entra ID provisioning run (research notes §1-§4)."""
+    """Replay an Entra ID provisioning run (docs/identity-providers.md §1-§4)."""
     if dialect not in entra.DIALECTS:
         raise typer.BadParameter(f"use one of {', '.join(entra.DIALECTS)}", param_hint="--dialect")
     if dialect == entra.AAD_FLAG and entra.AAD_FLAG not in url:
@@ -86,7 +86,7 @@ def simulate_okta(
     timeout: float = TIMEOUT,
     summary_json: Path = SUMMARY,
 ) -> None:
-    """Replay an Okta provisioning run (research notes §7)."""
+    """Replay an Okta provisioning run (docs/identity-providers.md §7)."""
     options = okta.OktaOptions(users, groups, domain, page_size)
     estimate = 8 * users + 8 * groups + users // page_size + 2
     _run("Okta", url, token, okta.USER_AGENT, estimate, timeout, summary_json,

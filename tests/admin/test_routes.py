@@ -220,8 +220,9 @@ def test_security_page_shows_urls_and_token_metadata(admin: AdminClient, tenant:
 
 
 def test_new_token_is_shown_once_and_rotation_revokes_the_old(admin: AdminClient, tenant: Tenant) -> None:
-    """The new token is on the POST's answer only; both work until the rotation is confirmed."""
-    answer = admin.post("/admin/security/tokens")
+    """The new token is on the page the POST redirects to, once; both work until the rotation is confirmed."""
+    assert admin.post("/admin/security/tokens").status_code == 303
+    answer = admin.get("/admin/security")
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     secret = re.search(r'id="new-token" type="text" readonly value="([^"]+)"', answer.text).group(1)  # type: ignore[union-attr]
     assert "shown only once" in answer.text
@@ -246,7 +247,8 @@ def test_keeping_another_workspaces_token_is_404(admin: AdminClient, tenant: Ten
 
 def test_user_sync_off_makes_scim_answer_403(admin: AdminClient, tenant: Tenant) -> None:
     """Turning "SCIM user sync active" off: SCIM 403 with a clear detail; on again: 200."""
-    assert admin.post("/admin/security/sync", {"switch": "user", "active": "off"}).status_code == 303
+    assert admin.post("/admin/security/sync", {"switch": "user", "active": "off",
+                                               "confirm": "yes"}).status_code == 303
     refused = tenant.get("/Users")
     assert refused.status_code == 403 and "SCIM user sync is not active" in refused.json()["detail"]
     assert 'data-testid="user-sync-state">Off' in admin.get("/admin/security").text
@@ -256,7 +258,7 @@ def test_user_sync_off_makes_scim_answer_403(admin: AdminClient, tenant: Tenant)
 
 def test_group_sync_off_makes_groups_answer_403(admin: AdminClient, tenant: Tenant) -> None:
     """Turning "Group sync active" off: /Groups 403, /Users still 200."""
-    admin.post("/admin/security/sync", {"switch": "group", "active": "off"})
+    admin.post("/admin/security/sync", {"switch": "group", "active": "off", "confirm": "yes"})
     assert tenant.get("/Groups").status_code == 403 and tenant.get("/Users").status_code == 200
 
 
@@ -283,7 +285,7 @@ def test_domain_add_shows_txt_record_and_remove(admin: AdminClient, tenant: Tena
         challenge = session.scalar(select(EmailDomain.challenge).where(EmailDomain.name == name))
     assert f"scimgate-verification={challenge}" in page and f"_scimgate.{name}" in page
     assert ">pending<" in page
-    assert admin.post(f"/admin/security/domains/{name}/remove").status_code == 303
+    assert admin.post(f"/admin/security/domains/{name}/remove", {"confirm": "yes"}).status_code == 303
     assert name not in admin.get("/admin/security").text
 
 

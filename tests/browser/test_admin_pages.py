@@ -114,6 +114,9 @@ def test_sync_off_makes_scim_answer_403(page: Page, tenant: Tenant) -> None:
     """Turning "SCIM user sync active" off in the page makes SCIM answer 403."""
     switch = page.locator("form.switch", has_text="SCIM user sync active")
     switch.get_by_role("button", name="Turn off").click()
+    expect(page.get_by_role("heading", name="Turn off SCIM user sync?")).to_be_visible()
+    assert tenant.get("/Users").status_code == 200
+    page.get_by_role("button", name="Turn it off").click()
     expect(page.get_by_test_id("user-sync-state")).to_have_text("Off")
     refused = tenant.get("/Users")
     assert refused.status_code == 403 and "SCIM user sync is not active" in refused.json()["detail"]

@@ -1,6 +1,6 @@
-"""The Microsoft SCIM Validator's published tests as our own HTTP tests (research notes §8).
+"""The Microsoft SCIM Validator's published tests as our own HTTP tests (docs/identity-providers.md §8).
 
-One test per validator test name (the "Test names and expectations" table of research §8, from a
+One test per validator test name (the "Test names and expectations" table of identity-providers.md §8, from a
 full published run [VAL-RUN] and reports [QA-VAL, TC-VAL, GW89, SG49325]), with the request shapes
 the validator sends: filters with ``+`` for spaces, pathless and URN-path PATCHes, string booleans.
 """
@@ -27,7 +27,7 @@ SCIM_JSON = "application/scim+json"
 @pytest.fixture
 def tenant(live_server: LiveServer) -> Iterator[Tenant]:
     """A workspace set up for Entra: sync on, example.com verified, the Entra compatibility switch on
-    (a replace through an unmatched value filter creates the element, research §2.4(e))."""
+    (a replace through an unmatched value filter creates the element, docs/identity-providers.md §2.4(e))."""
     created = make_tenant(live_server)
     with transaction(live_server.sessions) as session:
         workspace = session.get(Workspace, created.workspace_id)
@@ -66,7 +66,7 @@ def filter_users(tenant: Tenant, expression: str) -> dict[str, Any]:
 
 
 def group_patch_ok(response: Any) -> None:
-    """Group PATCH answers 204, or 200 with a body (never 200 empty; research §2.5)."""
+    """Group PATCH answers 204, or 200 with a body (never 200 empty; docs/identity-providers.md §2.5)."""
     assert response.status_code in (200, 204), response.text
     if response.status_code == 200:
         assert response.json()["id"]

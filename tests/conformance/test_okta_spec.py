@@ -1,4 +1,4 @@
-"""Okta's SCIM 2.0 SPEC test steps and CRUD test as our own HTTP tests (research notes §7).
+"""Okta's SCIM 2.0 SPEC test steps and CRUD test as our own HTTP tests (docs/identity-providers.md §7).
 
 Steps follow the 2016 export of ``Okta-SCIM-20-SPEC-Test.json`` [OKTA-SPEC] and the newer
 third-party ports where they differ (step 13, step 15); the CRUD test follows [OKTA-TEST]. The

@@ -1,4 +1,4 @@
-"""Golden replays of real identity-provider traffic (STYLE.md §7, ../shared/cases/README.md).
+"""Golden replays of real identity-provider traffic (STYLE.md §7, docs/conformance.md).
 
 Each ``tests/conformance/<idp>/<id>.json`` file is one case: setup requests, the request under
 test, the acceptable statuses and the checks in plain words. One table-driven test replays every
@@ -449,7 +449,7 @@ def check_c30(r: Replay) -> None:
                                     "Operations": []})
     assert (bulk.status_code == 200) is config["bulk"]["supported"]
     if not config["changePassword"]["supported"]:
-        # Okta's GET-modify-PUT carries a password (research §7): it is accepted and dropped,
+        # Okta's GET-modify-PUT carries a password (identity-providers.md §7): it is accepted and dropped,
         # never stored nor returned (RFC 7643 §4.1.1 password is writeOnly, returned never).
         password = r.patch(user_path, {"op": "replace", "path": "password", "value": "s3cret-Pa55"})
         assert password.status_code in (200, 204, 400) and "s3cret" not in password.text

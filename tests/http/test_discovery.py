@@ -30,7 +30,8 @@ def test_discovery_endpoints_are_read_only(tenant: Tenant, method: str, path: st
 
 
 def test_service_provider_config_has_every_block(tenant: Tenant) -> None:
-    """Every key Okta's spec test reads is present and typed (RFC 7643 §5; research §7 step 1)."""
+    """Every key Okta's spec test reads is present and typed (RFC 7643 §5; identity-providers.md §7 step
+    1)."""
     config = tenant.get("/ServiceProviderConfig").json()
     assert config["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
     assert config["patch"]["supported"] is True and config["filter"]["supported"] is True

@@ -1,5 +1,5 @@
 """The domain-change story as Entra sends it, and what members own surviving every identity
-change (issue 7 §4-5; research notes §2.4 for the PATCH shapes, RFC 7644 §3.5.2, §3.6)."""
+change (issue 7 §4-5; docs/identity-providers.md §2.4 for the PATCH shapes, RFC 7644 §3.5.2, §3.6)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def snapshot(tenant: Tenant, member_id: str) -> Owned:
 
 
 def entra_user(user_name: str) -> dict[str, Any]:
-    """Entra's POST /Users body for a non-gallery app (research notes §2.2)."""
+    """Entra's POST /Users body for a non-gallery app (docs/identity-providers.md §2.2)."""
     return {
         "schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
         "externalId": "alice", "userName": user_name, "active": True, "displayName": "Alice Example",
@@ -55,7 +55,7 @@ def entra_user(user_name: str) -> dict[str, Any]:
 
 
 def entra_domain_change(user_name: str) -> dict[str, Any]:
-    """Entra's PATCH after the admin changes the user's UPN and mail (research notes §2.4 (b))."""
+    """Entra's PATCH after the admin changes the user's UPN and mail (docs/identity-providers.md §2.4 (b))."""
     return {"schemas": [PATCH_OP], "Operations": [
         {"op": "Replace", "path": "userName", "value": user_name},
         {"op": "Replace", "path": 'emails[type eq "work"].value', "value": user_name},
@@ -131,7 +131,8 @@ def test_domain_change_to_unverified_domain_fails_until_verified_then_retry_succ
 
 
 def test_flagged_entra_patch_with_lower_case_ops_changes_domain(live_server: LiveServer) -> None:
-    """With aadOptscim062020 Entra sends lower-case ops and a pathless replace (research §2.4 (c))."""
+    """With aadOptscim062020 Entra sends lower-case ops and a pathless replace (identity-providers.md §2.4
+    (c))."""
     tenant = make_tenant(live_server, domains=("old.example", "new.example"))
     alice = provision_alice(tenant)
     before = snapshot(tenant, alice["id"])

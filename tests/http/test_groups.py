@@ -1,7 +1,7 @@
 """/Groups over HTTP: CRUD, membership as set operations, responses, lifecycle, group sync switch.
 
-RFC 7643 §4.2, RFC 7644 §3.3-§3.6; Entra (research §3, both PATCH dialects) and Okta (§7) group
-shapes; the group cases C08 C09 C11 C13 C15 C21 of ../shared/cases/cases.json.
+RFC 7643 §4.2, RFC 7644 §3.3-§3.6; Entra (identity-providers.md §3, both PATCH dialects) and Okta (§7) group
+shapes; the group cases C08 C09 C11 C13 C15 C21 of the golden cases (tests/conformance/<idp>/*.json).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def _filter(tenant: Tenant, expression: str, extra: str = "") -> dict[str, Any]:
 
 
 def test_entra_create_with_microsoft_schema_uri(tenant: Tenant) -> None:
-    """Entra's POST (research §3): the ADSCIM schema URI is ignored; 201 + Location + ETag, no members."""
+    """Entra's POST (identity-providers.md §3): the ADSCIM schema URI is ignored; 201 + Location + ETag, no
+    members."""
     response = tenant.post(
         "/Groups",
         json={
@@ -101,7 +102,7 @@ def test_create_with_members_renders_value_display_ref_type(tenant: Tenant) -> N
 
 
 def test_okta_create_with_empty_members(tenant: Tenant) -> None:
-    """Okta Push Groups create (research §7): ``members: []`` gets 201."""
+    """Okta Push Groups create (docs/identity-providers.md §7): ``members: []`` gets 201."""
     response = tenant.post("/Groups", json={"schemas": [GROUP], "displayName": "Okta Pushed", "members": []})
     assert response.status_code == 201, response.text
     assert not response.json().get("members")
@@ -182,7 +183,8 @@ def test_list_filters_display_name_case_insensitive_external_id_and_id(tenant: T
 
 
 def test_list_filters_on_members(tenant: Tenant) -> None:
-    """``members[value eq]``, ``members eq`` and Entra's ``id eq .. and members eq ..`` (research §3)."""
+    """``members[value eq]``, ``members eq`` and Entra's ``id eq .. and members eq ..``
+    (identity-providers.md §3)."""
     ada, bob = _users(tenant, "ada", "bob")
     with_ada = _group(tenant, "With Ada", [ada])
     _group(tenant, "With Bob", [bob])
@@ -194,7 +196,8 @@ def test_list_filters_on_members(tenant: Tenant) -> None:
 
 
 def test_list_pages_groups(tenant: Tenant) -> None:
-    """startIndex/count page groups with integer totals (Okta imports groups like users, research §7)."""
+    """startIndex/count page groups with integer totals (Okta imports groups like users,
+    identity-providers.md §7)."""
     for n in range(5):
         _group(tenant, f"Page {n}")
     first = tenant.get("/Groups?startIndex=1&count=2&sortBy=displayName").json()
@@ -264,7 +267,8 @@ def test_delete_then_404(tenant: Tenant) -> None:
 
 
 def test_entra_add_several_members_with_null_ref(tenant: Tenant) -> None:
-    """Entra ``Add`` of members with ``$ref: null`` and no type, several per op (research §3): 204."""
+    """Entra ``Add`` of members with ``$ref: null`` and no type, several per op (identity-providers.md §3):
+    204."""
     ada, bob = _users(tenant, "ada", "bob")
     group = _group(tenant, "Entra Add")
     response = _patch(
@@ -342,7 +346,8 @@ def test_remove_by_filter_removes_only_that_member_c08(tenant: Tenant) -> None:
 
 
 def test_entra_legacy_remove_with_value_list_removes_only_listed(tenant: Tenant) -> None:
-    """Entra without the flag: ``Remove`` ``members`` + value list removes only those (research §3, §4)."""
+    """Entra without the flag: ``Remove`` ``members`` + value list removes only those
+    (identity-providers.md §3, §4)."""
     ada, bob, cy = _users(tenant, "ada", "bob", "cy")
     group = _group(tenant, "Legacy Remove", [ada, bob, cy])
     response = _patch(
@@ -373,7 +378,8 @@ def test_replace_members_sets_the_whole_list_c11(tenant: Tenant) -> None:
 
 
 def test_validator_replace_members_on_empty_group(tenant: Tenant) -> None:
-    """Microsoft Validator "Patch Group - Add Member": replace members on an empty group (research §3)."""
+    """Microsoft Validator "Patch Group - Add Member": replace members on an empty group
+    (identity-providers.md §3)."""
     (ada,) = _users(tenant, "ada")
     group = _group(tenant, "Validator")
     assert (
@@ -402,7 +408,8 @@ def test_ops_apply_in_order(tenant: Tenant) -> None:
 
 
 def test_okta_membership_patch_with_rename_echo_c13(tenant: Tenant) -> None:
-    """Okta (research §7, C13): rename echoing ``id``, remove by filter, add {value, display} without type."""
+    """Okta (identity-providers.md §7, C13): rename echoing ``id``, remove by filter, add {value, display}
+    without type."""
     sam = tenant.create_user("sam.c13@example.com", displayName="Sam C13")["id"]
     old = tenant.create_user("old@example.com")["id"]
     group = _group(tenant, "Example Corp C13", [old])
@@ -421,7 +428,7 @@ def test_okta_membership_patch_with_rename_echo_c13(tenant: Tenant) -> None:
 
 
 def test_okta_full_push_replace_members(tenant: Tenant) -> None:
-    """Okta full push: ``replace members`` with the whole list (research §7)."""
+    """Okta full push: ``replace members`` with the whole list (docs/identity-providers.md §7)."""
     ada, bob, cy = _users(tenant, "ada", "bob", "cy")
     group = _group(tenant, "Okta Push", [ada, bob])
     assert (
@@ -436,7 +443,8 @@ def test_okta_full_push_replace_members(tenant: Tenant) -> None:
 
 
 def test_rename_with_and_without_path(tenant: Tenant) -> None:
-    """displayName/externalId replace with a path (Entra) and path-less (Validator) forms (research §3)."""
+    """displayName/externalId replace with a path (Entra) and path-less (Validator) forms
+    (identity-providers.md §3)."""
     group = _group(tenant, "Before")
     assert (
         _patch(tenant, group["id"], {"op": "Replace", "path": "displayName", "value": "During"}).status_code
@@ -507,7 +515,8 @@ def test_patch_returns_200_with_resource_when_asked(tenant: Tenant) -> None:
 
 
 def test_get_projection_of_members(tenant: Tenant) -> None:
-    """GET with ``excludedAttributes=members`` / ``attributes=displayName`` omits members (research §3)."""
+    """GET with ``excludedAttributes=members`` / ``attributes=displayName`` omits members
+    (identity-providers.md §3)."""
     (ada,) = _users(tenant, "ada")
     group = _group(tenant, "Projected", [ada])
     excluded = tenant.get(f"/Groups/{group['id']}?excludedAttributes=members").json()

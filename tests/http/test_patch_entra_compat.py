@@ -1,7 +1,8 @@
 """PATCH replace through a value filter that matches nothing: RFC by default, Entra mode on request.
 
-RFC 7644 §3.5.2.3 answers 400 ``noTarget``; Entra relies on the element being created (research
-notes §2.4 e, cases C05/C06), which a workspace switches on explicitly (``workspace entra-compat``).
+RFC 7644 §3.5.2.3 answers 400 ``noTarget``; Entra relies on the element being created
+(identity-providers.md §2.4 e, cases C05/C06), which a workspace switches on explicitly (``workspace
+entra-compat``).
 """
 
 from __future__ import annotations

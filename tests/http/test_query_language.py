@@ -1,8 +1,9 @@
 """The SCIM query language over HTTP: filters, sorting, paging, projection and .search.
 
 RFC 7644 §3.4.2 (filter §3.4.2.2, sort §3.4.2.3, paging §3.4.2.4, attributes §3.4.2.5), §3.4.3
-(.search), §3.9; Entra and Okta query shapes (research §1, §2.3, §7) and the filter cases C19-C28
-of ../shared/cases/cases.json. One directory of users and groups is built per server and shared
+(.search), §3.9; Entra and Okta query shapes (identity-providers.md §1, §2.3, §7) and the filter cases C19-C28
+of the golden cases (tests/conformance/<idp>/*.json). One directory of users and groups is built per server
+and shared
 by the read-only tests; tests that write use their own tenant.
 """
 
@@ -207,7 +208,7 @@ def test_filter_id_is_case_exact(directory: Directory) -> None:
 
 def test_filter_manager_without_value_compares_its_value(directory: Directory) -> None:
     """Entra checks a manager reference with ``id eq "<user>" and manager eq "<manager id>"``
-    (research §2.3, Microsoft's SCIM guide, Example 4): a singular complex attribute with a
+    (docs/identity-providers.md §2.3, Microsoft's SCIM guide, Example 4): a singular complex attribute with a
     ``value`` compares that value, as ``emails eq`` does for a multi-valued one."""
     alice = directory.users["Alice"]
     for path in (f"{ENTERPRISE}:manager", "manager"):
@@ -218,7 +219,7 @@ def test_filter_manager_without_value_compares_its_value(directory: Directory) -
 
 def test_filter_groups_forms(directory: Directory) -> None:
     """Groups: displayName (insensitive, C19/C21), externalId (exact, C24), members eq/members[value eq]/
-    members.value eq (Entra's ``id eq and members eq`` check, research §3)."""
+    members.value eq (Entra's ``id eq and members eq`` check, docs/identity-providers.md §3)."""
     staff, empty = directory.groups["Staff Team"], directory.groups["Empty"]
     alice = directory.users["Alice"]
 
@@ -259,7 +260,8 @@ def test_unknown_attribute_is_invalid_filter_naming_it(directory: Directory, exp
     'userName eq "a" "b"', 'emails[type eq "work"', "not userName pr",
 ])
 def test_unparsable_filter_gives_position(directory: Directory, expression: str) -> None:
-    """A malformed filter is 400 invalidFilter with the column (Okta's bare userName, research §7)."""
+    """A malformed filter is 400 invalidFilter with the column (Okta's bare userName, identity-providers.md
+    §7)."""
     body = _error(directory, filter=expression)
     assert body["scimType"] == "invalidFilter"
     assert "column" in body["detail"]
@@ -287,7 +289,8 @@ def test_filter_size_and_depth_limits(directory: Directory) -> None:
 
 
 def test_test_connection_filter_returns_empty_list(directory: Directory) -> None:
-    """Entra's Test Connection (research §1): a random GUID userName gives 200 and an empty list."""
+    """Entra's Test Connection (identity-providers.md §1): a random GUID userName gives 200 and an empty
+    list."""
     body = _list(directory, filter='userName eq "0f8fad5b-d9cb-469f-a165-70867728950e"')
     assert (body["totalResults"], body["Resources"], body["startIndex"]) == (0, [], 1)
 
@@ -430,7 +433,7 @@ def test_excluded_attributes_on_list_and_get(directory: Directory) -> None:
 
 
 def test_excluded_members_on_groups(directory: Directory) -> None:
-    """Entra's ``excludedAttributes=members&filter=displayName eq`` (C21, research §3)."""
+    """Entra's ``excludedAttributes=members&filter=displayName eq`` (C21, docs/identity-providers.md §3)."""
     body = _list(directory, "/Groups", excludedAttributes="members", filter='displayName eq "Staff Team"')
     (group,) = body["Resources"]
     assert "members" not in group and group["displayName"] == "Staff Team"

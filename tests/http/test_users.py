@@ -56,7 +56,7 @@ def test_create_answers_201_with_location_etag_and_meta(tenant: Tenant) -> None:
 
 
 def test_get_returns_the_stored_values_exactly(tenant: Tenant) -> None:
-    """GET /Users/{id} returns what was sent, unchanged (research §2.1, RFC 7644 §3.4.1)."""
+    """GET /Users/{id} returns what was sent, unchanged (docs/identity-providers.md §2.1, RFC 7644 §3.4.1)."""
     sent = {"userName": "Exact.Case@example.com", "displayName": "  Ada  ", "name": {"givenName": "Ada"},
             "phoneNumbers": [{"value": "+44 (0)20 7946 0000", "type": "work"}],
             "emails": [{"value": "Exact.Case@example.com", "type": "work", "primary": True}]}
@@ -81,7 +81,8 @@ def test_update_bumps_version_and_last_modified(tenant: Tenant) -> None:
 
 
 def test_inactive_users_are_still_returned(tenant: Tenant) -> None:
-    """active=false keeps the user visible to GET, list and filter (Entra requirement, research §2.3)."""
+    """active=false keeps the user visible to GET, list and filter (Entra requirement,
+    identity-providers.md §2.3)."""
     user = tenant.create_user("sleeper@example.com", active=False)
     assert tenant.get(f"/Users/{user['id']}").json()["active"] is False
     assert found(tenant, "") == [user["id"]]
@@ -94,7 +95,7 @@ def test_inactive_users_are_still_returned(tenant: Tenant) -> None:
 
 def test_issue2_filters(tenant: Tenant) -> None:
     """eq on userName, externalId, id, displayName, emails.value, emails[type eq "work"].value,
-    joined by and (RFC 7644 §3.4.2.2; Entra's matching attributes, research §2.1)."""
+    joined by and (RFC 7644 §3.4.2.2; Entra's matching attributes, docs/identity-providers.md §2.1)."""
     ada = tenant.create_user("ada@example.com", externalId="ext-ada", displayName="Ada L",
                              emails=[{"value": "ada.work@example.com", "type": "work"},
                                      {"value": "ada.home@example.com", "type": "home"}])
@@ -193,7 +194,7 @@ def test_delete_then_404(tenant: Tenant) -> None:
 @pytest.mark.parametrize("text, value", [("True", True), ("false", False), ("FALSE", False), ("tRuE", True)])
 def test_boolean_strings_become_booleans(tenant: Tenant, text: str, value: bool) -> None:
     """Entra's "True"/"False" strings for active and emails.primary are stored and returned as JSON
-    booleans (research §2.4, case C03; RFC 7643 §2.3.2)."""
+    booleans (docs/identity-providers.md §2.4, case C03; RFC 7643 §2.3.2)."""
     user = tenant.create_user(f"bool{text}@example.com", active=text,
                               emails=[{"value": f"bool{text}@example.com", "primary": text}])
     for body in (user, tenant.get(f"/Users/{user['id']}").json()):
@@ -217,7 +218,7 @@ def test_attribute_names_are_case_insensitive(tenant: Tenant) -> None:
                                           "application/scim+json; charset=utf-8", None])
 def test_json_media_types_and_none_are_read_as_json(tenant: Tenant, content_type: str | None) -> None:
     """application/scim+json, application/json and no Content-Type all parse as JSON (RFC 7644 §3.1;
-    Okta's spec test sends no Content-Type, research §7)."""
+    Okta's spec test sends no Content-Type, docs/identity-providers.md §7)."""
     headers = {"Authorization": f"Bearer {tenant.token}"}
     if content_type:
         headers["Content-Type"] = content_type
@@ -249,7 +250,7 @@ GUID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 ])
 def test_entra_test_connection_in_every_encoding(tenant: Tenant, path: str) -> None:
     """Entra's probe answers 200 with exactly the empty ListResponse whatever the encoding, flags
-    and trailing slash (research §1, issue 2 §6, case C42)."""
+    and trailing slash (docs/identity-providers.md §1, issue 2 §6, case C42)."""
     response = tenant.get(path)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/scim+json"

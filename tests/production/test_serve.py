@@ -40,8 +40,9 @@ class Served:
     output: Path
 
 
-def start_serve(tmp_path: Path, workers: int) -> Served:
-    """Run ``scimgate serve`` on a fresh SQLite database and wait until it is ready."""
+def start_serve(tmp_path: Path, workers: int, public_url: bool = True) -> Served:
+    """Run ``scimgate serve`` on a fresh SQLite database and wait until it is ready (with
+    ``SCIMGATE_PUBLIC_URL`` set to its own address unless ``public_url`` is false)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     metrics_dir = tmp_path / "metrics"
@@ -53,6 +54,8 @@ def start_serve(tmp_path: Path, workers: int) -> Served:
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "PYTHONUNBUFFERED": "1",
     })
+    if not public_url:
+        env.pop("SCIMGATE_PUBLIC_URL")
     output = tmp_path / "serve.log"
     with output.open("wb") as sink:
         process = subprocess.Popen([str(SCIMGATE), "serve", "--port", str(port), "--workers", str(workers)],
@@ -111,3 +114,17 @@ def test_sigterm_lets_in_flight_request_finish(served: Served) -> None:
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
     assert served.process.wait(timeout=60) == 0
+
+
+def test_startup_warns_without_public_url_and_hints_carry_the_database(tmp_path: Path) -> None:
+    """Without SCIMGATE_PUBLIC_URL the Base URL is http://127.0.0.1 and startup says Entra needs a
+    public HTTPS URL; the commands it suggests carry the server's SCIMGATE_DATABASE_URL."""
+    started = start_serve(tmp_path, workers=1, public_url=False)
+    try:
+        output = started.output.read_text()
+    finally:
+        stop(started)
+    assert f"SCIM Base URL: http://127.0.0.1:{started.url.rsplit(':', 1)[1]}" in output
+    assert "SCIMGATE_PUBLIC_URL is not set" in output and "public HTTPS URL" in output
+    database = f"SCIMGATE_DATABASE_URL=sqlite:///{tmp_path / 'serve.db'}"
+    assert f"{database} {SCIMGATE} workspace allow-any-domain Default off" in output

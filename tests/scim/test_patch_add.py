@@ -8,7 +8,7 @@ from scimgate.scim.schema import ENTERPRISE_USER_SCHEMA
 
 
 def test_add_simple_sets_value() -> None:
-    """§3.5.2.1: add on a single-valued attribute sets it (research §2.4 d)."""
+    """§3.5.2.1: add on a single-valued attribute sets it (docs/identity-providers.md §2.4 d)."""
     assert patch(user(), {"op": "Add", "path": "nickName", "value": "Ali"})["nickName"] == "Ali"
 
 
@@ -102,7 +102,8 @@ def test_add_manager_bare_string() -> None:
 
 
 def test_add_manager_object_and_list_forms() -> None:
-    """Case C36 / research §2.4 g: the {value} and one-element list forms give the same result."""
+    """Case C36 / identity-providers.md §2.4 g: the {value} and one-element list forms give the same
+    result."""
     path = f"{ENTERPRISE_USER_SCHEMA}:manager"
     expected = {"manager": {"value": "boss-id"}}
     assert (
@@ -120,7 +121,7 @@ def test_add_null_adds_nothing() -> None:
 
 
 def test_add_roles_json_encoded_strings() -> None:
-    """Research §2.4 h: Entra sends role elements as JSON-encoded strings."""
+    """docs/identity-providers.md §2.4 h: Entra sends role elements as JSON-encoded strings."""
     value = ['{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}']
     out = patch(user(), {"op": "Add", "path": "roles", "value": value})
     assert out["roles"] == [{"primary": True, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]

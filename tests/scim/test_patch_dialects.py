@@ -1,4 +1,5 @@
-"""Whole PatchOp requests as identity providers send them (research §2.4, §3, §7, §8), quirks + engine."""
+"""Whole PatchOp requests as identity providers send them (identity-providers.md §2.4, §3, §7, §8), quirks
++ engine."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def full_user() -> dict[str, Any]:
 
 
 def verbose_operations(op: str) -> list[dict[str, Any]]:
-    """The shape of the validator's '<Replace|Add> Attributes Verbose' request (research §8, ~36 writes)."""
+    """The shape of the validator's '<Replace|Add> Attributes Verbose' request (identity-providers.md §8,
+    ~36 writes)."""
     filtered = [
         ('emails[type eq "work"].value', "new.river@example.com"),
         ('emails[type eq "work"].primary', True),
@@ -176,7 +178,7 @@ def assert_verbose_applied(doc: dict[str, Any]) -> None:
 
 
 def test_validator_replace_attributes_verbose() -> None:
-    """Research §8: 'Patch User - Replace Attributes Verbose' on a fully populated user."""
+    """docs/identity-providers.md §8: 'Patch User - Replace Attributes Verbose' on a fully populated user."""
     result = request(full_user(), verbose_operations("replace"))
     assert result.changed
     assert_verbose_applied(result.document)
@@ -184,7 +186,8 @@ def test_validator_replace_attributes_verbose() -> None:
 
 
 def test_validator_add_attributes_verbose_on_minimal_user() -> None:
-    """Research §8 / C06: 'Add Attributes Verbose' on a user with only userName creates every element."""
+    """identity-providers.md §8 / C06: 'Add Attributes Verbose' on a user with only userName creates every
+    element."""
     minimal = normalise_document({"userName": "river.quill@example.com"}, user_schema())
     assert_verbose_applied(request(minimal, verbose_operations("add")).document)
 
@@ -197,7 +200,7 @@ def test_validator_verbose_replayed_is_unchanged() -> None:
 
 
 def test_entra_default_one_op_per_attribute() -> None:
-    """Research §2.4 b: capitalised Replace ops with dotted, filtered and URN paths."""
+    """docs/identity-providers.md §2.4 b: capitalised Replace ops with dotted, filtered and URN paths."""
     doc = request(
         full_user(),
         [
@@ -216,7 +219,7 @@ def test_entra_default_one_op_per_attribute() -> None:
 
 
 def test_entra_flag_pathless_with_filter_op() -> None:
-    """Research §2.4 c / §4 row 3: a filtered op plus one path-less replace with flat keys."""
+    """identity-providers.md §2.4 c / §4 row 3: a filtered op plus one path-less replace with flat keys."""
     doc = request(
         full_user(),
         [
@@ -250,7 +253,7 @@ def test_entra_add_existing_work_email_updates_it() -> None:
 
 
 def test_entra_capitalised_sub_attributes() -> None:
-    """Research §2.4 e: Microsoft's table writes .Value and .Formatted with capitals."""
+    """docs/identity-providers.md §2.4 e: Microsoft's table writes .Value and .Formatted with capitals."""
     doc = request(
         full_user(),
         [
@@ -263,7 +266,7 @@ def test_entra_capitalised_sub_attributes() -> None:
 
 
 def test_entra_disable_string_false() -> None:
-    """Research §2.4 f, case C03: Replace active "False" without the flag."""
+    """docs/identity-providers.md §2.4 f, case C03: Replace active "False" without the flag."""
     assert (
         request(full_user(), [{"op": "Replace", "path": "active", "value": "False"}]).document["active"]
         is False
@@ -271,7 +274,8 @@ def test_entra_disable_string_false() -> None:
 
 
 def test_validator_manager_add_replace_remove() -> None:
-    """Research §8: Add/Replace Manager with {value}; Remove Manager is replace with {"value": ""}."""
+    """identity-providers.md §8: Add/Replace Manager with {value}; Remove Manager is replace with {"value":
+    ""}."""
     path = f"{EXT}:manager"
     added = request(full_user(), [{"op": "add", "path": path, "value": {"value": "m-1"}}]).document
     assert added[EXT]["manager"] == {"value": "m-1"}
@@ -282,14 +286,16 @@ def test_validator_manager_add_replace_remove() -> None:
 
 
 def test_entra_manager_older_doc_sample() -> None:
-    """Research §2.4 g (MS-SCIM example 5): Add path manager with a one-element list with $ref."""
+    """identity-providers.md §2.4 g (MS-SCIM example 5): Add path manager with a one-element list with
+    $ref."""
     value = [{"$ref": "https://example.com/Users/m-9", "value": "m-9"}]
     doc = request(full_user(), [{"op": "Add", "path": "manager", "value": value}]).document
     assert doc[EXT]["manager"] == {"$ref": "https://example.com/Users/m-9", "value": "m-9"}
 
 
 def test_entra_roles_patch_json_strings() -> None:
-    """Research §2.4 h: PATCH roles with JSON-encoded string elements, re-sent unchanged is a no-op."""
+    """identity-providers.md §2.4 h: PATCH roles with JSON-encoded string elements, re-sent unchanged is a
+    no-op."""
     value = ['{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}']
     minimal = normalise_document({"userName": "a@example.com"}, user_schema())
     doc = request(minimal, [{"op": "Add", "path": "roles", "value": value}]).document
@@ -298,7 +304,8 @@ def test_entra_roles_patch_json_strings() -> None:
 
 
 def test_entra_roles_assertive_full_list_replace() -> None:
-    """Research §2.4 h (AssertiveAppRoleAssignmentsComplex): replace path roles with the full list."""
+    """identity-providers.md §2.4 h (AssertiveAppRoleAssignmentsComplex): replace path roles with the full
+    list."""
     doc = request(
         full_user(),
         [{"op": "replace", "path": "roles", "value": [{"value": "A", "primary": False}, {"value": "B"}]}],
@@ -307,13 +314,13 @@ def test_entra_roles_assertive_full_list_replace() -> None:
 
 
 def test_okta_deactivate_and_password_sync() -> None:
-    """Research §7: Okta OIN deactivate and password sync go through path-less replace."""
+    """docs/identity-providers.md §7: Okta OIN deactivate and password sync go through path-less replace."""
     result = request(full_user(), [{"op": "replace", "value": {"active": False, "password": "s3cret!"}}])
     assert result.document["active"] is False and "password" not in result.document
 
 
 def test_okta_echoes_id() -> None:
-    """Research §7: an id inside the value object equal to the resource id is ignored."""
+    """docs/identity-providers.md §7: an id inside the value object equal to the resource id is ignored."""
     result = request(full_user(), [{"op": "replace", "value": {"id": USER_ID, "displayName": "X"}}])
     assert result.document["displayName"] == "X" and "id" not in result.document
 

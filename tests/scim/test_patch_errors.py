@@ -85,7 +85,7 @@ def test_read_only_is_mutability(op: str, path: str, value: object) -> None:
 
 
 def test_same_id_is_ignored() -> None:
-    """Research §7 (Okta): an id equal to the resource's is ignored, with or without path."""
+    """identity-providers.md §7 (Okta): an id equal to the resource's is ignored, with or without path."""
     doc = user()
     assert patch(doc, {"op": "replace", "path": "id", "value": USER_ID}) == doc
     assert patch(doc, {"op": "replace", "value": {"id": USER_ID, "active": False}})["active"] is False

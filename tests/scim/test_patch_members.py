@@ -1,4 +1,4 @@
-"""Group 'members' operations -> MemberPlan (RFC 7644 §3.5.2, research §3)."""
+"""Group 'members' operations -> MemberPlan (RFC 7644 §3.5.2, docs/identity-providers.md §3)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def final_set(start: set[str], plan: MemberPlan | None) -> set[str]:
 
 
 def test_add_members() -> None:
-    """Research §3: add path members with a list; $ref may be null (Entra)."""
+    """docs/identity-providers.md §3: add path members with a list; $ref may be null (Entra)."""
     result = patch(
         {"op": "Add", "path": "members", "value": [{"$ref": None, "value": "u1"}, {"value": "u2"}]}
     )
@@ -78,7 +78,7 @@ def test_member_without_value_is_invalid_value() -> None:
 
 
 def test_bare_string_member() -> None:
-    """Research §8 (reference Postman suite): a bare id as member value is tolerated."""
+    """docs/identity-providers.md §8 (reference Postman suite): a bare id as member value is tolerated."""
     assert patch({"op": "add", "path": "members", "value": "u1"}).members == MemberPlan(add=[member("u1")])
 
 
@@ -90,13 +90,14 @@ def test_remove_member_by_filter() -> None:
 
 
 def test_remove_members_entra_value_list() -> None:
-    """Research §3 (Entra without the flag): Remove path members with a value list removes those only."""
+    """identity-providers.md §3 (Entra without the flag): Remove path members with a value list removes
+    those only."""
     result = patch({"op": "Remove", "path": "members", "value": [{"value": "u1"}, {"value": "u3"}]})
     assert result.members == MemberPlan(remove=["u1", "u3"])
 
 
 def test_remove_members_without_value_clears() -> None:
-    """§3.5.2.2 / research §8: remove path members with no value clears all members."""
+    """§3.5.2.2 / docs/identity-providers.md §8: remove path members with no value clears all members."""
     assert patch({"op": "remove", "path": "members"}).members == MemberPlan(clear=True)
 
 
@@ -118,7 +119,7 @@ def test_add_then_remove_same_member() -> None:
 
 
 def test_remove_then_add_same_member() -> None:
-    """Okta mixes ops (research §7): remove X then add X leaves X present."""
+    """Okta mixes ops (docs/identity-providers.md §7): remove X then add X leaves X present."""
     result = patch(
         {"op": "remove", "path": 'members[value eq "x"]'},
         {"op": "add", "path": "members", "value": [{"value": "x", "display": "d"}]},
@@ -146,7 +147,7 @@ def test_member_sub_attribute_path_is_invalid_path() -> None:
 
 
 def test_okta_rename_with_id_and_members() -> None:
-    """Research §7 (Okta): rename with the group id echoed, mixed with member ops."""
+    """docs/identity-providers.md §7 (Okta): rename with the group id echoed, mixed with member ops."""
     result = patch(
         {"op": "replace", "value": {"id": GROUP_ID, "displayName": "Eng"}},
         {"op": "remove", "path": 'members[value eq "u1"]'},

@@ -19,7 +19,7 @@ Deliberate differences, kept out of the generated subset and tested elsewhere:
   there, RFC 7644 §3.5.2.1), scim2-models adds both;
 - ``id`` equal to the resource id is ignored (Okta); scim2-models answers mutability;
 - scim2-models normalises the domain of an email address (pydantic EmailStr); we keep every
-  string exactly as sent (research §2.1), so generated domains are lower case;
+  string exactly as sent (docs/identity-providers.md §2.1), so generated domains are lower case;
 - Group ``members`` become a MemberPlan (test_patch_members.py);
 - operations on ``password``/``schemas`` are ignored; unknown attributes are invalidPath in both,
   but our error types are SCIM exceptions where scim2-models raises pydantic ValidationError.
@@ -56,7 +56,7 @@ addresses = st.builds(lambda local: f"{local}@example.com", st.text(alphabet="aA
 
 @st.composite
 def email_lists(draw: st.DrawFn, max_size: int = 3, typed: bool = True) -> list[dict[str, Any]]:
-    """Emails with at most one primary and, as Entra and Ping keep them (research §2.4 e, §9),
+    """Emails with at most one primary and, as Entra and Ping keep them (identity-providers.md §2.4 e, §9),
     at most one element per type."""
     emails = []
     free_types = ["work", "home", "other"]
@@ -246,7 +246,7 @@ member_ops = st.one_of(
 
 
 def _sequential(start: set[str], ops: list[dict[str, Any]]) -> set[str]:
-    """The member set after applying the operations one by one (RFC 7644 §3.5.2, research §3)."""
+    """The member set after applying the operations one by one (RFC 7644 §3.5.2, identity-providers.md §3)."""
     current = set(start)
     for op in ops:
         ids = {v["value"] for v in op.get("value") or []}

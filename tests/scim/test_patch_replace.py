@@ -82,7 +82,8 @@ def test_replace_through_unmatched_filter_creates() -> None:
 
 
 def test_replace_roles_primary_string_filter() -> None:
-    """Research §2.4 e: roles[primary eq "True"] compares booleans leniently and creates primary true."""
+    """identity-providers.md §2.4 e: roles[primary eq "True"] compares booleans leniently and creates
+    primary true."""
     out = patch(user(), {"op": "replace", "path": 'roles[primary eq "True"].value', "value": "Admin"})
     assert out["roles"] == [{"primary": True, "value": "Admin"}]
     again = patch(out, {"op": "replace", "path": 'roles[primary eq "True"].display', "value": "Admin role"})
@@ -132,7 +133,8 @@ def test_replace_null_clears() -> None:
 
 
 def test_replace_manager_value_object() -> None:
-    """Research §2.4 g (Validator "Replace Manager"): {"value": id} replaces the whole manager."""
+    """identity-providers.md §2.4 g (Validator "Replace Manager"): {"value": id} replaces the whole
+    manager."""
     doc = user(**{ENTERPRISE_USER_SCHEMA: {"manager": {"value": "old", "$ref": "../Users/old"}}})
     out = patch(doc, {"op": "replace", "path": MANAGER, "value": {"value": "new"}})
     assert out[ENTERPRISE_USER_SCHEMA] == {"manager": {"value": "new"}}
@@ -140,7 +142,7 @@ def test_replace_manager_value_object() -> None:
 
 @pytest.mark.parametrize("value", [{"value": ""}, None, "", []])
 def test_replace_manager_empty_clears(value: object) -> None:
-    """Research §2.4 g (Validator 'Remove Manager'): {"value": ""} or null clears the manager."""
+    """identity-providers.md §2.4 g (Validator 'Remove Manager'): {"value": ""} or null clears the manager."""
     doc = user(**{ENTERPRISE_USER_SCHEMA: {"manager": {"value": "old"}, "department": "Ops"}})
     out = patch(doc, {"op": "replace", "path": MANAGER, "value": value})
     assert out[ENTERPRISE_USER_SCHEMA] == {"department": "Ops"}
@@ -178,7 +180,7 @@ def test_replace_extension_path_with_object() -> None:
 
 
 def test_capitalised_attribute_names() -> None:
-    """Research §8 / RFC 7643 §2.1: "UserName", "Active", ".Value" resolve to canonical names."""
+    """identity-providers.md §8 / RFC 7643 §2.1: "UserName", "Active", ".Value" resolve to canonical names."""
     doc = user(emails=[{"value": "a@example.com", "type": "work"}])
     out = patch(
         doc,

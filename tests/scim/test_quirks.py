@@ -27,7 +27,7 @@ def test_rfc_form_passes_through() -> None:
 
 @pytest.mark.parametrize("op", ["Add", "REPLACE", "Remove", "rEmOvE"])
 def test_op_any_case(op: str) -> None:
-    """C04 / research §2.4: Entra's capitalised ops are read case-insensitively."""
+    """C04 / docs/identity-providers.md §2.4: Entra's capitalised ops are read case-insensitively."""
     ops = normalise_patch_request(body({"op": op, "path": "nickName", "value": "x"}))
     assert ops[0]["op"] == op.lower()
 
@@ -41,7 +41,8 @@ def test_operations_key_any_case() -> None:
 
 
 def test_odd_schemas_are_accepted() -> None:
-    """Research §9: clients announce odd URNs; a schemas array without the PatchOp URN is accepted."""
+    """identity-providers.md §9: clients announce odd URNs; a schemas array without the PatchOp URN is
+    accepted."""
     body = {
         "schemas": ["urn:scim:schemas:core:1.0"],
         "Operations": [{"op": "add", "path": "title", "value": "t"}],
@@ -74,7 +75,7 @@ def test_malformed_bodies_are_invalid_syntax(payload: object) -> None:
 
 
 def test_empty_operations_is_invalid_value() -> None:
-    """Issue 5 / research §2.5: an empty Operations array is 400 invalidValue."""
+    """Issue 5 / docs/identity-providers.md §2.5: an empty Operations array is 400 invalidValue."""
     with pytest.raises(InvalidValueException):
         normalise_patch_request(body())
 
@@ -106,7 +107,7 @@ def test_operation_member_names_any_case() -> None:
 
 
 def test_pathless_value_expanded_per_key() -> None:
-    """C01, research §2.4 c: flat dotted and URN keys become one operation each."""
+    """C01, docs/identity-providers.md §2.4 c: flat dotted and URN keys become one operation each."""
     ops = expand_pathless_value(
         {
             "op": "replace",
@@ -134,7 +135,7 @@ def test_pathless_value_must_be_object() -> None:
 
 
 def test_entra_member_remove_with_value_list() -> None:
-    """Research §3: Entra's Remove path members with a value list removes only those ids."""
+    """docs/identity-providers.md §3: Entra's Remove path members with a value list removes only those ids."""
     ops = normalise_patch_request(
         body({"op": "Remove", "path": "members", "value": [{"value": "u1"}, {"value": "u2", "display": "x"}]})
     )

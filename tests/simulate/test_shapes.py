@@ -1,4 +1,4 @@
-"""Request shapes and read-back rules of the simulators, without a server (research §2.4, §4)."""
+"""Request shapes and read-back rules of the simulators, without a server (identity-providers.md §2.4, §4)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ USER = {
 
 
 def test_legacy_replace_is_one_capitalised_op_per_attribute() -> None:
-    """Without the flag: one ``Replace`` per attribute, each with its own path (research §2.4(b))."""
+    """Without the flag: one ``Replace`` per attribute, each with its own path (identity-providers.md
+    §2.4(b))."""
     changes = {"displayName": "A", 'emails[type eq "work"].value': "a@x", "name.givenName": "B"}
     ops = Dialect("legacy").replace(changes)
     assert ops == [{"op": "Replace", "path": "displayName", "value": "A"},
@@ -60,7 +61,7 @@ def test_differences_are_exact() -> None:
 
 
 def test_base_url_flags_are_kept() -> None:
-    """Entra's Tenant URL query flag is split off and re-sent on every request (research §1)."""
+    """Entra's Tenant URL query flag is split off and re-sent on every request (identity-providers.md §1)."""
     base, flags = split_base_url("http://h/scim/v2/?aadOptscim062020")
     assert (base, flags) == ("http://h/scim/v2", [("aadOptscim062020", "")])
 

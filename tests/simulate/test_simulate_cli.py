@@ -1,4 +1,4 @@
-"""``scimgate simulate entra|okta`` against a live scimgate (research notes §1-§4, §7)."""
+"""``scimgate simulate entra|okta`` against a live scimgate (docs/identity-providers.md §1-§4, §7)."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_sync_off_exits_non_zero(live_server: LiveServer, tmp_path: Path, comman
 
 
 def test_wrong_token_exits_non_zero(live_server: LiveServer, tmp_path: Path) -> None:
-    """A bad bearer token gets 401 (research §1): reported with its detail, exit 1."""
+    """A bad bearer token gets 401 (docs/identity-providers.md §1): reported with its detail, exit 1."""
     code, summary, _ = simulate(live_server, "sg_not-a-token", tmp_path, "entra",
                                 "--users", "2", "--groups", "0")
     assert code == 1
@@ -155,7 +155,7 @@ def test_entra_run_reports_a_server_without_entra_quirks(scim2_server: str, tmp_
 def test_a_rate_limited_run_waits_out_429s_and_still_converges(backend: str, database_url: str,
                                                                tmp_path: Path) -> None:
     """Against a server whose token budget is smaller than the run (rate limit 20/s, burst 10),
-    the simulator waits out each 429 for its Retry-After, as Entra does (research notes §6):
+    the simulator waits out each 429 for its Retry-After, as Entra does (docs/identity-providers.md §6):
     the 429s are counted as throttled, not as failures, and the run converges."""
     if backend != "sqlite":
         pytest.skip("the limiter's behaviour is the same on both databases; one server is enough")

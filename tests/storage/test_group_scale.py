@@ -202,7 +202,8 @@ def test_remove_one_member_costs_the_same_in_a_huge_group(scale: Scale) -> None:
 
 
 def test_entra_legacy_remove_and_rename_cost_the_same(scale: Scale) -> None:
-    """Entra's ``Remove`` with a value list and Okta's rename echo stay O(1) (research §3, §7)."""
+    """Entra's ``Remove`` with a value list and Okta's rename echo stay O(1) (identity-providers.md §3,
+    §7)."""
     for group_id, member in ((scale.small_id, scale.spare_ids[1]), (scale.big_id, scale.spare_ids[1])):
         _patch(scale, group_id, {"op": "add", "path": "members", "value": [{"value": member}]})
     ops = (
@@ -215,7 +216,8 @@ def test_entra_legacy_remove_and_rename_cost_the_same(scale: Scale) -> None:
 
 
 def test_get_excluding_members_never_reads_membership(scale: Scale) -> None:
-    """GET excluding members (either projection): O(1) SQL, group_member never read (research §3)."""
+    """GET excluding members (either projection): O(1) SQL, group_member never read (identity-providers.md
+    §3)."""
     for projection in (Projection(excluded=("members",)), Projection(attributes=("displayName",))):
         measured = [
             scale.counter.measure(

@@ -7,6 +7,7 @@ engine (RFC 7644 §3.4.2.2), a time-range field becomes a UTC datetime.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from scimgate.scim.params import parse_integer
 
@@ -66,3 +67,19 @@ def page_number(value: str | None) -> int:
         return min(max(parse_integer(value or "1"), 1), MAX_PAGE)
     except ValueError:
         return 1
+
+
+def domain_from_input(text: str) -> str:
+    """The domain an admin meant by what they typed or pasted: ``https://www.example.org/path``
+    and ``www.example.org/`` give ``example.org`` (the host of the address, without a leading
+    ``www.``, which is a web server and never an email domain); a bare name is returned as typed
+    (stripped), for the domain service to check."""
+    cleaned = text.strip()
+    if "://" in cleaned:
+        host = urlsplit(cleaned).hostname or ""
+    elif "/" in cleaned and "@" not in cleaned:
+        host = cleaned.split("/", 1)[0]
+    else:
+        return cleaned
+    host = host.split(":", 1)[0].rstrip(".")
+    return host[4:] if host.lower().startswith("www.") and host.count(".") >= 2 else host

@@ -19,9 +19,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
-from scimgate.admin import forms
+from scimgate.admin import forms, new_token
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, State
@@ -41,6 +41,7 @@ LOG_PER_PAGE = 50
 NOTICES = {
     "sync": "The switch is saved.",
     "revoked": "The old token is revoked: only the new one works now.",
+    "token-revoked": "The token is revoked: requests carrying it now get 401.",
     "domain-added": "Domain added. Publish its TXT record, then press “Check now”.",
     "domain-removed": "Domain removed.",
     "retention": "Retention saved.",
@@ -147,6 +148,24 @@ def see_other(url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+CUTS_OFF = {
+    "user": ("Turn off SCIM user sync?",
+             "Every SCIM request from your identity provider is then answered 403: no member is created, "
+             "updated or deactivated until you turn it on again."),
+    "group": ("Turn off group sync?",
+              "Every /Groups request is then answered 403: group memberships stop following your identity "
+              "provider. Members keep syncing."),
+}
+
+
+def confirmation(request: Request, admin: SignedIn, *, action: str, title: str, consequence: str,
+                 button: str, fields: dict[str, str] | None = None) -> Response:
+    """The page asking to confirm a destructive POST: says what it cuts off, re-posts ``fields``
+    with ``confirm=yes`` to ``action``, or goes back to the security page."""
+    return page(request, admin, "confirm.html", action=action, title=title, consequence=consequence,
+                button=button, fields=fields or {})
+
+
 # --- Sign-in ----------------------------------------------------------------------------------
 
 
@@ -220,22 +239,53 @@ def _security(request: Request, admin: SignedIn, state: State, status: int = 200
     base_url = state.settings.scim_base_url
     return page(request, admin, "security.html", status, workspace=workspace, tokens=live,
                 domains=domain_rows, base_url=base_url, tenant_url=base_url + "?aadOptscim062020",
-                **{"new_token": None, "checks": {}, "error": None, **extra})
+                local_only=not base_url.startswith("https://"),
+                **{"new_token": None, "checks": {}, "error": None, "domain_input": "", **extra})
 
 
 @router.get("/security")
 def security(request: Request, admin: Admin, state: State) -> Response:
-    """SCIM Base URL, tokens, sync switches and allowed domains."""
-    return _security(request, admin, state)
+    """SCIM Base URL, tokens (with the one just minted, once), sync switches and allowed domains."""
+    handed = new_token.take(request, state.settings.secret_key, admin.workspace_id)
+    response = _security(request, admin, state, new_token=handed)
+    new_token.forget(request, response)
+    return response
 
 
 @router.post("/security/tokens")
 def generate_token(request: Request, admin: Admin, state: State, _csrf: Csrf) -> Response:
-    """Make a new SCIM token and show it once; older tokens live on until the admin confirms."""
+    """Make a new SCIM token; the security page it redirects to shows it once (new_token).
+    Older tokens live on until the admin revokes them."""
     with transaction(state.sessions) as db:
         issued = tokens.issue_token(db, workspaces.find_workspace(db, admin.workspace_id))
-        new_token = {"id": issued.record.id, "secret": issued.secret, "prefix": issued.record.prefix}
-    return _security(request, admin, state, new_token=new_token)
+        minted = new_token.NewToken(issued.record.id, issued.record.prefix, issued.secret)
+    response = see_other("/admin/security#token")
+    new_token.hand_over(response, request, state.settings.secret_key, admin.workspace_id, minted)
+    return response
+
+
+@router.post("/security/tokens/{token_id}/revoke")
+def revoke_token(request: Request, admin: Admin, state: State, _csrf: Csrf, token_id: str,
+                 confirm: Annotated[str, Form()] = "") -> Response:
+    """Revoke one live token (404 for a token not of this workspace). Without ``confirm=yes`` the
+    answer is a page asking to confirm, which says when it is the last live token."""
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        live = [t for t in tokens.list_tokens(db, workspace) if t.revoked_at is None]
+        target = next((t for t in live if t.id == token_id), None)
+        if target is None:
+            raise PageError(404, "Not found", "No live token with this id in your workspace.")
+        if confirm != "yes":
+            last = len(live) == 1
+            return confirmation(request, admin, action=f"/admin/security/tokens/{token_id}/revoke",
+                                title=f"Revoke the token {target.prefix}…?",
+                                consequence=("It is your last live token: every identity provider using it "
+                                             "gets 401 and provisioning stops until you generate a new "
+                                             "one." if last else
+                                             "Identity providers still sending it get 401 from now on."),
+                                button="Revoke the token")
+        tokens.revoke_token(db, workspace, token_id)
+    return see_other("/admin/security?done=token-revoked#token")
 
 
 @router.post("/security/tokens/keep")
@@ -250,14 +300,19 @@ def keep_token(admin: Admin, state: State, _csrf: Csrf, token_id: Annotated[str,
 
 
 @router.post("/security/sync")
-def set_sync(admin: Admin, state: State, _csrf: Csrf, switch: Annotated[str, Form()] = "",
-             active: Annotated[str, Form()] = "") -> Response:
+def set_sync(request: Request, admin: Admin, state: State, _csrf: Csrf, switch: Annotated[str, Form()] = "",
+             active: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "") -> Response:
     """Turn "SCIM user sync active" (``switch=user``), "Group sync active" (``group``) or the
-    Entra compatibility mode of PATCH replace (``entra``) on or off."""
+    Entra compatibility mode of PATCH replace (``entra``) on or off. Turning off a switch that
+    cuts provisioning off (CUTS_OFF) needs ``confirm=yes``; without it the answer asks."""
     setters = {"user": workspaces.set_scim_sync, "group": workspaces.set_group_sync,
                "entra": workspaces.set_entra_replace_creates}
     if switch not in setters or active not in ("on", "off"):
         raise PageError(400, "Bad request", "Choose a switch (user, group or entra) and on or off.")
+    if switch in CUTS_OFF and active == "off" and confirm != "yes":
+        return confirmation(request, admin, action="/admin/security/sync", title=CUTS_OFF[switch][0],
+                            consequence=CUTS_OFF[switch][1], button="Turn it off",
+                            fields={"switch": switch, "active": "off"})
     with transaction(state.sessions) as db:
         setters[switch](db, workspaces.find_workspace(db, admin.workspace_id), active == "on")
     return see_other("/admin/security?done=sync#sync")
@@ -266,19 +321,37 @@ def set_sync(admin: Admin, state: State, _csrf: Csrf, switch: Annotated[str, For
 @router.post("/security/domains")
 def add_domain(request: Request, admin: Admin, state: State, _csrf: Csrf,
                name: Annotated[str, Form()] = "") -> Response:
-    """Add an allowed domain (pending); the page then shows its TXT record."""
+    """Add an allowed domain (pending); the page then shows its TXT record. A pasted address
+    (``https://www.example.org/``) counts as its host (forms.domain_from_input); a refusal is
+    shown next to the field, with what was typed kept in it."""
     try:
         with transaction(state.sessions) as db:
-            domains.add_domain(db, workspaces.find_workspace(db, admin.workspace_id), name)
+            domains.add_domain(db, workspaces.find_workspace(db, admin.workspace_id),
+                               forms.domain_from_input(name))
     except domains.DomainError as exc:
-        return _security(request, admin, state, status=400, error=str(exc))
+        return _security(request, admin, state, status=400, domain_error=str(exc), domain_input=name)
     return see_other("/admin/security?done=domain-added#domains")
 
 
 @router.post("/security/domains/{name}/remove")
-def remove_domain(admin: Admin, state: State, _csrf: Csrf, name: str) -> Response:
+def remove_domain(request: Request, admin: Admin, state: State, _csrf: Csrf, name: str,
+                  confirm: Annotated[str, Form()] = "") -> Response:
+    """Remove an allowed domain; without ``confirm=yes`` a page asks first and says what it costs
+    (a verified domain re-added starts over as pending, its new members refused meanwhile)."""
     with in_workspace("domain"), transaction(state.sessions) as db:
-        domains.remove_domain(db, workspaces.find_workspace(db, admin.workspace_id), name)
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        if confirm != "yes":
+            found = domains.get_domain(db, workspace, name)
+            shown = domains.display_domain(found.name)
+            verified = domains.status(found) == "verified"
+            return confirmation(
+                request, admin, action=f"/admin/security/domains/{found.name}/remove",
+                title=f"Remove {shown}?", button=f"Remove {shown}",
+                consequence=(f"Members already in {shown} keep their accounts, but identity providers can no "
+                             f"longer create members or change emails into {shown}. "
+                             + ("Adding it again starts over as pending: provisioning into it is refused "
+                                "until its TXT record is checked again." if verified else "")))
+        domains.remove_domain(db, workspace, name)
     return see_other("/admin/security?done=domain-removed#domains")
 
 
@@ -419,6 +492,17 @@ def install(app: FastAPI) -> None:
     """Add the admin pages, their static files and their error pages to ``app``."""
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> Response:
+        """The bare address sends people to the admin pages (the sign-in page when signed out)."""
+        return see_other("/admin")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def _favicon() -> Response:
+        """The icon browsers ask for at the root (SVG, also linked from every admin page)."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

@@ -15,13 +15,13 @@ Paths are parsed by scim2-models (``scim2_models.Path``) into its typed tree::
 
 and value filters are evaluated in memory against each element (``_matches``): strings compare
 case-insensitively unless the sub-attribute is caseExact (RFC 7644 §3.4.2.2), booleans accept
-``"True"``/``"false"`` strings (Entra's ``roles[primary eq "True"]``, research §2.4 e).
+``"True"``/``"false"`` strings (Entra's ``roles[primary eq "True"]``, docs/identity-providers.md §2.4 e).
 
 Deliberate choices (also in ``docs/decisions.md``, section "PATCH engine"):
 
 - add through a value path that matches nothing CREATES the element the filter describes
   (``and``-joined ``eq`` comparisons; validator "Add Attributes", case C06). replace does the
-  same with ``replace_unmatched="create"`` (Entra relies on it, research §2.4 e) and answers
+  same with ``replace_unmatched="create"`` (Entra relies on it, docs/identity-providers.md §2.4 e) and answers
   400 ``noTarget`` with ``replace_unmatched="noTarget"`` (RFC 7644 §3.5.2.3, case C05); the
   service picks per workspace. A filter that describes no element (``co``, ``or``, ``not``,
   ``pr``...) with no match is always ``noTarget``; remove with no match is a no-op.
@@ -212,6 +212,11 @@ def apply_patch(
     return PatchResult(document=final, members=members, changed=changed)
 
 
+ENTRA_SWITCH_HINT = ("Microsoft Entra ID expects such a replace to add the value: turn on \"Entra "
+                     "compatibility\" in the admin pages' Security settings (or run scimgate workspace "
+                     "entra-compat <workspace> on).")
+
+
 class _Engine:
     """Applies one operation at a time to ``document`` (already a private copy)."""
 
@@ -327,7 +332,7 @@ class _Engine:
         """True when the operation is an ignorable echo; raises mutability when it writes readOnly.
 
         RFC 7643 §7: readOnly attributes "SHALL NOT be modified"; RFC 7644 §3.5.2 and Table 9
-        answer 400 ``mutability``. Okta echoes ``id`` inside path-less values (research §7), so
+        answer 400 ``mutability``. Okta echoes ``id`` inside path-less values (identity-providers.md §7), so
         a write of the current id is ignored.
         """
         attribute = target.attribute
@@ -437,7 +442,7 @@ class _Engine:
                 return
             element = _coerce_sub(attribute, target.sub, value, target.text)
             if element is None:
-                # manager.value "" clears the manager (research §2.4 g)
+                # manager.value "" clears the manager (docs/identity-providers.md §2.4 g)
                 self._put(
                     attribute, None if _is_reference(attribute) else _without(current or {}, target.sub)
                 )
@@ -482,7 +487,8 @@ class _Engine:
             return
         if not selected:
             if op == "replace" and target.filter is not None and self.replace_unmatched == "noTarget":
-                raise NoTargetException(detail=f"'{target.text}' matches no value (RFC 7644 §3.5.2.3).")
+                raise NoTargetException(detail=f"'{target.text}' matches no value (RFC 7644 §3.5.2.3). "
+                                        f"{ENTRA_SWITCH_HINT}")
             element = self._described_element(target) if target.filter is not None else {}
             current.append(element)
             selected = [len(current) - 1]
@@ -524,7 +530,8 @@ class _Engine:
         self._put(attribute, current)
 
     def _described_element(self, target: _Target) -> dict[str, Any]:
-        """The element a filter describes, for add/replace with no match (Entra, research §2.4 e).
+        """The element a filter describes, for add/replace with no match (Entra, identity-providers.md §2.4
+        e).
 
         Only ``eq`` comparisons of sub-attributes joined by ``and`` describe an element
         (``type eq "work"`` -> ``{"type": "work"}``, ``primary eq "True"`` -> ``{"primary": true}``);
@@ -555,7 +562,7 @@ class _Engine:
     # -- group members --------------------------------------------------------------------
 
     def _members(self, op: str, target: _Target, value: Any) -> None:
-        """Group ``members`` operations -> MemberPlan (RFC 7644 §3.5.2, research §3).
+        """Group ``members`` operations -> MemberPlan (RFC 7644 §3.5.2, docs/identity-providers.md §3).
 
         Supported: add/replace/remove on ``members``; remove (and replace) through a filter made
         of ``value eq "<id>"`` comparisons joined by ``or``. Other member filters and member
@@ -657,7 +664,8 @@ def _merge(attribute: Attribute, current: Any, value: Any, label: str) -> dict[s
     A sub-attribute given as null is removed; the others are left as they were.
     """
     if attribute.multi_valued and isinstance(value, str):
-        decoded = normalise_value(attribute, [value], label)  # JSON-encoded element (roles, research §2.4 h)
+        # a JSON-encoded element (roles, identity-providers.md §2.4 h)
+        decoded = normalise_value(attribute, [value], label)
         value = decoded[0] if decoded else None
     if not isinstance(value, dict):
         raise InvalidValueException(detail=f"'{label}' must be a JSON object of sub-attributes.")

@@ -1,7 +1,7 @@
 """Identity-provider dialects of the PatchOp request, normalised to RFC 7644 §3.5.2 form.
 
-Every identity provider writes PATCH a little differently (research notes
-``../shared/research/idp-behaviour.md`` §2.4, §3, §4, §7). Each difference is handled here by
+Every identity provider writes PATCH a little differently (docs/identity-providers.md
+``docs/identity-providers.md`` §2.4, §3, §4, §7). Each difference is handled here by
 one small named function whose docstring says where the behaviour was seen; the PATCH engine
 (``scimgate.scim.patch``) then only ever sees RFC-form operations::
 
@@ -22,7 +22,7 @@ Error choices (RFC 7644 §3.12, Table 9):
   add/remove/replace, ``path`` is not a string: 400 ``invalidSyntax`` ("the request body
   message structure was invalid or did not conform to the request schema");
 - ``Operations`` is an empty array: 400 ``invalidValue`` (RFC 7644 §3.5.2 "one or more"; the
-  research notes §2.5 and scimmy#59 report the Microsoft validator sending one);
+  docs/identity-providers.md §2.5 and scimmy#59 report the Microsoft validator sending one);
 - an add or replace without a ``value`` member: 400 ``invalidValue`` ("a required value was
   missing"), as is a remove whose ``value`` cannot be read as a list of values to remove.
 """
@@ -53,8 +53,8 @@ def normalise_patch_request(body: Any) -> list[dict[str, Any]]:
 
     Accepts the ``Operations`` key in any case (C39) and ``op`` in any case (C04); requires a
     ``schemas`` array but not the PatchOp URN in it (see ``check_schemas``); expands Entra's
-    path-less value objects into one operation per attribute (C01, C14, research §2.4 c) and
-    Entra's ``remove`` with a value list into filtered removes (research §3). Raises
+    path-less value objects into one operation per attribute (C01, C14, docs/identity-providers.md §2.4 c) and
+    Entra's ``remove`` with a value list into filtered removes (docs/identity-providers.md §3). Raises
     InvalidSyntaxException / InvalidValueException as described in the module docstring.
     """
     if not isinstance(body, dict):
@@ -73,9 +73,9 @@ def check_schemas(body: dict[str, Any]) -> None:
     """A PatchOp body has a ``schemas`` array (RFC 7644 §3.5.2); its content is not checked.
 
     Missing or not an array of strings -> 400 invalidSyntax: case C39 lists "schemas missing"
-    among the bodies that must be refused, and no identity provider in the research notes omits
+    among the bodies that must be refused, and no identity provider in docs/identity-providers.md omits
     it. An array that does not name ``urn:ietf:params:scim:api:messages:2.0:PatchOp`` is
-    accepted: clients announce odd URNs (OneLogin sends SCIM 1.0 URNs, research §9) and the
+    accepted: clients announce odd URNs (OneLogin sends SCIM 1.0 URNs, docs/identity-providers.md §9) and the
     ``Operations`` array says what the body is.
     """
     keys = [key for key in body if isinstance(key, str) and key.lower() == "schemas"]
@@ -114,7 +114,7 @@ def read_operation(raw: Any, index: int) -> dict[str, Any]:
     """One operation object in RFC form: ``op`` lower-cased, ``path`` trimmed or absent.
 
     Entra without ``aadOptscim062020`` writes ``Add``/``Replace``/``Remove`` and Microsoft asks
-    servers to match ``op`` case-insensitively (research §2.4, §4 row 5; case C04). Keys of the
+    servers to match ``op`` case-insensitively (identity-providers.md §2.4, §4 row 5; case C04). Keys of the
     operation object are matched case-insensitively too (RFC 7643 §2.1). An empty or blank
     ``path`` is read as no path. Unknown members of the operation object are ignored.
     """
@@ -150,12 +150,12 @@ def expand_pathless_value(operation: dict[str, Any]) -> list[dict[str, Any]]:
     which is the same as one operation per attribute with that attribute as path. Each key is
     used as the path, so the dialects below resolve like any path:
 
-    - plain and capitalised names, ``{"active": false}`` (Okta deactivation, research §7, C14);
+    - plain and capitalised names, ``{"active": false}`` (Okta deactivation, identity-providers.md §7, C14);
     - Entra ``aadOptscim062020`` flat keys ``"name.givenName"`` and
-      ``"urn:...:enterprise:2.0:User:department"`` (research §2.4 c, §4 row 3, C01);
+      ``"urn:...:enterprise:2.0:User:department"`` (docs/identity-providers.md §2.4 c, §4 row 3, C01);
     - the RFC form ``"urn:...:enterprise:2.0:User": {...}`` (a schema URN as path targets the
       extension object, RFC 7644 §3.10);
-    - Okta's ``{"id": "<gid>", "displayName": ...}`` group rename (research §7): the engine
+    - Okta's ``{"id": "<gid>", "displayName": ...}`` group rename (docs/identity-providers.md §7): the engine
       ignores ``id`` when it equals the resource's id.
 
     ``schemas`` is dropped (the stored document derives it). A value that is not an object is
@@ -183,8 +183,8 @@ def remove_value_list_to_filters(operation: dict[str, Any]) -> list[dict[str, An
     """Entra's ``Remove`` with a path and a ``value`` list -> one filtered remove per listed value.
 
     Entra without ``aadOptscim062020`` removes group members with
-    ``{"op":"Remove","path":"members","value":[{"value":"<id>"}]}`` (research §3, §4 row 4;
-    MS-COMPAT); JumpCloud does the same (research §9). Read literally (RFC 7644 §3.5.2.2) it
+    ``{"op":"Remove","path":"members","value":[{"value":"<id>"}]}`` (docs/identity-providers.md §3, §4 row 4;
+    MS-COMPAT); JumpCloud does the same (docs/identity-providers.md §9). Read literally (RFC 7644 §3.5.2.2) it
     would empty the whole list, so it is read as "remove only these values", which is the RFC
     form ``members[value eq "<id>"]``.
 

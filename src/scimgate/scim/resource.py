@@ -7,14 +7,15 @@ The stored document is the resource as the client sent it, with:
   (RFC 7643 §3.3), whether they arrived nested or as flat ``urn:...:attr`` keys;
 - readOnly attributes (``id``, ``meta``, ``groups``), ``schemas`` and writeOnly ``password``
   removed: the server owns them or never returns them (RFC 7643 §7, RFC 7644 §3.3, §3.5.1);
-- unknown attributes and ``null`` values removed (research notes §2.2: identity providers
+- unknown attributes and ``null`` values removed (docs/identity-providers.md §2.2: identity providers
   send both; RFC 7644 §3.3 lets the server ignore what it does not support);
-- booleans sent as ``"True"``/``"false"`` strings turned into JSON booleans (Entra, research §2.4 f);
+- booleans sent as ``"True"``/``"false"`` strings turned into JSON booleans (Entra, identity-providers.md
+§2.4 f);
 - the enterprise ``manager`` accepted as a bare id, ``{"value": id}`` or a one-element list,
-  and an empty value meaning "no manager" (research §2.4 g).
+  and an empty value meaning "no manager" (docs/identity-providers.md §2.4 g).
 
 Every string value keeps exactly the characters that were sent, so an identity provider that
-diffs what it reads back against what it wants sees no change (research §2.1).
+diffs what it reads back against what it wants sees no change (docs/identity-providers.md §2.1).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def _check_scalar(attribute: Attribute, value: Any, label: str) -> Any:
 
 
 def _normalise_manager(value: Any) -> Any:
-    """Entra sends manager as a bare id, ``{"value": id}`` or ``[{"value": id}]`` (research §2.4 g)."""
+    """Entra sends manager as a bare id, ``{"value": id}`` or ``[{"value": id}]`` (identity-providers.md
+    §2.4 g)."""
     if isinstance(value, list):
         if len(value) > 1:
             raise InvalidValueException(detail="'manager' takes one value, got a list of several.")

@@ -18,7 +18,7 @@ def guess_client(user_agent: str | None) -> str:
     """``entra``, ``okta`` or ``other`` from the User-Agent header.
 
     Entra's provisioning service identifies as ``Microsoft.Azure.ActiveDirectory...`` /
-    ``Azure AD SCIM``; Okta's as ``Okta SCIM Client`` (research notes §1, §7).
+    ``Azure AD SCIM``; Okta's as ``Okta SCIM Client`` (docs/identity-providers.md §1, §7).
     """
     agent = (user_agent or "").lower()
     if "azure" in agent or "microsoft" in agent or "entra" in agent:

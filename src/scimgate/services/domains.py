@@ -236,7 +236,9 @@ def _parse(name: str) -> str:
     try:
         normalised = normalise_domain(name)
     except ValueError as exc:
-        raise InvalidDomain(f"{name!r} is not a valid domain name ({exc}).") from exc
+        # the idna library's own message ("Codepoint U+002F not allowed ...") means nothing to an admin
+        raise InvalidDomain(f"{name.strip()!r} is not a valid domain name: give letters, digits and hyphens "
+                            "between dots, such as example.com.") from exc
     labels = normalised.split(".")
     if len(labels) < 2 or labels[-1].isdigit():
         raise InvalidDomain(f"{name!r} is not an email domain: give a name such as example.com.")

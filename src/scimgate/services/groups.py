@@ -83,7 +83,7 @@ def _load(session: Session, workspace: Workspace, group_id: str, *, lock: str | 
 
 def _document(body: Any) -> dict[str, Any]:
     """The stored document of a POST/PUT body: ``members`` is kept out (it lives in rows);
-    unknown ``schemas`` entries (Microsoft's ADSCIM group URI, research §3) are ignored."""
+    unknown ``schemas`` entries (Microsoft's ADSCIM group URI, docs/identity-providers.md §3) are ignored."""
     document = normalise_document(body, group_schema())
     document.pop("members", None)
     return document
@@ -159,7 +159,7 @@ def create_group(session: Session, workspace: Workspace, body: Any, base_url: st
 def get_group(session: Session, workspace: Workspace, group_id: str, base_url: str,
               projection: Projection = EVERYTHING) -> Written:
     """GET /Groups/{id} (RFC 7644 §3.4.1); 404 if the id is not this workspace's. With
-    ``excludedAttributes=members`` (Entra, research §3) group_member is not read."""
+    ``excludedAttributes=members`` (Entra, docs/identity-providers.md §3) group_member is not read."""
     return _written(session, _load(session, workspace, group_id), base_url, projection)
 
 

@@ -1,7 +1,7 @@
 """Rate limiting per SCIM token: a token bucket shared by every worker (issue 3 §4).
 
 Entra's gallery checklist asks an app to accept at least 25 requests per second per tenant,
-and Entra's handling of 429 is not confirmed (research/idp-behaviour.md §6), so the default
+and Entra's handling of 429 is not confirmed (docs/identity-providers.md §6), so the default
 budget (``rate_limit_per_second`` = 100, ``rate_limit_burst`` = 200) sits well above that and a
 refused request is told to come back soon: ``Retry-After`` is the whole seconds until the next
 token, at least 1.

@@ -95,6 +95,20 @@ def list_tokens(session: Session, workspace: Workspace, *, kind: str = "scim") -
     )
 
 
+def revoke_token(session: Session, workspace: Workspace, token_id: str, *, kind: str = "scim") -> ScimToken:
+    """Revoke the one live token ``token_id`` of ``workspace``; returns it. Raises LookupError
+    (nothing revoked) when it is not a live token of ``kind`` of this workspace (another
+    workspace's id included)."""
+    record = session.scalar(
+        select(ScimToken).where(ScimToken.workspace_id == workspace.id, ScimToken.id == token_id,
+                                ScimToken.kind == kind, ScimToken.revoked_at.is_(None))
+    )
+    if record is None:
+        raise LookupError("That token is not a live token of this workspace.")
+    record.revoked_at = utcnow()
+    return record
+
+
 def revoke_tokens(session: Session, workspace: Workspace, *, prefix: str | None = None,
                   kind: str = "scim", keep: ScimToken | None = None) -> int:
     """Revoke the workspace's live tokens of ``kind`` (only those starting with ``prefix`` if

@@ -71,6 +71,6 @@ def set_allow_any_domain(session: Session, workspace: Workspace, allow: bool) ->
 
 def set_entra_replace_creates(session: Session, workspace: Workspace, on: bool) -> None:
     """Entra compatibility mode: a PATCH ``replace`` through a value filter that matches nothing
-    creates the element (Entra relies on it, research notes §2.4 e) instead of the RFC's 400
+    creates the element (Entra relies on it, docs/identity-providers.md §2.4 e) instead of the RFC's 400
     ``noTarget`` (RFC 7644 §3.5.2.3)."""
     workspace.entra_replace_creates = on

@@ -1,7 +1,7 @@
 """A small SCIM 2.0 HTTP client that records every exchange for the simulators (httpx).
 
 It knows no server internals: a base URL, a bearer token and RFC 7644 shapes. Query flags in
-the base URL (Entra's ``?aadOptscim062020``, research §1) are sent on every request, as Entra
+the base URL (Entra's ``?aadOptscim062020``, identity-providers.md §1) are sent on every request, as Entra
 sends the Tenant URL's query string.
 """
 
@@ -58,7 +58,7 @@ class ScimClient:
     ``call`` returns the response when its status is one of ``expect``, else records a failure
     (status and scimType, first detail) and returns None; transport errors are recorded as
     status ``transport``. A 429 is waited out for its ``Retry-After`` and the request sent again
-    (up to ``MAX_RETRIES_AFTER_429`` times), as Entra does (research notes §6); each is counted
+    (up to ``MAX_RETRIES_AFTER_429`` times), as Entra does (docs/identity-providers.md §6); each is counted
     as throttled, not failed. ``on_request`` is called once per exchange (the progress bar).
     """
 
@@ -83,7 +83,7 @@ class ScimClient:
         """Send one request; see the class docstring for what is recorded and returned.
 
         A 200/201 answer must carry a JSON body (RFC 7644 §3.3, §3.5.2: never "200 with an empty
-        body", research §2.5); otherwise it counts as a failure too.
+        body", docs/identity-providers.md §2.5); otherwise it counts as a failure too.
         """
         query = list(self.flags) + list((params or {}).items())
         headers = {"Content-Type": SCIM_JSON} if body is not None else {}
@@ -121,7 +121,7 @@ class ScimClient:
 
     def list_resources(self, kind: str, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """GET a ListResponse (RFC 7644 §3.4.2); checks its schema and that ``totalResults``,
-        ``startIndex`` and ``itemsPerPage`` are JSON integers (Okta requires it, research §7)."""
+        ``startIndex`` and ``itemsPerPage`` are JSON integers (Okta requires it, identity-providers.md §7)."""
         response = self.call(kind, "GET", path, params=params)
         if response is None:
             return None

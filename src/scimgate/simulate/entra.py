@@ -1,12 +1,12 @@
-"""Replay of a Microsoft Entra ID provisioning run (research notes §1-§4).
+"""Replay of a Microsoft Entra ID provisioning run (docs/identity-providers.md §1-§4).
 
-Phases, in Entra's order (research §2.1): test connection; per user a ``userName eq`` filter then
+Phases, in Entra's order (identity-providers.md §2.1): test connection; per user a ``userName eq`` filter then
 POST; groups created empty; the reference round (manager, members added in PATCH batches);
 attribute updates; an email-domain change; member removals and a group rename; disable and
 re-enable through ``active``; hard delete; and a final incremental cycle that reads every user and
 group back and must find nothing to change.
 
-Two dialects (research §4): ``legacy`` (today's default: capitalised ``op``, one ``Replace`` per
+Two dialects (identity-providers.md §4): ``legacy`` (today's default: capitalised ``op``, one ``Replace`` per
 attribute, ``active`` as the strings ``"True"``/``"False"``, ``Remove`` of members with a value
 list) and ``aadOptscim062020`` (lower-case ``op``, value-filter paths as their own ops and the
 rest merged into one pathless ``replace`` with dotted and URN keys, booleans, member removal by
@@ -58,7 +58,7 @@ class EntraOptions:
 
 
 class Dialect:
-    """PatchOp shapes of one Entra dialect (research §2.4, §3, §4)."""
+    """PatchOp shapes of one Entra dialect (docs/identity-providers.md §2.4, §3, §4)."""
 
     def __init__(self, name: str) -> None:
         if name not in DIALECTS:
@@ -66,16 +66,17 @@ class Dialect:
         self.legacy = name == LEGACY
 
     def op(self, name: str) -> str:
-        """``add`` -> ``Add`` in the legacy dialect, unchanged with the flag (research §4 row 5)."""
+        """``add`` -> ``Add`` in the legacy dialect, unchanged with the flag (identity-providers.md §4 row
+        5)."""
         return name.capitalize() if self.legacy else name
 
     def boolean(self, value: bool) -> bool | str:
-        """Legacy ``active`` values are the strings "True"/"False" (research §2.4(f), §2.7)."""
+        """Legacy ``active`` values are the strings "True"/"False" (identity-providers.md §2.4(f), §2.7)."""
         return ("True" if value else "False") if self.legacy else value
 
     def replace(self, changes: dict[str, Any]) -> list[dict[str, Any]]:
         """Attribute updates: one op per attribute (legacy), or value-filter paths as their own
-        ops plus one pathless replace with flat dotted/URN keys (flag; research §2.4(b), (c))."""
+        ops plus one pathless replace with flat dotted/URN keys (flag; identity-providers.md §2.4(b), (c))."""
         if self.legacy:
             return [{"op": "Replace", "path": path, "value": value} for path, value in changes.items()]
         filtered = {p: v for p, v in changes.items() if "[" in p}
@@ -86,11 +87,11 @@ class Dialect:
         return operations
 
     def active(self, value: bool) -> list[dict[str, Any]]:
-        """Disable / enable (research §2.4(f), §4 row 1)."""
+        """Disable / enable (docs/identity-providers.md §2.4(f), §4 row 1)."""
         return [{"op": self.op("replace"), "path": "active", "value": self.boolean(value)}]
 
     def add_members(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Several members in one ``add`` op, ``$ref`` null (research §3 "Add members")."""
+        """Several members in one ``add`` op, ``$ref`` null (docs/identity-providers.md §3 "Add members")."""
         return [{"op": self.op("add"), "path": "members", "value": [{"$ref": None, "value": i} for i in ids]}]
 
     def remove_members(self, ids: list[str]) -> list[dict[str, Any]]:
@@ -100,14 +101,14 @@ class Dialect:
         return [{"op": "remove", "path": f'members[value eq "{i}"]'} for i in ids]
 
     def rename_group(self, name: str) -> list[dict[str, Any]]:
-        """``Replace displayName`` with a path (legacy), pathless with the flag (research §3)."""
+        """``Replace displayName`` with a path (legacy), pathless with the flag (identity-providers.md §3)."""
         if self.legacy:
             return [{"op": "Replace", "path": "displayName", "value": name}]
         return [{"op": "replace", "value": {"displayName": name}}]
 
 
 def user_body(user: SimUser) -> dict[str, Any]:
-    """The POST /Users body Entra sends (research §2.2): ``meta`` and ``roles: []`` included."""
+    """The POST /Users body Entra sends (identity-providers.md §2.2): ``meta`` and ``roles: []`` included."""
     e = user.expected
     return {
         "schemas": [CORE_USER, ENTERPRISE],
@@ -212,7 +213,7 @@ def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
 
 
 def probe_connection(client: ScimClient, *, with_groups: bool) -> bool:
-    """Filters for a random GUID must answer 200 with an empty ListResponse (research §1)."""
+    """Filters for a random GUID must answer 200 with an empty ListResponse (identity-providers.md §1)."""
     probe = client.list_resources("test connection", "/Users", {"filter": f'userName eq "{uuid.uuid4()}"'})
     ok = probe is not None and client.check("test connection", probe["totalResults"] == 0,
                                             "GET /Users?filter=<random GUID>: totalResults is not 0")
@@ -226,7 +227,7 @@ def probe_connection(client: ScimClient, *, with_groups: bool) -> bool:
 
 
 def create_user(client: ScimClient, user: SimUser) -> None:
-    """Filter by userName, then POST when there is no match (research §2.2); caches the id."""
+    """Filter by userName, then POST when there is no match (identity-providers.md §2.2); caches the id."""
     found = client.list_resources("filter user", "/Users", {"filter": f'userName eq "{user.user_name}"'})
     if found is None or not client.check("filter user", found["totalResults"] == 0,
                                          f"{user.user_name} exists before its creation"):
@@ -235,7 +236,7 @@ def create_user(client: ScimClient, user: SimUser) -> None:
 
 
 def create_group(client: ScimClient, group: SimGroup) -> None:
-    """Filter by displayName without members, then POST the group empty (research §3)."""
+    """Filter by displayName without members, then POST the group empty (docs/identity-providers.md §3)."""
     found = client.list_resources("filter group", "/Groups", {
         "excludedAttributes": "members", "filter": f'displayName eq "{group.display_name}"'})
     if found is None or not client.check("filter group", found["totalResults"] == 0,
@@ -262,13 +263,14 @@ def patch_user(client: ScimClient, kind: str, user: SimUser, operations: list[di
 
 
 def set_manager(client: ScimClient, dialect: Dialect, user: SimUser, manager: SimUser) -> None:
-    """Manager as a bare id on the enterprise URN path, as real Entra traffic does (research §2.4(g))."""
+    """Manager as a bare id on the enterprise URN path, as real Entra traffic does (identity-providers.md
+    §2.4(g))."""
     operations = [{"op": dialect.op("add"), "path": f"{ENTERPRISE}:manager", "value": manager.id}]
     patch_user(client, "set manager", user, operations, {f"{ENTERPRISE}:manager.value": manager.id})
 
 
 def update_user(client: ScimClient, dialect: Dialect, user: SimUser) -> None:
-    """Attribute updates in the dialect's shape (research §2.4(b)-(e)), with typed value paths
+    """Attribute updates in the dialect's shape (identity-providers.md §2.4(b)-(e)), with typed value paths
     that create their element, and ``nickName`` through ``Add``."""
     changes = {
         "displayName": user.expected["displayName"] + " (Research)",
@@ -292,8 +294,8 @@ def change_domain(client: ScimClient, dialect: Dialect, user: SimUser, new_domai
 
 
 def set_active(client: ScimClient, dialect: Dialect, user: SimUser, value: bool) -> None:
-    """Disable or enable (soft delete, research §2.4(f)); a later GET must show the new value
-    and the user must stay visible (research §2.3)."""
+    """Disable or enable (soft delete, identity-providers.md §2.4(f)); a later GET must show the new value
+    and the user must stay visible (docs/identity-providers.md §2.3)."""
     kind = "enable user" if value else "disable user"
     patch_user(client, kind, user, dialect.active(value), {"active": value})
     response = client.call(kind, "GET", f"/Users/{user.id}")
@@ -304,7 +306,7 @@ def set_active(client: ScimClient, dialect: Dialect, user: SimUser, value: bool)
 
 
 def delete_user(client: ScimClient, user: SimUser, groups: list[SimGroup]) -> None:
-    """Hard delete: 204, then GET 404 (research §2.6); the user leaves every group."""
+    """Hard delete: 204, then GET 404 (docs/identity-providers.md §2.6); the user leaves every group."""
     if client.call("delete user", "DELETE", f"/Users/{user.id}", expect=(204,)) is None:
         return
     user.deleted = True
@@ -329,7 +331,7 @@ def read_back_user(client: ScimClient, user: SimUser) -> None:
 
 def read_back_group(client: ScimClient, group: SimGroup) -> None:
     """Incremental cycle: the displayName filter (without members) finds the group; GET by id
-    shows the expected name, externalId and member set (research §3)."""
+    shows the expected name, externalId and member set (docs/identity-providers.md §3)."""
     found = client.list_resources("incremental: group", "/Groups", {
         "excludedAttributes": "members", "filter": f'displayName eq "{group.display_name}"'})
     if found is None:

@@ -1,4 +1,4 @@
-"""Replay of an Okta provisioning run (research notes §7, OIN app behaviour).
+"""Replay of an Okta provisioning run (docs/identity-providers.md §7, OIN app behaviour).
 
 Phases: the connectivity check (``GET /Users?startIndex=1&count=2``); per user an existence check
 by ``userName eq`` *with* paging parameters, then POST (with ``password``, ``groups: []``,
@@ -47,7 +47,7 @@ class OktaOptions:
 
 
 def make_users(count: int, tag: str, domain: str) -> list[SimUser]:
-    """The Okta users, with the attributes Okta requires (research §7: userName, name parts,
+    """The Okta users, with the attributes Okta requires (docs/identity-providers.md §7: userName, name parts,
     emails, active)."""
     users = []
     for index in range(count):
@@ -66,7 +66,7 @@ def make_users(count: int, tag: str, domain: str) -> list[SimUser]:
 
 
 def user_body(user: SimUser) -> dict[str, Any]:
-    """Okta's POST /Users body (research §7 "Create")."""
+    """Okta's POST /Users body (docs/identity-providers.md §7 "Create")."""
     e = user.expected
     return {
         "schemas": [CORE_USER],
@@ -129,7 +129,7 @@ def run_okta(client: ScimClient, options: OktaOptions, phase: Phase) -> None:
 
 def create_user(client: ScimClient, user: SimUser) -> None:
     """Existence check with paging parameters (200 empty, or 404 which Okta tolerates), then
-    POST; a 201 must carry the resource (research §7 "Create")."""
+    POST; a 201 must carry the resource (docs/identity-providers.md §7 "Create")."""
     check = client.call("existence check", "GET", "/Users", expect=(200, 404), params={
         "filter": f'userName eq "{user.user_name}"', "startIndex": 1, "count": 100})
     if check is None:
@@ -142,7 +142,7 @@ def create_user(client: ScimClient, user: SimUser) -> None:
 
 def import_users(client: ScimClient, users: list[SimUser], page_size: int) -> None:
     """Page through /Users (startIndex 1, 1+page, ...); no id may repeat across pages and every
-    created user must be seen (stable ordering, research §7 "Pagination")."""
+    created user must be seen (stable ordering, docs/identity-providers.md §7 "Pagination")."""
     wanted = {u.id for u in users}
     seen: set[str] = set()
     start = 1
@@ -165,7 +165,7 @@ def import_users(client: ScimClient, users: list[SimUser], page_size: int) -> No
 def put_user(client: ScimClient, user: SimUser, changes: dict[str, Any],
              kind: str = "update user (PUT)") -> None:
     """GET the user, change ``changes`` (flat paths, one level of dots) in the document and PUT
-    the whole object back, ``id``, ``meta`` and ``groups`` included (research §7 "Update")."""
+    the whole object back, ``id``, ``meta`` and ``groups`` included (identity-providers.md §7 "Update")."""
     current = client.call(kind, "GET", f"/Users/{user.id}")
     if current is None:
         return
@@ -185,7 +185,7 @@ def put_user(client: ScimClient, user: SimUser, changes: dict[str, Any],
 
 
 def set_active(client: ScimClient, user: SimUser, value: bool) -> None:
-    """OIN deactivate / reactivate: ``{"op":"replace","value":{"active":...}}`` (research §7)."""
+    """OIN deactivate / reactivate: ``{"op":"replace","value":{"active":...}}`` (identity-providers.md §7)."""
     kind = "reactivate" if value else "deactivate"
     response = client.call(kind, "PATCH", f"/Users/{user.id}",
                            body=patch_body([{"op": "replace", "value": {"active": value}}]), expect=PATCH_OK)
@@ -200,7 +200,7 @@ def set_active(client: ScimClient, user: SimUser, value: bool) -> None:
 def push_group(client: ScimClient, group: SimGroup, own: list[SimUser], everyone: list[SimUser]) -> None:
     """Push one group: create empty, add its users (rename re-sent before each membership update,
     as Okta does), then one PATCH mixing a ``remove`` and an ``add``; the first group gets a full
-    ``replace`` of members (research §7 "Groups")."""
+    ``replace`` of members (docs/identity-providers.md §7 "Groups")."""
     body = {"schemas": [CORE_GROUP], "displayName": group.display_name, "members": []}
     response = client.call("create group", "POST", "/Groups", body=body, expect=(201,))
     if response is None or not client.check("create group", isinstance(response.json().get("id"), str),

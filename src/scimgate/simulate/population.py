@@ -1,10 +1,10 @@
 """The simulated source directory: people and groups, and what the target must read back.
 
 Each simulated user keeps ``expected``: a flat map from a SCIM attribute path (the grammar Entra
-writes in its mappings, research §2.4(b)/(e) and §5: ``name.givenName``,
+writes in its mappings, docs/identity-providers.md §2.4(b)/(e) and §5: ``name.givenName``,
 ``emails[type eq "work"].value``, ``urn:...:User:employeeNumber``, ``urn:...:User:manager.value``)
 to the value last sent. The final cycle reads every user back and compares with
-:func:`differences`, which is how Entra decides whether to PATCH again (research §2.1).
+:func:`differences`, which is how Entra decides whether to PATCH again (docs/identity-providers.md §2.1).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def read_path(resource: dict[str, Any], path: str) -> Any:
 
 def differences(expected: dict[str, Any], resource: dict[str, Any]) -> list[str]:
     """Human-readable differences between the values sent and a resource read back (exact
-    comparison: Entra wants values stored as sent, research §2.1 "Diff-then-PATCH")."""
+    comparison: Entra wants values stored as sent, docs/identity-providers.md §2.1 "Diff-then-PATCH")."""
     found = []
     for path, value in expected.items():
         actual = read_path(resource, path)
@@ -105,7 +105,7 @@ def differences(expected: dict[str, Any], resource: dict[str, Any]) -> list[str]
 
 def post_user(client: ScimClient, user: SimUser, body: dict[str, Any]) -> None:
     """POST ``body`` to /Users (RFC 7644 §3.3) after the caller's existence check: caches the new
-    ``id`` on ``user`` and checks that the answer holds every value that was sent (research §2.1:
+    ``id`` on ``user`` and checks that the answer holds every value that was sent (identity-providers.md §2.1:
     values must round-trip exactly)."""
     response = client.call("create user", "POST", "/Users", body=body, expect=(201,))
     if response is None:

@@ -427,7 +427,7 @@ class FilterCompiler(FilterVisitor[ColumnElement[bool]]):
             return not_(matched) if node.op == CompareOperator.ne else matched
         if attribute.is_complex and sub is None:
             # a singular complex attribute with a "value" (the enterprise manager) compares its
-            # value, as multi-valued ones do: Entra checks "manager eq <id>" (research §2.3)
+            # value, as multi-valued ones do: Entra checks "manager eq <id>" (docs/identity-providers.md §2.3)
             sub = attribute.sub("value")
             if sub is None:
                 raise InvalidFilterException(

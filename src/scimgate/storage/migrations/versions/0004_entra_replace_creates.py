@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-11-29
 
 RFC 7644 §3.5.2.3: a ``replace`` whose value filter matches nothing is 400 ``noTarget``. Entra
-relies on the element being created instead (research notes §2.4 e); a workspace admin opts in.
+relies on the element being created instead (docs/identity-providers.md §2.4 e); a workspace admin opts in.
 """
 
 from __future__ import annotations
