@@ -172,9 +172,9 @@ def serve(
     """Migrate the database, make a first workspace if there is none, and serve SCIM.
 
     The database is migrated here, once, before any worker starts; workers themselves refuse
-    to serve an un-migrated database. ``X-Forwarded-Proto`` and ``X-Forwarded-For`` are
-    believed only from ``SCIMGATE_FORWARDED_ALLOW_IPS`` (comma-separated addresses or networks;
-    default 127.0.0.1): behind such a proxy an https request gets a ``Secure`` session cookie.
+    to serve an un-migrated database. X-Forwarded-Proto and X-Forwarded-For are believed only
+    from SCIMGATE_FORWARDED_ALLOW_IPS (comma-separated addresses or networks; default
+    127.0.0.1): behind such a proxy an https request gets a Secure session cookie.
     """
     import os
 

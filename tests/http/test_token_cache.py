@@ -61,7 +61,8 @@ def test_rotation_revokes_at_once_on_the_revoking_worker(cached_server: LiveServ
         assert tenant.get("/Users").status_code == 200  # cached now
     admin = signed_in(tenant)
     try:
-        answer = admin.post("/admin/security/tokens")
+        assert admin.post("/admin/security/tokens").status_code == 303
+        answer = admin.get("/admin/security")  # the new token's one-time page (post/redirect/get)
         token_id = re.search(r'name="token_id" value="([^"]+)"', answer.text).group(1)  # type: ignore[union-attr]
         assert admin.post("/admin/security/tokens/keep", {"token_id": token_id}).status_code == 303
         assert tenant.get("/Users").status_code == 401
@@ -76,7 +77,8 @@ def test_sync_off_holds_at_once_on_the_worker_that_switched_it(cached_server: Li
     assert tenant.get("/Users").status_code == 200
     admin = signed_in(tenant)
     try:
-        assert admin.post("/admin/security/sync", {"switch": "user", "active": "off"}).status_code == 303
+        assert admin.post("/admin/security/sync", {"switch": "user", "active": "off",
+                                                     "confirm": "yes"}).status_code == 303
         assert tenant.get("/Users").status_code == 403
         admin.post("/admin/security/sync", {"switch": "user", "active": "on"})
         assert tenant.get("/Users").status_code == 200
