@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from scimgate.http.deps import AppState
-from scimgate.scim.errors import ScimError
+from scimgate.scim.errors import ConflictException, ScimError
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
-from scimgate.storage.db import run, snapshot, transaction
+from scimgate.storage.db import RetriesExhausted, run, snapshot, transaction
 
 T = TypeVar("T")
 
@@ -89,7 +89,10 @@ def execute(
             with snapshot(state.readers) as session:
                 result = unit(session)
         else:
-            result = run(state.sessions, unit)
+            try:
+                result = run(state.sessions, unit)
+            except RetriesExhausted as exhausted:
+                raise ConflictException() from exhausted
     except ScimError as exc:
         record_failure(state, record, exc, started)
         raise

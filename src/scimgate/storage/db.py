@@ -13,7 +13,7 @@ writer (and several worker processes) share the file safely. Two kinds of unit o
 :func:`run` is :func:`transaction` for a unit of work that may simply be run again: when
 PostgreSQL aborts it for a deadlock or a serialization failure, or a row it references was
 deleted by a concurrent commit (a foreign key violation), it runs again, up to
-``RUN_ATTEMPTS`` times, then gives up with 409 (scim.errors.ConflictException), never a 500.
+``RUN_ATTEMPTS`` times, then gives up with :class:`RetriesExhausted` (the HTTP edge answers 409).
 
 Engines are made with ``hide_parameters=True``: a database error's message (which reaches the
 log with a 500) then never holds a bound value such as an email, a name or a token hash.
@@ -33,7 +33,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scimgate.scim.errors import ConflictException
 from scimgate.storage.writer_lock import WriterLock
 
 T = TypeVar("T")
@@ -167,11 +166,15 @@ def is_retried(error: BaseException) -> bool:
     return getattr(error.orig, "sqlstate", None) in RETRIED_SQLSTATES
 
 
+class RetriesExhausted(RuntimeError):
+    """Every run of a :func:`run` unit failed with a retried database error (its ``__cause__``)."""
+
+
 def run(factory: sessionmaker[Session], work: Callable[[Session], T], attempts: int = RUN_ATTEMPTS) -> T:
     """``work(session)`` in a :func:`transaction`, run again (at most ``attempts`` runs in all)
     while it fails with a retried database error (see ``RETRIED_SQLSTATES``); each run starts
-    from nothing, as the failed one was rolled back. Raises ConflictException (409) when the
-    last run fails so, any other exception at once."""
+    from nothing, as the failed one was rolled back. Raises RetriesExhausted when the last run
+    fails so, any other exception at once."""
     for attempt in range(1, attempts + 1):
         try:
             with transaction(factory) as session:
@@ -180,5 +183,5 @@ def run(factory: sessionmaker[Session], work: Callable[[Session], T], attempts: 
             if not is_retried(error):
                 raise
             if attempt == attempts:
-                raise ConflictException() from error
+                raise RetriesExhausted() from error
     raise AssertionError("unreachable: attempts must be at least 1")
