@@ -36,8 +36,13 @@ def key_of(result: CheckResult) -> tuple[str | None, str | None, str | None]:
 
 @pytest.fixture
 def any_domain_tenant(live_server: LiveServer) -> Iterator[Tenant]:
-    """A workspace that accepts any email domain: the checker fills emails with random domains."""
+    """A workspace that accepts any email domain: the checker fills emails with random domains.
+
+    It has an admin of its own, as a real workspace does: the checker fills ``roles.value`` from
+    its canonical values (``admin`` among them) and then removes roles and deletes users, which
+    the last-admin guard (services.roles) would refuse if its user were the only admin."""
     created = make_tenant(live_server, allow_any_domain=True)
+    created.create_user("standing-admin@example.com", roles=[{"value": "admin", "primary": True}])
     yield created
     created.client.close()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from scim2_models import EnterpriseUser, Group, User
 
+from scimgate.roles import ROLES
 from scimgate.scim.errors import ForbiddenException, NotFoundException
 from scimgate.scim.schema import (
     ENTERPRISE_USER_SCHEMA,
@@ -85,6 +86,11 @@ is the member's current displayName): advertised ``readOnly`` (RFC 7643 §7), so
 not expect its own text back, while requests that carry them (Okta, case C13) stay valid."""
 
 
+CANONICAL_VALUES = {"roles.value": list(ROLES)}
+"""Canonical values the server gives a sub-attribute (RFC 7643 §7): a User's ``roles.value``
+names a workspace role (scimgate.roles); other values are stored and returned, and name none."""
+
+
 def _definition(attribute: Attribute, described: dict[str, Any] | None, parent: str = "") -> dict[str, Any]:
     """RFC 7643 §7 attribute definition: scim2-models' description, canonical values and
     reference types, with every characteristic taken from the table the server enforces
@@ -106,6 +112,8 @@ def _definition(attribute: Attribute, described: dict[str, Any] | None, parent: 
     for key in ("canonicalValues", "referenceTypes"):
         if described.get(key):
             document[key] = described[key]
+    if f"{parent}{attribute.name}" in CANONICAL_VALUES:
+        document["canonicalValues"] = CANONICAL_VALUES[f"{parent}{attribute.name}"]
     if attribute.type == "reference" and "referenceTypes" not in document:
         document["referenceTypes"] = ["uri"] if attribute.name == "location" else ["external"]
     if attribute.sub_attributes:

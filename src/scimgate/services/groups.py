@@ -35,6 +35,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import group_schema
 from scimgate.scim.serialize import etag, list_response, to_scim
+from scimgate.services import roles
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as store
 from scimgate.storage.mapping import GROUP_MAPPING
@@ -137,6 +138,19 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
     return changed
 
 
+def _roles_follow(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan | None,
+                  changed: int) -> None:
+    """A membership change of a group mapped to a role (``group.role``) brings the roles of the
+    members it added or removed up to date (a replaced list: every member's, in SQL), with the
+    last-admin guard (400 ``mutability``). An unmapped group costs nothing more: its row,
+    already read, says it is not mapped."""
+    if group.role is None or not changed or plan is None:
+        return
+    ids = None if plan.clear else [*(member["value"] for member in plan.add), *plan.remove]
+    with roles.as_scim_error():
+        roles.recompute(session, workspace, ids)
+
+
 def _save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
     """Store a changed document; a new displayName also gives the groups that contain this one
     a new version (their ``members[].display`` changed)."""
@@ -152,7 +166,7 @@ def create_group(session: Session, workspace: Workspace, body: Any, base_url: st
     displayName exists (any case); 400 ``invalidValue`` for a bad value or an unknown member."""
     document = _document(body)
     group = store.insert_group(session, workspace.id, document)
-    _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    _apply_members(session, workspace, group, _member_plan(body, document, group.id))  # new: unmapped
     return _written(session, group, base_url, projection)
 
 
@@ -187,7 +201,9 @@ def replace_group(session: Session, workspace: Workspace, group_id: str, body: A
     group = _load(session, workspace, group_id, lock=store.LOCK_WRITE)
     check_if_match(if_match, group.version)
     document = _document(body)
-    changed = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    plan = _member_plan(body, document, group.id)
+    changed = _apply_members(session, workspace, group, plan)
+    _roles_follow(session, workspace, group, plan, changed)
     if document != group.document:
         _save(session, group, document)
     elif changed:
@@ -210,6 +226,7 @@ def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any
     check_if_match(if_match, group.version)
     result = apply_patch(group.document, operations, group_schema(), resource_id=group.id)
     changed = _apply_members(session, workspace, group, result.members) if result.members else 0
+    _roles_follow(session, workspace, group, result.members, changed)
     if result.document != group.document:
         _save(session, group, result.document)
     elif changed:
@@ -229,3 +246,6 @@ def delete_group(session: Session, workspace: Workspace, group_id: str, if_match
     check_if_match(if_match, group.version)
     store.touch_containing(session, workspace.id, group.id)
     store.remove(session, group)
+    if group.role is not None:  # its members lose the role it gave
+        with roles.as_scim_error():
+            roles.recompute(session, workspace)

@@ -24,7 +24,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
-from scimgate.services import sessions
+from scimgate.services import leaving, roles, seats, sessions
 from scimgate.services.domains import check_member_domains
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as group_store
@@ -97,16 +97,39 @@ def _save(session: Session, member: Member, document: dict[str, Any]) -> None:
         group_store.touch_containing(session, member.workspace_id, member.id)
 
 
+def _write(session: Session, workspace: Workspace, member: Member, document: dict[str, Any]) -> None:
+    """Store a PUT/PATCH result: a reactivation takes a seat first (services.seats); then the
+    document, the sessions of a deactivated member, the member's role and the last-admin guard
+    (services.roles: a deactivated or demoted last admin is 400 ``mutability``)."""
+    was_admin = roles.is_admin(member)
+    if not member.active and document.get("active") is not False:
+        seats.take_seat(session, workspace)
+    _save(session, member, document)
+    _end_sessions_if_inactive(session, member)
+    with roles.as_scim_error():
+        roles.after_member_write(session, workspace, member, was_admin=was_admin)
+
+
 def create_user(session: Session, workspace: Workspace, body: Any, base_url: str,
                 projection: Projection = WHOLE) -> Written:
     """POST /Users (RFC 7644 §3.3): 409 ``uniqueness`` if the userName exists (any case);
-    400 ``invalidValue`` for a bad value or an email outside the verified domains. A user sent
+    400 ``invalidValue`` for a bad value or an email outside the verified domains; 400 when an
+    active member would pass the seat limit (services.seats). A user sent
     without ``active`` is active and reads back with ``active: true`` (RFC 7643 §4.1.1 gives no
-    default; every identity provider treats an absent value as active)."""
+    default; every identity provider treats an absent value as active). The same person posted
+    again while in Recently removed is restored under its SCIM id (services.leaving)."""
     document = normalise_document(body, user_schema())
     document.setdefault("active", True)
     check_member_domains(session, workspace, document)
+    returning = leaving.find_returning(session, workspace, document)
+    if returning is not None:
+        with roles.as_scim_error():
+            leaving.restore_by_post(session, workspace, returning, document)
+        return _written(session, returning, base_url, projection)
+    if document["active"] is not False:
+        seats.take_seat(session, workspace)
     member = store.insert(session, workspace.id, document)
+    roles.after_member_write(session, workspace, member, was_admin=False, created=True)
     return _written(session, member, base_url, projection)
 
 
@@ -140,8 +163,7 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     document.setdefault("active", member.active)
     check_member_domains(session, workspace, document, member.document)
     if document != member.document:
-        _save(session, member, document)
-        _end_sessions_if_inactive(session, member)
+        _write(session, workspace, member, document)
     return _written(session, member, base_url, projection)
 
 
@@ -156,20 +178,19 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
                          replace_unmatched="create" if workspace.entra_replace_creates else "noTarget")
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
-        _save(session, member, result.document)
-        _end_sessions_if_inactive(session, member)
+        _write(session, workspace, member, result.document)
     return _written(session, member, base_url, projection)
 
 
 def delete_user(session: Session, workspace: Workspace, member_id: str, if_match: str | None = None) -> None:
-    """DELETE /Users/{id} (RFC 7644 §3.6): the member, its memberships and what it owns go; the
-    groups it was in get a new version. Locks the member's groups before the member (the lock
-    order of storage.groups); a delete that lost a race to another delete is 404."""
+    """DELETE /Users/{id} (RFC 7644 §3.6): under the workspace's deletion policy the member goes
+    to Recently removed or is purged with what it owns (services.leaving); either way it is
+    gone from the SCIM view, its groups get a new version and its sessions end. Locks the
+    member's groups before the member (the lock order of storage.groups); a delete that lost a
+    race to another delete is 404. Deleting the last admin is 400 ``mutability``."""
     _load(session, workspace, member_id)
     group_store.lock_containing(session, workspace.id, member_id)
     member = _load(session, workspace, member_id, lock=store.LOCK_DELETE)
     _check_if_match(session, member, if_match)
-    group_store.touch_containing(session, workspace.id, member.id)
-    sessions.revoke_subject_sessions(session, workspace_id=workspace.id, subject_kind="member",
-                                     subject_id=member.id)
-    store.remove(session, member)
+    with roles.as_scim_error():
+        leaving.remove(session, workspace, member)

@@ -319,7 +319,7 @@ def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple
     )
     if binding is not None:
         member = session.get(Member, binding.member_id)
-        if member is None or member.workspace_id != workspace_id:
+        if member is None or member.workspace_id != workspace_id or member.removed_at is not None:
             raise _refusal(workspace_id, "binding names no member of this workspace", NOT_PROVISIONED)
         binding.last_sign_in = utcnow()
         return member, False
@@ -363,14 +363,16 @@ def _lookup(session: Session, connection: SsoConnection, sign_in: SignIn) -> Mem
         )
         value = object_ids[0] if object_ids else sign_in.name_id
         return session.scalar(
-            select(Member).where(Member.workspace_id == workspace_id, Member.external_id == value).limit(2)
+            select(Member).where(Member.workspace_id == workspace_id, Member.external_id == value,
+                                 Member.removed_at.is_(None)).limit(2)
         )
     candidates = [value.lower() for value in sign_in.emails()]
     if not candidates:
         return None
     return session.scalar(
         select(Member)
-        .where(Member.workspace_id == workspace_id, Member.user_name_lower.in_(candidates))
+        .where(Member.workspace_id == workspace_id, Member.user_name_lower.in_(candidates),
+               Member.removed_at.is_(None))
         .order_by(func.length(Member.user_name_lower))
         .limit(1)
     )
@@ -386,6 +388,8 @@ def member_of_session(session: Session, token: str | None) -> Member | None:
         return None
     member = session.get(Member, info.subject_id)
     if member is None or member.workspace_id != info.workspace_id or not member.active:
+        return None
+    if member.removed_at is not None:
         return None
     return member
 
@@ -420,18 +424,20 @@ class MemberHome:
     email: str | None
     workspace_id: str
     workspace_name: str
+    role: str
     groups: list[dict[str, str]]
     chats: list[dict[str, str]]
     agents: list[dict[str, str]]
 
     def as_json(self) -> dict[str, object]:
-        """The ``/api/me`` body (``id`` is the SCIM id)."""
+        """The ``/api/me`` body (``id`` is the SCIM id; ``role`` the workspace role, services.roles)."""
         return {
             "id": self.id,
             "userName": self.user_name,
             "displayName": self.display_name,
             "email": self.email,
             "workspace": {"id": self.workspace_id, "name": self.workspace_name},
+            "role": self.role,
             "groups": self.groups,
             "chats": self.chats,
             "agents": self.agents,
@@ -468,6 +474,7 @@ def member_home(session: Session, member: Member) -> MemberHome:
         primary_email(session, member),
         workspace.id,
         workspace.name,
+        member.role,
         [{"id": g, "displayName": d} for g, d in groups],
         [{"id": c, "title": t} for c, t in chats],
         [{"id": a, "name": n} for a, n in agents],

@@ -198,14 +198,46 @@ def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[st
     found: dict[str, str] = {}
     for batch in _batches(list(dict.fromkeys(ids))):
         for kind, table in (("User", Member), ("Group", ScimGroup)):
+            live = (Member.removed_at.is_(None),) if table is Member else ()  # Recently removed: not a User
             statement = (
                 select(table.id)
-                .where(table.workspace_id == workspace_id, table.id.in_(batch))
+                .where(table.workspace_id == workspace_id, table.id.in_(batch), *live)
                 .order_by(table.id)
                 .with_for_update(read=True, key_share=True)
             )
             found.update(dict.fromkeys(session.scalars(statement), kind))
     return found
+
+
+def groups_containing(session: Session, workspace_id: str, member_id: str) -> list[str]:
+    """The ids of the groups that have ``member_id`` as a direct member, in id order."""
+    return list(session.scalars(_containing(workspace_id, member_id).order_by(GroupMember.group_id)))
+
+
+def delete_memberships_of(session: Session, workspace_id: str, member_id: str) -> int:
+    """Delete every membership row of ``member_id`` (a user leaving all its groups); how many."""
+    result = session.execute(delete(GroupMember).where(GroupMember.workspace_id == workspace_id,
+                                                       GroupMember.member_id == member_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def existing_groups(session: Session, workspace_id: str, group_ids: Sequence[str]) -> list[str]:
+    """Those of ``group_ids`` that are groups of the workspace, each locked (FOR NO KEY UPDATE,
+    in id order) as a membership change locks its group."""
+    found: list[str] = []
+    for batch in _batches(sorted(set(group_ids))):
+        found.extend(session.scalars(select(ScimGroup.id).where(
+            ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(batch))
+            .order_by(ScimGroup.id).with_for_update(key_share=True)))
+    return found
+
+
+def touch_groups(session: Session, group_ids: Sequence[str]) -> None:
+    """A new version (version + 1, lastModified now) of each of ``group_ids``."""
+    for batch in _batches(list(group_ids)):
+        session.execute(update(ScimGroup).where(ScimGroup.id.in_(batch))
+                        .values(version=ScimGroup.version + 1, last_modified=utcnow())
+                        .execution_options(synchronize_session=False))
 
 
 def lock_nesting(session: Session, workspace_id: str) -> None:

@@ -113,7 +113,7 @@ def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Mem
 # Statements every SCIM request runs, built once with bound parameters (building one per call
 # costs more than running it).
 _LOAD = select(Member).where(Member.workspace_id == bindparam("workspace_id"),
-                             Member.id == bindparam("member_id"))
+                             Member.id == bindparam("member_id"), Member.removed_at.is_(None))
 LOCK_WRITE = "write"
 """``load`` lock of a request that changes the member (FOR NO KEY UPDATE: it does not wait for
 group changes adding the member, which hold FOR KEY SHARE; see storage.groups)."""
@@ -130,8 +130,8 @@ _GROUPS_OF = (
 
 
 def load(session: Session, workspace_id: str, member_id: str, *, lock: str | None = None) -> Member | None:
-    """The workspace's member ``member_id``; ``lock`` (``LOCK_WRITE``/``LOCK_DELETE``) locks
-    the row until commit."""
+    """The workspace's member ``member_id`` (None for one in Recently removed); ``lock``
+    (``LOCK_WRITE``/``LOCK_DELETE``) locks the row until commit."""
     return session.scalar(_LOADS[lock], {"workspace_id": workspace_id, "member_id": member_id})
 
 
@@ -153,6 +153,66 @@ def remove(session: Session, member: Member) -> None:
     session.flush()
 
 
+TOMBSTONE = "~removed~"
+"""Prefix of ``user_name_lower`` while a member is in Recently removed: its userName is free for
+a new member, and a restore takes it back (or answers 409 when it was taken meanwhile)."""
+
+
+def mark_removed(session: Session, member: Member, group_ids: list[str]) -> None:
+    """Move a member to Recently removed: out of every SCIM read (``load``, ``query``), its
+    userName freed, ``group_ids`` (the groups it was in) kept for a restore."""
+    member.removed_at = utcnow()
+    member.removed_groups = group_ids
+    member.user_name_lower = TOMBSTONE + member.id
+    session.flush()
+
+
+def mark_restored(session: Session, member: Member) -> None:
+    """Bring a removed member back under its own userName; UniquenessException when another
+    member holds it now."""
+    member.removed_at = None
+    member.removed_groups = None
+    member.user_name_lower = member.user_name.lower()
+    member.version += 1
+    member.last_modified = utcnow()
+    _flush_unique(session, member.user_name)
+
+
+def load_removed(session: Session, workspace_id: str, member_id: str, *, lock: bool = False) -> Member | None:
+    """The workspace's member ``member_id`` if it is in Recently removed (locked FOR UPDATE
+    with ``lock``), else None."""
+    statement = select(Member).where(Member.workspace_id == workspace_id, Member.id == member_id,
+                                     Member.removed_at.is_not(None))
+    return session.scalar(statement.with_for_update() if lock else statement)
+
+
+def find_removed(session: Session, workspace_id: str, user_name: str, external_id: str | None,
+                 since: Any) -> Member | None:
+    """The member in Recently removed (removed after ``since``) that a new SCIM POST of
+    (``user_name``, ``external_id``) names: the same externalId; else the same userName (any
+    case) when the two do not carry different externalIds. Latest removal first."""
+    recent = [Member.workspace_id == workspace_id, Member.removed_at.is_not(None), Member.removed_at >= since]
+    if external_id is not None:
+        found = session.scalar(select(Member).where(*recent, Member.external_id == external_id)
+                               .order_by(Member.removed_at.desc()).limit(1).with_for_update())
+        if found is not None:
+            return found
+    same_name = func.lower(Member.user_name) == func.lower(bindparam("user_name", user_name))
+    statement = select(Member).where(*recent, same_name)
+    if external_id is not None:
+        statement = statement.where(Member.external_id.is_(None))
+    return session.scalar(statement.order_by(Member.removed_at.desc()).limit(1).with_for_update())
+
+
+def removed_page(session: Session, workspace_id: str, offset: int, limit: int) -> tuple[int, list[Member]]:
+    """(how many, one page) of the workspace's Recently removed, latest removal first."""
+    conditions = [Member.workspace_id == workspace_id, Member.removed_at.is_not(None)]
+    total = session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0
+    rows = session.scalars(select(Member).where(*conditions).order_by(Member.removed_at.desc(), Member.id)
+                           .offset(offset).limit(limit))
+    return total, list(rows)
+
+
 DEEP_OFFSET = 1000
 
 
@@ -171,7 +231,7 @@ def query(
     a shallow one is read directly, which leaves the database free to start from the filter's
     index (an ``eq`` lookup).
     """
-    conditions = [Member.workspace_id == workspace_id]
+    conditions = [Member.workspace_id == workspace_id, Member.removed_at.is_(None)]
     if where is not None:
         conditions.append(where)
     total = session.scalar(select(func.count()).select_from(Member).where(*conditions)) or 0

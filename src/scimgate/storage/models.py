@@ -90,6 +90,15 @@ class Workspace(Base):
     entra_replace_creates: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     audit_retention_days: Mapped[int] = mapped_column(Integer, default=30)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Workspace roles (services.roles): the role of a member that no source names, and which
+    # source wins when both name one ("groups": group mapping, "roles": the SCIM roles attribute).
+    default_role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    role_source: Mapped[str] = mapped_column(String(16), default="groups", server_default="groups")
+    # Leaving (services.leaving): on SCIM DELETE "keep" the member N days in Recently removed, or "purge".
+    deletion_policy: Mapped[str] = mapped_column(String(8), default="keep", server_default="keep")
+    removal_keep_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # Seats (services.seats): at most this many members that are neither deactivated nor removed.
+    seat_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ScimToken(Base):
@@ -142,6 +151,8 @@ class Member(Base):
         Index("ix_member_workspace_user_name_lower_id", "workspace_id", "user_name_lower", "id"),
         Index("ix_member_workspace_created_id", "workspace_id", "created", "id"),
         Index("ix_member_workspace_last_modified_id", "workspace_id", "last_modified", "id"),
+        Index("ix_member_workspace_role", "workspace_id", "role"),
+        Index("ix_member_workspace_removed_at", "workspace_id", "removed_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -158,6 +169,14 @@ class Member(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The workspace role in force (services.roles) and the one the SCIM ``roles`` attribute names.
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    idp_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Set while the member is in Recently removed (SCIM DELETE under the "keep" policy): it is
+    # out of the SCIM view, ``user_name_lower`` holds a tombstone and ``removed_groups`` the ids
+    # of the groups it was in (services.leaving).
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    removed_groups: Mapped[list[str] | None] = mapped_column(Document, nullable=True)
 
 
 class MemberEmail(Base):
@@ -186,6 +205,7 @@ class ScimGroup(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "display_name_lower"),
         Index("ix_scim_group_workspace_external_id", "workspace_id", "external_id"),
+        Index("ix_scim_group_workspace_role", "workspace_id", "role"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -197,6 +217,8 @@ class ScimGroup(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The workspace role its members get from it (services.roles), None when it is not mapped.
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 MEMBER_REFERENCE = (
