@@ -1,5 +1,5 @@
-"""``scimgate admin`` (admin accounts for the admin pages) and ``scimgate audit`` (the
-provisioning log's retention).
+"""``scimgate admin`` (admin accounts for the admin pages), ``scimgate audit`` (the
+provisioning log's retention) and ``scimgate retention run`` (purging Recently removed).
 
 Every command reads ``SCIMGATE_DATABASE_URL`` like the server. Errors meant for the operator are
 printed in red and exit with status 1.
@@ -11,12 +11,15 @@ import sys
 
 import typer
 
-from scimgate.cli_database import unit_of_work
+from scimgate.cli_database import open_database, unit_of_work
 from scimgate.config import Settings
-from scimgate.services import admins, audit_log, workspaces
+from scimgate.services import admins, audit_log, leaving, workspaces
+from scimgate.storage.db import session_factory
 
 admin_app = typer.Typer(help="Admin accounts for the admin pages (/admin).", no_args_is_help=True,
                         rich_markup_mode=None)
+retention_app = typer.Typer(help="Recently removed members: purge those whose window is over.",
+                            no_args_is_help=True, rich_markup_mode=None)
 audit_app = typer.Typer(help="The provisioning log (audit events) and its retention.", no_args_is_help=True,
                         rich_markup_mode=None)
 
@@ -99,3 +102,16 @@ def audit_retention(workspace: str, days: int) -> None:
         found = workspaces.find_workspace(session, workspace)
         audit_log.set_retention(session, found, days)
         typer.echo(f"Provisioning log of {found.name}: kept {days} day(s).")
+
+
+@retention_app.command("run")
+def retention_run() -> None:
+    """Purge every member whose time in Recently removed is over (each workspace's days), with
+    what it owns; each purge is recorded in the provisioning log. Safe to run from cron on
+    several machines at once, and to run again (a second run purges nothing)."""
+    engine = open_database()
+    try:
+        purged = leaving.purge_due(session_factory(engine))
+    finally:
+        engine.dispose()
+    typer.echo(f"Purged {len(purged)} removed member(s).")

@@ -17,6 +17,16 @@ Endpoints:
   of what DNS returned (the operator override is CLI-only: it is support's path, not an admin's).
 - ``GET /members/{id}/owned`` -> chats and agents the member owns;
   ``POST /members/{id}/sample-data`` ``{"chats": 2, "agents": 1}`` -> 201 with the new counts.
+- ``GET /roles`` -> the role settings (``default_role``, ``source``, ``mappings`` of groups to
+  roles); ``PUT /roles`` with the same shape saves them and answers the changes; 409
+  ``last_admin`` when saving would leave no active admin; ``POST /roles/preview`` -> who would
+  change, and whether saving would be refused (services.roles).
+- ``GET /settings``, ``PUT /settings`` -> ``deletion_policy`` (keep/purge), ``removal_keep_days``,
+  ``seat_limit`` (null: none); ``GET /seats`` -> member counts by state (services.seats).
+- ``GET /members/removed`` -> Recently removed; ``POST /members/{id}/restore`` -> the member back
+  under its SCIM id with its owned data and groups (409 when its userName was taken or the
+  seat limit is reached); ``POST /members/{id}/transfer`` ``{"to": id}`` -> its chats and agents
+  handed to another member, recorded in the provisioning log (services.leaving).
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, authenticate_bearer, bearer_secret
 from scimgate.http.surfaces import error_headers
 from scimgate.scim.errors import ScimError
-from scimgate.services import domains, owned
+from scimgate.services import domains, leaving, owned, roles, seats, workspaces
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainClaimed, DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
@@ -69,10 +79,12 @@ def _as_api_error(exc: Exception) -> AdminApiError:
     if isinstance(exc, RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return AdminApiError(400, "invalid", f"The request is not valid: {problems}.")
-    if isinstance(exc, DomainNotFound | UnknownMember):
+    if isinstance(exc, DomainNotFound | UnknownMember | roles.UnknownMemberRole):
         return AdminApiError(404, "not_found", str(exc))
     if isinstance(exc, DomainExists | DomainClaimed):  # 409: another row holds it
         return AdminApiError(409, "conflict", str(exc))
+    if isinstance(exc, roles.LastAdminRefused):  # 409: the workspace's state refuses it
+        return AdminApiError(409, "last_admin", str(exc))
     return AdminApiError(400, "invalid", str(exc))
 
 
@@ -219,6 +231,146 @@ def member_sample_data(member_id: str, admin: Admin, state: State,
     with transaction(state.sessions) as session:
         counts = owned.create_sample_data(session, admin.workspace, member_id, wanted.chats, wanted.agents)
     return JSONResponse(_owned_json(member_id, counts), 201)
+
+
+class MappingIn(BaseModel):
+    group_id: str = Field(min_length=1, max_length=64)
+    role: str = Field(min_length=1, max_length=16)
+
+
+class RolesIn(BaseModel):
+    default_role: str = Field(default="member", max_length=16)
+    source: str = Field(default="groups", max_length=16)
+    mappings: list[MappingIn] = Field(default_factory=list, max_length=1000)
+
+    def settings(self) -> roles.RoleSettings:
+        return roles.check_settings(self.default_role, self.source,
+                                    {m.group_id: m.role for m in self.mappings})
+
+
+def _roles_json(session: Any, workspace: Workspace) -> dict[str, Any]:
+    settings, mapped = roles.read_settings(session, workspace)
+    return {"default_role": settings.default_role, "source": settings.source,
+            "mappings": [{"group_id": g, "display_name": d, "role": r} for g, d, r in mapped]}
+
+
+def _change_json(change: roles.RoleChange) -> dict[str, Any]:
+    return {"member_id": change.member_id, "from": change.old, "to": change.new, "active": change.active}
+
+
+@router.get("/roles")
+def get_roles(admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        return JSONResponse(_roles_json(session, workspaces.find_workspace(session, admin.workspace.id)))
+
+
+@router.put("/roles")
+def put_roles(payload: RolesIn, admin: Admin, state: State) -> JSONResponse:
+    """Save the mapping; every member's role is recomputed in the same transaction."""
+    settings = payload.settings()
+    with transaction(state.sessions) as session:
+        workspace = workspaces.find_workspace(session, admin.workspace.id)
+        changes = roles.save_settings(session, workspace, settings)
+        body = _roles_json(session, workspace)
+    listed = [_change_json(c) for c in changes[:200]]
+    return JSONResponse({**body, "changed": len(changes), "changes": listed})
+
+
+@router.post("/roles/preview")
+def preview_roles(payload: RolesIn, admin: Admin, state: State) -> JSONResponse:
+    """Who would change role if the payload were saved (nothing is saved)."""
+    settings = payload.settings()
+    with transaction(state.sessions) as session:
+        found = roles.preview(session, workspaces.find_workspace(session, admin.workspace.id), settings)
+    return JSONResponse({"total": found.total, "changes": [_change_json(c) for c in found.changes],
+                         "refused": found.refused})
+
+
+class SettingsIn(BaseModel):
+    deletion_policy: str = Field(default="keep", max_length=8)
+    removal_keep_days: int = Field(default=30)
+    seat_limit: int | None = None
+
+
+def _settings_json(workspace: Workspace) -> dict[str, Any]:
+    return {"deletion_policy": workspace.deletion_policy, "removal_keep_days": workspace.removal_keep_days,
+            "seat_limit": workspace.seat_limit}
+
+
+@router.get("/settings")
+def get_settings(admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        return JSONResponse(_settings_json(workspaces.find_workspace(session, admin.workspace.id)))
+
+
+@router.put("/settings")
+def put_settings(payload: SettingsIn, admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        workspace = workspaces.find_workspace(session, admin.workspace.id)
+        leaving.set_policy(session, workspace, payload.deletion_policy, payload.removal_keep_days)
+        seats.set_seat_limit(session, workspace, payload.seat_limit)
+        return JSONResponse(_settings_json(workspace))
+
+
+@router.get("/seats")
+def get_seats(admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        found = seats.counts(session, workspaces.find_workspace(session, admin.workspace.id))
+    return JSONResponse({"pending": found.pending, "active": found.active, "deactivated": found.deactivated,
+                         "removed": found.removed, "seats": found.seats, "limit": found.limit})
+
+
+@router.get("/members/removed")
+def removed_members(admin: Admin, state: State, offset: int = 0, limit: int = 25) -> JSONResponse:
+    if not 0 <= offset <= 10_000_000 or not 1 <= limit <= 200:
+        raise AdminApiError(400, "invalid", "offset must be 0 or more and limit from 1 to 200.")
+    with transaction(state.sessions) as session:
+        workspace = workspaces.find_workspace(session, admin.workspace.id)
+        total, rows = leaving.list_removed(session, workspace, offset, limit)
+        items = [{"member_id": r.member.id, "userName": r.member.user_name,
+                  "externalId": r.member.external_id,
+                  "removed_at": r.member.removed_at.isoformat() if r.member.removed_at else None,
+                  "purge_after": r.purge_after.isoformat(), "chats": r.chats, "agents": r.agents,
+                  "groups": len(r.member.removed_groups or [])} for r in rows]
+    return JSONResponse({"total": total, "removed": items})
+
+
+@router.post("/members/{member_id}/restore")
+def restore_member(member_id: str, admin: Admin, state: State) -> JSONResponse:
+    """Restore from Recently removed (same SCIM id, owned data, groups still existing)."""
+    try:
+        with transaction(state.sessions) as session:
+            workspace = workspaces.find_workspace(session, admin.workspace.id)
+            member = leaving.get_removed(session, workspace, member_id, lock=True)
+            rejoined = leaving.restore(session, workspace, member, with_groups=True)
+            leaving.admin_record(session, workspace.id, "RESTORE", member_id,
+                                 f"restored by {admin.actor}; rejoined {len(rejoined)} groups")
+            role = member.role
+    except ScimError as exc:  # userName taken meanwhile, seat limit reached
+        raise AdminApiError(409, "conflict", str(exc.detail)) from exc
+    return JSONResponse({"member_id": member_id, "groups": rejoined, "role": role})
+
+
+class TransferIn(BaseModel):
+    to: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/members/{member_id}/transfer")
+def transfer_owned(member_id: str, payload: TransferIn, admin: Admin, state: State) -> JSONResponse:
+    """Hand the member's chats and agents to member ``to`` (recorded in the provisioning log)."""
+    with transaction(state.sessions) as session:
+        done = leaving.transfer(session, workspaces.find_workspace(session, admin.workspace.id), member_id,
+                                payload.to)
+    return JSONResponse({"from": done.from_id, "to": done.to_id, "chats": done.chats, "agents": done.agents})
+
+
+@router.get("/members/{member_id}")
+def member_role(member_id: str, admin: Admin, state: State) -> JSONResponse:
+    """A live member's role and where it comes from (404 for one in Recently removed)."""
+    with transaction(state.sessions) as session:
+        workspace = workspaces.find_workspace(session, admin.workspace.id)
+        found = roles.member_role(session, workspace, member_id)
+    return JSONResponse(found)
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -209,3 +209,19 @@ def preview(session: Session, workspace: Workspace, settings: RoleSettings, limi
         refused = "Saving would leave the workspace without an active admin; it would be refused."
     ordered = sorted(changes, key=lambda c: (-RANK[c.new], c.member_id))
     return Preview(ordered[:limit], len(changes), refused)
+
+
+def member_role(session: Session, workspace: Workspace, member_id: str) -> dict[str, object]:
+    """A live member's ``role``, ``idp_role`` (what its SCIM ``roles`` name), the roles of its
+    mapped groups and the workspace's ``source``; UnknownMember (a WorkspaceError) otherwise."""
+    member = store.live_member(session, workspace.id, member_id)
+    if member is None:
+        raise UnknownMemberRole(f"No member {member_id} in this workspace.")
+    return {"member_id": member.id, "userName": member.user_name, "role": member.role,
+            "idp_role": member.idp_role, "group_roles": store.group_roles_of(session, member.id),
+            "source": workspace.role_source, "default_role": workspace.default_role,
+            "managed_by": MANAGED_BY_IDP}
+
+
+class UnknownMemberRole(WorkspaceError):
+    """No live member with this id in the workspace."""

@@ -139,3 +139,18 @@ def set_group_roles(session: Session, workspace_id: str, roles: dict[str, str]) 
         session.execute(update(ScimGroup).where(ScimGroup.id.in_(group_ids)).values(role=role)
                         .execution_options(synchronize_session=False))
     return found
+
+
+def live_member(session: Session, workspace_id: str, member_id: str) -> Member | None:
+    """The workspace's member ``member_id`` unless it is in Recently removed."""
+    return session.scalar(select(Member).where(Member.workspace_id == workspace_id, Member.id == member_id,
+                                               Member.removed_at.is_(None)))
+
+
+def group_roles_of(session: Session, member_id: str) -> list[str]:
+    """The roles of the mapped groups ``member_id`` is a direct member of, highest first."""
+    rows = session.scalars(
+        select(ScimGroup.role).join(GroupMember, GroupMember.group_id == ScimGroup.id)
+        .where(GroupMember.user_id == member_id, ScimGroup.role.is_not(None))
+    )
+    return sorted({str(role) for role in rows}, key=lambda role: -RANK.get(role, 0))
