@@ -218,27 +218,34 @@ def test_mapped_group_removing_last_admin_is_refused(tenant: Tenant, admin: http
     assert tenant.delete(f"/Groups/{g}").status_code == 400
 
 
+def race(tenant: Tenant, requests: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
+    """Send ``requests`` (method, path, JSON body) at the same moment, each on its own
+    connection; their statuses, in order."""
+    barrier = threading.Barrier(len(requests))
+    statuses = [0] * len(requests)
+
+    def send(index: int) -> None:
+        method, path, body = requests[index]
+        with httpx.Client(base_url=tenant.server.base_url, headers=tenant.client.headers, timeout=60) as http:
+            barrier.wait()
+            statuses[index] = http.request(method, path, json=body).status_code
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
 def test_concurrent_deactivations_keep_one_admin(tenant: Tenant) -> None:
     """A workspace's two admins deactivated at the same moment, in fresh workspaces again and
     again: never both (PostgreSQL's advisory lock, SQLite's single writer)."""
+    deactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
     for round_number in range(6):
         workspace = make_tenant(tenant.server)
         ids = [workspace.create_user(f"k{n}@example.com", roles=[{"value": "admin"}])["id"] for n in range(2)]
-        barrier = threading.Barrier(2)
-        statuses: dict[str, int] = {}
-
-        def deactivate(member_id: str, client: Tenant = workspace) -> None:
-            with httpx.Client(base_url=client.server.base_url, headers=client.client.headers, timeout=60) as http:
-                barrier.wait()
-                statuses[member_id] = http.patch(f"/Users/{member_id}", json={
-                    "schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active",
-                                                           "value": False}]}).status_code
-
-        threads = [threading.Thread(target=deactivate, args=(m,)) for m in ids]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sorted(statuses.values()) == [200, 400], (round_number, statuses)
+        statuses = race(workspace, [("PATCH", f"/Users/{m}", deactivate) for m in ids])
+        assert sorted(statuses) == [200, 400], (round_number, statuses)
         assert sum(workspace.get(f"/Users/{m}").json()["active"] for m in ids) == 1
         workspace.client.close()
