@@ -112,7 +112,8 @@ def _fresh_role(session: Session, workspace: Workspace, member: Member) -> None:
     member.idp_role = role_of_attribute(member.document.get("roles"))
     member.role = "member"
     session.flush()
-    roles.recompute(session, workspace, [member.id])
+    for change in roles.recompute(session, workspace, [member.id]):
+        member.role = change.new  # stored by SQL already: keep the loaded row in step
 
 
 @dataclass(frozen=True)
