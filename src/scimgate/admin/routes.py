@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from scimgate.admin import forms, new_token
@@ -26,9 +27,23 @@ from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, 
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, State
 from scimgate.http.surfaces import error_headers, register_surface
+from scimgate.roles import ROLES, SOURCES
 from scimgate.scim.errors import NotFoundException, ScimError
 from scimgate.scim.params import ListQuery, parse_integer
-from scimgate.services import admins, audit_log, domains, groups, members, owned, sessions, tokens, workspaces
+from scimgate.services import (
+    admins,
+    audit_log,
+    domains,
+    groups,
+    leaving,
+    members,
+    owned,
+    roles,
+    seats,
+    sessions,
+    tokens,
+    workspaces,
+)
 from scimgate.services.dns_verification import ResolverConfig
 from scimgate.services.resources import Projection
 from scimgate.services.sign_in_guard import SignInGuard, SignInThrottled
@@ -45,6 +60,11 @@ NOTICES = {
     "domain-added": "Domain added. Publish its TXT record, then press “Check now”.",
     "domain-removed": "Domain removed.",
     "retention": "Retention saved.",
+    "roles": "Role mapping saved; every member's role follows it now.",
+    "restored": "Member restored with everything it owned.",
+    "transferred": "Chats and agents handed over; the provisioning log records it.",
+    "leaving": "Deletion policy saved.",
+    "seats": "Seat limit saved.",
 }
 
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -374,10 +394,26 @@ def member_list(request: Request, admin: Admin, state: State, q: str = "", statu
     query = ListQuery(filter=forms.member_search_filter(q, status), start_index=(number - 1) * PER_PAGE + 1,
                       count=PER_PAGE, sort_by="userName")
     with transaction(state.sessions) as db:
-        result = members.list_users(db, workspaces.find_workspace(db, admin.workspace_id), query,
-                                    state.settings.scim_base_url)
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        result = members.list_users(db, workspace, query, state.settings.scim_base_url)
+        member_roles = roles.roles_of(db, workspace, [m["id"] for m in result["Resources"]])
+        seat_counts = seats.counts(db, workspace)
     return page(request, admin, "members.html", members=result["Resources"], total=result["totalResults"],
-                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status)
+                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status,
+                roles=member_roles, seats=seat_counts, managed=roles.MANAGED_BY_IDP)
+
+
+@router.post("/members/seats")
+def set_seat_limit(admin: Admin, state: State, _csrf: Csrf, limit: Annotated[str, Form()] = "") -> Response:
+    """Set the seat limit (empty: no limit); creates and reactivations beyond it are refused."""
+    try:
+        with transaction(state.sessions) as db:
+            seats.set_seat_limit(db, workspaces.find_workspace(db, admin.workspace_id),
+                                 parse_integer(limit.strip()) if limit.strip() else None)
+    except (ValueError, WorkspaceError) as exc:
+        raise PageError(400, "Bad request", f"The seat limit must be empty or a whole number from 1 to "
+                        f"{seats.MAX_SEAT_LIMIT}.") from exc
+    return see_other("/admin/members?done=seats")
 
 
 def flush_journal(state: AppState) -> None:
@@ -395,9 +431,126 @@ def member_detail(request: Request, admin: Admin, state: State, member_id: str) 
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         document = members.get_user(db, workspace, member_id, state.settings.scim_base_url).body
         counts = owned.member_owned_counts(db, workspace, member_id)
+        role = roles.member_role(db, workspace, member_id)
         history = audit_log.list_events(db, workspace, audit_log.LogFilter(resource_id=member_id),
                                         per_page=LOG_PER_PAGE)
-    return page(request, admin, "member.html", member=document, counts=counts, history=history)
+    return page(request, admin, "member.html", member=document, counts=counts, history=history, role=role)
+
+
+# --- Roles ------------------------------------------------------------------------------------
+
+
+def _roles_page(request: Request, admin: SignedIn, state: State, status: int = 200,
+                chosen: roles.RoleSettings | None = None, **extra: Any) -> Response:
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        saved, _ = roles.read_settings(db, workspace)
+        listed, more = roles.mapping_choices(db, workspace)
+    shown = chosen or saved
+    return page(request, admin, "roles.html", status, settings=shown, groups=listed, more=more, roles=ROLES,
+                sources=SOURCES, managed=roles.MANAGED_BY_IDP, **{"preview": None, "error": None, **extra})
+
+
+def _chosen(form: Any) -> roles.RoleSettings:
+    mappings = {key[len("role:"):]: str(value) for key, value in form.multi_items()
+                if key.startswith("role:") and value}
+    return roles.check_settings(str(form.get("default_role", "")), str(form.get("source", "")), mappings)
+
+
+@router.get("/roles")
+def roles_page(request: Request, admin: Admin, state: State) -> Response:
+    """The mapping of SCIM groups to workspace roles, the default role and the winning source."""
+    return _roles_page(request, admin, state)
+
+
+@router.post("/roles")
+async def save_roles(request: Request, admin: Admin, state: State, _csrf: Csrf) -> Response:
+    """``action=preview``: the page again with who would change; ``action=save``: save (409 page
+    with the reason when it would leave no active admin)."""
+    form = await request.form()
+    try:
+        chosen = _chosen(form)
+    except WorkspaceError as exc:
+        return _roles_page(request, admin, state, 400, error=str(exc))
+    if form.get("action") != "save":
+        found = await run_in_threadpool(_preview, state, admin, chosen)
+        return _roles_page(request, admin, state, chosen=chosen, preview=found)
+    try:
+        await run_in_threadpool(_save_roles, state, admin, chosen)
+    except roles.LastAdminRefused as exc:
+        return _roles_page(request, admin, state, 409, chosen=chosen, error=str(exc))
+    except WorkspaceError as exc:
+        return _roles_page(request, admin, state, 400, chosen=chosen, error=str(exc))
+    return see_other("/admin/roles?done=roles")
+
+
+def _preview(state: AppState, admin: SignedIn, chosen: roles.RoleSettings) -> dict[str, Any]:
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        found = roles.preview(db, workspace, chosen)
+        names = leaving.user_names(db, workspace, [c.member_id for c in found.changes])
+    return {"total": found.total, "refused": found.refused,
+            "changes": [{"id": c.member_id, "name": names.get(c.member_id, c.member_id), "old": c.old,
+                         "new": c.new} for c in found.changes]}
+
+
+def _save_roles(state: AppState, admin: SignedIn, chosen: roles.RoleSettings) -> None:
+    with transaction(state.sessions) as db:
+        roles.save_settings(db, workspaces.find_workspace(db, admin.workspace_id), chosen)
+
+
+# --- Recently removed ---------------------------------------------------------------------------
+
+
+@router.get("/removed")
+def removed_page(request: Request, admin: Admin, state: State) -> Response:
+    """Members removed by SCIM DELETE under the keep policy: restore, or hand over what they own."""
+    number = forms.page_number(request.query_params.get("page"))
+    with transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        total, rows = leaving.list_removed(db, workspace, (number - 1) * PER_PAGE, PER_PAGE)
+    return page(request, admin, "removed.html", removed=rows, total=total, page_number=number,
+                pages=max(1, -(-total // PER_PAGE)), workspace=workspace,
+                error=request.query_params.get("error"))
+
+
+@router.post("/removed/{member_id}/restore")
+def restore_removed(admin: Admin, state: State, _csrf: Csrf, member_id: str) -> Response:
+    """Restore under the same SCIM id with what it owned and its groups (PRG)."""
+    try:
+        with in_workspace("removed member"), transaction(state.sessions) as db:
+            workspace = workspaces.find_workspace(db, admin.workspace_id)
+            member = leaving.get_removed(db, workspace, member_id, lock=True)
+            rejoined = leaving.restore(db, workspace, member, with_groups=True)
+            leaving.admin_record(db, workspace.id, "RESTORE", member_id,
+                                 f"restored by admin {admin.admin_id}; rejoined {len(rejoined)} groups")
+    except ScimError as exc:
+        raise PageError(409, "Cannot restore", str(exc.detail)) from exc
+    return see_other(f"/admin/members/{member_id}?done=restored")
+
+
+@router.post("/removed/{member_id}/transfer")
+def transfer_removed(admin: Admin, state: State, _csrf: Csrf, member_id: str,
+                     to: Annotated[str, Form(max_length=600)] = "") -> Response:
+    """Hand the member's chats and agents to another member, named by userName or SCIM id."""
+    with in_workspace("member"), transaction(state.sessions) as db:
+        workspace = workspaces.find_workspace(db, admin.workspace_id)
+        leaving.transfer(db, workspace, member_id, leaving.find_recipient(db, workspace, to))
+    return see_other("/admin/removed?done=transferred")
+
+
+@router.post("/removed/policy")
+def set_deletion_policy(admin: Admin, state: State, _csrf: Csrf, policy: Annotated[str, Form()] = "",
+                        days: Annotated[str, Form()] = "") -> Response:
+    """The deletion policy (keep N days, or purge) of SCIM DELETE."""
+    try:
+        with transaction(state.sessions) as db:
+            leaving.set_policy(db, workspaces.find_workspace(db, admin.workspace_id), policy,
+                               parse_integer(days.strip()))
+    except (ValueError, WorkspaceError) as exc:
+        raise PageError(400, "Bad request", "Choose keep or purge, and keep from 1 to "
+                        f"{leaving.MAX_KEEP_DAYS} days.") from exc
+    return see_other("/admin/removed?done=leaving")
 
 
 @router.get("/groups")

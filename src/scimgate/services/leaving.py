@@ -177,6 +177,27 @@ def admin_record(session: Session, workspace_id: str, method: str, member_id: st
     audit.record(session, record, 200, 0.0, detail=detail)
 
 
+def user_names(session: Session, workspace: Workspace, member_ids: list[str]) -> dict[str, str]:
+    """userName of each of ``member_ids`` (a bounded page of ids)."""
+    if not member_ids:
+        return {}
+    rows = session.execute(select(Member.id, Member.user_name).where(Member.workspace_id == workspace.id,
+                                                                      Member.id.in_(member_ids)))
+    return {member_id: name for member_id, name in rows}
+
+
+def find_recipient(session: Session, workspace: Workspace, text_: str) -> str:
+    """The SCIM id of the live member named by ``text_`` (its SCIM id or its userName, any
+    case); UnknownMember otherwise."""
+    wanted = text_.strip()
+    found = session.scalar(select(Member.id).where(
+        Member.workspace_id == workspace.id, Member.removed_at.is_(None),
+        (Member.id == wanted) | (Member.user_name_lower == wanted.lower())).limit(1))
+    if found is None:
+        raise UnknownMember(f"No member {wanted!r} in this workspace to hand them to.")
+    return str(found)
+
+
 @dataclass(frozen=True)
 class Transferred:
     """What a transfer moved."""

@@ -225,3 +225,23 @@ def member_role(session: Session, workspace: Workspace, member_id: str) -> dict[
 
 class UnknownMemberRole(WorkspaceError):
     """No live member with this id in the workspace."""
+
+
+def roles_of(session: Session, workspace: Workspace, member_ids: Sequence[str]) -> dict[str, str]:
+    """The role of each of ``member_ids`` (one page of the members list)."""
+    return store.roles_of(session, workspace.id, member_ids)
+
+
+MAPPING_PAGE = 500
+"""Groups offered on the role mapping page (by displayName; mapped ones are always listed)."""
+
+
+def mapping_choices(session: Session, workspace: Workspace) -> tuple[list[tuple[str, str, str | None]], bool]:
+    """The groups the mapping page lists (its first ``MAPPING_PAGE`` by name plus every mapped
+    one) as (id, displayName, role), and whether the workspace has more groups than listed."""
+    listed = store.groups_page(session, workspace.id, MAPPING_PAGE + 1)
+    more = len(listed) > MAPPING_PAGE
+    shown = {group_id: (group_id, name, role) for group_id, name, role in listed[:MAPPING_PAGE]}
+    for group_id, name, role in store.mapped_groups(session, workspace.id):
+        shown.setdefault(group_id, (group_id, name, role))
+    return sorted(shown.values(), key=lambda g: (g[1].lower(), g[0])), more

@@ -154,3 +154,20 @@ def group_roles_of(session: Session, member_id: str) -> list[str]:
         .where(GroupMember.user_id == member_id, ScimGroup.role.is_not(None))
     )
     return sorted({str(role) for role in rows}, key=lambda role: -RANK.get(role, 0))
+
+
+def roles_of(session: Session, workspace_id: str, member_ids: Sequence[str]) -> dict[str, str]:
+    """member id -> role, for one page of members."""
+    if not member_ids:
+        return {}
+    rows = session.execute(select(Member.id, Member.role).where(Member.workspace_id == workspace_id,
+                                                                 Member.id.in_(list(member_ids))))
+    return {member_id: role for member_id, role in rows}
+
+
+def groups_page(session: Session, workspace_id: str, limit: int) -> list[tuple[str, str, str | None]]:
+    """(id, displayName, role) of the workspace's first ``limit`` groups by displayName."""
+    rows = session.execute(select(ScimGroup.id, ScimGroup.display_name, ScimGroup.role)
+                           .where(ScimGroup.workspace_id == workspace_id)
+                           .order_by(ScimGroup.display_name_lower, ScimGroup.id).limit(limit))
+    return [tuple(row) for row in rows]  # type: ignore[misc]
