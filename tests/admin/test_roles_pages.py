@@ -1,0 +1,90 @@
+"""The Roles and Recently removed admin pages over HTTP, on SQLite and PostgreSQL (issue 16):
+the mapping's preview saves nothing, saving follows, a save removing the last admin is a 409
+page; the member pages show the role as managed by the identity provider with no local change;
+restore, transfer, deletion policy and seat limit through their forms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.admin.client import AdminClient, signed_in
+from tests.http.test_leaving import owned
+from tests.http.test_roles import group, role
+from tests.support import Tenant, admin_client
+
+
+@pytest.fixture
+def page(tenant: Tenant) -> Iterator[AdminClient]:
+    client = signed_in(tenant)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def api(tenant: Tenant) -> Iterator[httpx.Client]:
+    with admin_client(tenant) as client:
+        yield client
+
+
+def test_mapping_preview_then_save(tenant: Tenant, page: AdminClient, api: httpx.Client) -> None:
+    a = tenant.create_user("amy@example.com")["id"]
+    g = group(tenant, "Leads", a)
+    shown = page.get("/admin/roles")
+    assert shown.status_code == 200 and "Leads" in shown.text
+    assert "managed by your identity provider" in shown.text
+    form = {"default_role": "member", "source": "groups", f"role:{g}": "admin"}
+    preview = page.post("/admin/roles", {**form, "action": "preview"})
+    assert preview.status_code == 200
+    assert "1 member would change role" in preview.text and "amy@example.com" in preview.text
+    assert role(api, a) == "member"
+    saved = page.post("/admin/roles", {**form, "action": "save"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/admin/roles?done=roles"
+    assert role(api, a) == "admin"
+    refused = page.post("/admin/roles", {"default_role": "member", "source": "groups", "action": "save"})
+    assert refused.status_code == 409 and "without an admin" in refused.text
+    assert role(api, a) == "admin"
+    bad = page.post("/admin/roles", {"default_role": "owner", "source": "groups", "action": "save"})
+    assert bad.status_code == 400
+
+
+def test_member_pages_show_the_role_and_offer_no_local_change(tenant: Tenant, page: AdminClient) -> None:
+    user = tenant.create_user("bo@example.com", roles=[{"value": "Editor"}])
+    listed = page.get("/admin/members")
+    assert re.search(r'data-label="Role"[^>]*>editor<', listed.text)
+    assert "1 pending" in listed.text
+    detail = page.get(f"/admin/members/{user['id']}")
+    assert "<strong>editor</strong> — managed by your identity provider" in detail.text
+    assert 'name="role' not in detail.text  # no role field to change locally
+
+
+def test_removed_page_restore_and_transfer(tenant: Tenant, page: AdminClient, api: httpx.Client) -> None:
+    gone = tenant.create_user("cal@example.com")
+    heir = tenant.create_user("dot@example.com")
+    owned(api, gone["id"])
+    assert tenant.delete(f"/Users/{gone['id']}").status_code == 204
+    listed = page.get("/admin/removed")
+    assert "cal@example.com" in listed.text and "2 chats, 1 agent" in listed.text
+    moved = page.post(f"/admin/removed/{gone['id']}/transfer", {"to": "DOT@example.com"})
+    assert moved.status_code == 303
+    assert api.get(f"/members/{heir['id']}/owned").json()["chats"] == 2
+    assert page.post(f"/admin/removed/{gone['id']}/transfer", {"to": "nobody@example.com"}).status_code == 404
+    restored = page.post(f"/admin/removed/{gone['id']}/restore")
+    assert restored.status_code == 303
+    assert restored.headers["location"].startswith(f"/admin/members/{gone['id']}")
+    assert tenant.get(f"/Users/{gone['id']}").status_code == 200
+    assert page.post(f"/admin/removed/{gone['id']}/restore").status_code == 404
+
+
+def test_policy_and_seat_limit_forms(tenant: Tenant, page: AdminClient, api: httpx.Client) -> None:
+    assert page.post("/admin/removed/policy", {"policy": "purge", "days": "7"}).status_code == 303
+    assert page.post("/admin/members/seats", {"limit": "5"}).status_code == 303
+    saved = api.get("/settings").json()
+    assert saved == {"deletion_policy": "purge", "removal_keep_days": 7, "seat_limit": 5}
+    assert page.post("/admin/members/seats", {"limit": ""}).status_code == 303
+    assert api.get("/settings").json()["seat_limit"] is None
+    assert page.post("/admin/removed/policy", {"policy": "archive", "days": "7"}).status_code == 400
+    assert page.post("/admin/members/seats", {"limit": "0"}).status_code == 400
