@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from scimgate.services import owned
 from scimgate.storage.db import transaction
@@ -148,7 +148,8 @@ def test_flagged_entra_patch_with_lower_case_ops_changes_domain(live_server: Liv
 
 def test_every_identity_change_keeps_owned_rows_and_delete_removes_them(live_server: LiveServer) -> None:
     """Email change, deactivate, reactivate, rename, PUT and domain change keep the rows attached
-    to the same id; DELETE removes chats, agents and memberships (FK cascade; docs/decisions.md)."""
+    to the same id; DELETE keeps them in Recently removed, or under the purge policy removes chats,
+    agents and memberships (FK cascade; docs/decisions.md, "Roles and leaving")."""
     tenant = make_tenant(live_server, domains=("old.example", "new.example"))
     alice = provision_alice(tenant)
     member = f"/Users/{alice['id']}"
@@ -172,6 +173,17 @@ def test_every_identity_change_keeps_owned_rows_and_delete_removes_them(live_ser
     assert snapshot(tenant, alice["id"]) == before
     patch(*entra_domain_change("alice@old.example")["Operations"])
 
+    # DELETE under the default "keep" policy: out of SCIM and its groups, what it owns kept in
+    # Recently removed (services.leaving); the purge policy deletes it with what it owns.
+    assert tenant.delete(member).status_code == 204
+    assert snapshot(tenant, alice["id"]) == Owned(before.chats, before.agents, set())
+    assert tenant.get(member).status_code == 404
+    with tenant.server.sessions.begin() as session:
+        session.execute(update(Workspace).where(Workspace.id == tenant.workspace_id)
+                        .values(deletion_policy="purge"))
+    again = tenant.post("/Users?aadOptscim062020", json=entra_user("alice@new.example"), headers=ENTRA)
+    assert again.status_code == 201 and again.json()["id"] == alice["id"]  # same externalId: restored
+    assert snapshot(tenant, alice["id"]) == Owned(before.chats, before.agents, set())
     assert tenant.delete(member).status_code == 204
     assert snapshot(tenant, alice["id"]) == Owned(0, 0, set())
     assert tenant.get(member).status_code == 404
