@@ -520,8 +520,7 @@ def restore_removed(admin: Admin, state: State, _csrf: Csrf, member_id: str) -> 
     try:
         with in_workspace("removed member"), transaction(state.sessions) as db:
             workspace = workspaces.find_workspace(db, admin.workspace_id)
-            member = leaving.get_removed(db, workspace, member_id, lock=True)
-            rejoined = leaving.restore(db, workspace, member, with_groups=True)
+            _, rejoined = leaving.restore(db, workspace, member_id, with_groups=True)
             leaving.admin_record(db, workspace.id, "RESTORE", member_id,
                                  f"restored by admin {admin.admin_id}; rejoined {len(rejoined)} groups")
     except ScimError as exc:

@@ -341,8 +341,7 @@ def restore_member(member_id: str, admin: Admin, state: State) -> JSONResponse:
     try:
         with transaction(state.sessions) as session:
             workspace = workspaces.find_workspace(session, admin.workspace.id)
-            member = leaving.get_removed(session, workspace, member_id, lock=True)
-            rejoined = leaving.restore(session, workspace, member, with_groups=True)
+            member, rejoined = leaving.restore(session, workspace, member_id, with_groups=True)
             leaving.admin_record(session, workspace.id, "RESTORE", member_id,
                                  f"restored by {admin.actor}; rejoined {len(rejoined)} groups")
             role = member.role

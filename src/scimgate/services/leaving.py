@@ -77,21 +77,25 @@ def find_returning(session: Session, workspace: Workspace, document: dict[str, A
                               restore_window_start(workspace))
 
 
-def restore(session: Session, workspace: Workspace, member: Member, *, with_groups: bool) -> list[str]:
-    """Bring ``member`` back from Recently removed under its SCIM id: it takes a seat
+def restore(session: Session, workspace: Workspace, member_id: str, *,
+            with_groups: bool) -> tuple[Member, list[str]]:
+    """Bring member ``member_id`` back from Recently removed under its SCIM id: it takes a seat
     (seats.SeatLimitReached) and its userName back (UniquenessException when another member
     holds it now); with ``with_groups`` it rejoins the groups of ``removed_groups`` that still
-    exist (each gets a new version). Its role is brought up to date. Returns the rejoined group ids."""
+    exist (each gets a new version). Its role is brought up to date. Locks the groups before the
+    member (the lock order of storage.groups). Returns the member and the rejoined group ids;
+    UnknownMember for an id not in Recently removed."""
+    group_ids = list(get_removed(session, workspace, member_id).removed_groups or []) if with_groups else []
+    rejoined = group_store.existing_groups(session, workspace.id, group_ids) if group_ids else []
+    member = get_removed(session, workspace, member_id, lock=True)
     if member.active:
         seats.take_seat(session, workspace)
-    group_ids = list(member.removed_groups or []) if with_groups else []
     store.mark_restored(session, member)
-    rejoined = group_store.existing_groups(session, workspace.id, group_ids) if group_ids else []
     for group_id in rejoined:
         group_store.insert_rows(session, workspace.id, group_id, {member.id: "User"})
     group_store.touch_groups(session, rejoined)
     _fresh_role(session, workspace, member)
-    return rejoined
+    return member, rejoined
 
 
 def restore_by_post(session: Session, workspace: Workspace, member: Member, document: dict[str, Any]) -> None:

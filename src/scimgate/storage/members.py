@@ -183,7 +183,9 @@ def load_removed(session: Session, workspace_id: str, member_id: str, *, lock: b
     with ``lock``), else None."""
     statement = select(Member).where(Member.workspace_id == workspace_id, Member.id == member_id,
                                      Member.removed_at.is_not(None))
-    return session.scalar(statement.with_for_update() if lock else statement)
+    if lock:  # re-read under the lock, also when the row is already in the session
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(statement)
 
 
 def find_removed(session: Session, workspace_id: str, user_name: str, external_id: str | None,
