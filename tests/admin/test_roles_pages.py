@@ -77,6 +77,8 @@ def test_removed_page_restore_and_transfer(tenant: Tenant, page: AdminClient, ap
     assert restored.headers["location"].startswith(f"/admin/members/{gone['id']}")
     assert tenant.get(f"/Users/{gone['id']}").status_code == 200
     assert page.post(f"/admin/removed/{gone['id']}/restore").status_code == 404
+    log = page.get("/admin/log")
+    assert log.status_code == 200 and "TRANSFER" in log.text and "RESTORE" in log.text
 
 
 def test_policy_and_seat_limit_forms(tenant: Tenant, page: AdminClient, api: httpx.Client) -> None:
