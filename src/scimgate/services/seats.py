@@ -59,8 +59,9 @@ def counts(session: Session, workspace: Workspace) -> SeatCounts:
         (signed_in, "active"),
         else_="pending",
     )
-    rows = dict(session.execute(select(state, func.count()).where(Member.workspace_id == workspace.id)
-                                .group_by(state)).all())
+    statement = select(state, func.count()).where(Member.workspace_id == workspace.id).group_by(state)
+    found = session.execute(statement)
+    rows: dict[str, int] = {str(name): int(count) for name, count in found}
     return SeatCounts(rows.get("pending", 0), rows.get("active", 0), rows.get("deactivated", 0),
                       rows.get("removed", 0), workspace.seat_limit)
 
