@@ -24,6 +24,7 @@ from scimgate.http.errors import install_error_handlers
 from scimgate.http.group_routes import router as group_router
 from scimgate.http.metrics import MetricsMiddleware, forget_this_worker
 from scimgate.http.middleware import EdgeMiddleware
+from scimgate.http.openapi import router as openapi_router
 from scimgate.http.ops_routes import router as ops_router
 from scimgate.http.scim_routes import router as scim_router
 from scimgate.http.surfaces import register_surface
@@ -71,8 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router,
-                         sso_router]
+    app.state.routers = [openapi_router, scim_router, admin_pages_router, admin_api_router, group_router,
+                         ops_router, sso_router]
+    app.include_router(openapi_router)  # before the admin API's catch-all route
     app.include_router(scim_router)
     install_admin_pages(app)
     app.include_router(admin_api_router)
