@@ -21,6 +21,7 @@ from scimgate.http.admin_api import failure_response as admin_api_failure
 from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
+from scimgate.http.events_api import router as events_api_router
 from scimgate.http.group_routes import router as group_router
 from scimgate.http.metrics import MetricsMiddleware, forget_this_worker
 from scimgate.http.middleware import EdgeMiddleware
@@ -71,10 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router,
-                         sso_router]
+    app.state.routers = [scim_router, admin_pages_router, events_api_router, admin_api_router, group_router,
+                         ops_router, sso_router]
     app.include_router(scim_router)
     install_admin_pages(app)
+    app.include_router(events_api_router)  # before the admin API's catch-all route
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)
