@@ -16,6 +16,7 @@ from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
 from scimgate.config import Settings, resolve_secret_key
+from scimgate.events.deliverer import Deliverer
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
 from scimgate.http.admin_api import failure_response as admin_api_failure
 from scimgate.http.admin_api import router as admin_api_router
@@ -55,7 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "(or `make serve`, which does it) and start again."
             )
         journal.start()
+        deliverer = None
+        if settings.webhook_deliverer:
+            deliverer = Deliverer(sessions, app.state.scimgate.readers, settings)
+        if deliverer is not None:
+            deliverer.start()  # webhooks go out off the request path (events.deliverer)
         yield
+        if deliverer is not None:
+            deliverer.stop()
         journal.close()  # the reads' audit rows still waiting (services.audit_journal)
         engine.dispose()
         forget_this_worker()

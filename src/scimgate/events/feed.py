@@ -68,6 +68,11 @@ def read_page(session: Session, workspace_id: str, after: str | None, limit: int
     return Page([envelope(row) for row in shown], next_cursor, len(rows) > limit)
 
 
+def end_cursor(session: Session, workspace_id: str) -> str:
+    """The cursor after the workspace's newest event (to follow from now on)."""
+    return cursor.encode(store.last_seq(session, workspace_id))
+
+
 def _check_retained(session: Session, workspace_id: str, after_seq: int) -> None:
     oldest = store.oldest_seq(session, workspace_id)
     newest = store.last_seq(session, workspace_id)
