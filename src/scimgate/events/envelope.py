@@ -14,8 +14,9 @@ from scimgate.events import cursor
 from scimgate.storage.models import Event
 
 
-def envelope(event: Event) -> dict[str, Any]:
-    """The event as clients see it; ``occurred_at`` is UTC ISO 8601 with a ``Z``, milliseconds."""
+def envelope(event: Event | Any) -> dict[str, Any]:
+    """The event (a models.Event or a row with its columns) as clients see it; ``occurred_at``
+    is UTC ISO 8601 with a ``Z``, milliseconds."""
     occurred = event.occurred_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return {
         "id": event.id,

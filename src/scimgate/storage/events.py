@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session
 
 from scimgate.storage.models import Event, EventCounter
 
-INSERT_BATCH = 500  # rows per multi-row INSERT: 10 columns each, far below SQLite's 32,766 parameters
 PURGE_BATCH = 5000
-_EVENT_TABLE = Event.metadata.tables[Event.__tablename__]
+_INSERT = insert(Event.metadata.tables[Event.__tablename__])
 
 
 def allocate(session: Session, workspace_id: str, count: int) -> int:
@@ -42,20 +41,24 @@ def allocate(session: Session, workspace_id: str, count: int) -> int:
 
 
 def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert event rows (columns of models.Event) as multi-row INSERTs of ``INSERT_BATCH``."""
-    connection = session.connection()
-    for start in range(0, len(rows), INSERT_BATCH):
-        connection.execute(insert(_EVENT_TABLE).values(list(rows[start:start + INSERT_BATCH])))
+    """Insert event rows (columns of models.Event): one row with a prepared INSERT, more as an
+    executemany, which SQLAlchemy sends to PostgreSQL as multi-row INSERTs of up to 1,000 rows
+    ("insertmanyvalues") and SQLite runs natively; a statement built with ``.values(rows)``
+    instead would be compiled anew for every batch, which costs more than the rows."""
+    if rows:
+        session.connection().execute(_INSERT, list(rows))
 
 
 def page(session: Session, workspace_id: str, after_seq: int, limit: int,
-         types: Sequence[str] = ()) -> list[Event]:
+         types: Sequence[str] = ()) -> list[Any]:
     """Up to ``limit`` events of the workspace with ``seq > after_seq``, in seq order, of
-    ``types`` when given (the (workspace_id, seq) or (workspace_id, type, seq) index)."""
-    statement = select(Event).where(Event.workspace_id == workspace_id, Event.seq > after_seq)
+    ``types`` when given (the (workspace_id, seq) or (workspace_id, type, seq) index). Rows
+    with the columns of models.Event as attributes (Core rows: no ORM identity work per row)."""
+    table = Event.__table__
+    statement = select(table).where(table.c.workspace_id == workspace_id, table.c.seq > after_seq)
     if types:
-        statement = statement.where(Event.type.in_(list(types)))
-    return list(session.scalars(statement.order_by(Event.seq).limit(limit)))
+        statement = statement.where(table.c.type.in_(list(types)))
+    return list(session.execute(statement.order_by(table.c.seq).limit(limit)))
 
 
 def last_seq(session: Session, workspace_id: str) -> int:

@@ -29,8 +29,7 @@ from sqlalchemy.orm import Session
 from scimgate.storage.models import Event, WebhookDelivery, WebhookEndpoint, utcnow
 
 FAN_OUT_BATCH = 1000
-_DELIVERY_TABLE = WebhookDelivery.metadata.tables[WebhookDelivery.__tablename__]
-_INSERT_BATCH = 500
+_INSERT_DELIVERY = insert(WebhookDelivery.metadata.tables[WebhookDelivery.__tablename__])
 _TO_ENDPOINT = WebhookEndpoint.id == WebhookDelivery.endpoint_id
 
 
@@ -92,10 +91,10 @@ def fan_out(session: Session, endpoint_id: str, limit: int = FAN_OUT_BATCH) -> i
 
 
 def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Multi-row INSERTs of delivery rows."""
-    connection = session.connection()
-    for start in range(0, len(rows), _INSERT_BATCH):
-        connection.execute(insert(_DELIVERY_TABLE).values(list(rows[start:start + _INSERT_BATCH])))
+    """Insert delivery rows as one executemany (multi-row INSERTs on PostgreSQL, see
+    storage.events.insert_rows)."""
+    if rows:
+        session.connection().execute(_INSERT_DELIVERY, list(rows))
 
 
 def _due(now: datetime) -> Any:
