@@ -35,7 +35,8 @@ def _bulk_events(tenant: Tenant, count: int) -> None:
         now = utcnow()
         store.insert_rows(session, [
             {"id": str(uuid.uuid4()), "workspace_id": tenant.workspace_id, "seq": first + n,
-             "occurred_at": now, "type": "member.updated" if n % 10 else "member.created", "actor": "system", "actor_id": None,
+             "occurred_at": now, "type": "member.updated" if n % 10 else "member.created",
+             "actor": "system", "actor_id": None,
              "resource_type": "User", "resource_id": f"u{n}", "data": {"n": n}}
             for n in range(count)
         ])
