@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,16 +27,27 @@ PURGE_BATCH = 5000
 _INSERT = insert(Event.metadata.tables[Event.__tablename__])
 
 
+def _upsert(dialect_insert: Any) -> Any:
+    """``INSERT (workspace, n) ... ON CONFLICT DO UPDATE SET last_seq = last_seq + n RETURNING
+    last_seq``, built once per dialect (a statement built per call costs more than running it)."""
+    table = EventCounter.__table__
+    statement = dialect_insert(table).values(workspace_id=bindparam("workspace_id"),
+                                             last_seq=bindparam("count"))
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.workspace_id],
+        set_={"last_seq": table.c.last_seq + statement.excluded.last_seq},
+    ).returning(table.c.last_seq)
+
+
+_UPSERTS = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+
+
 def allocate(session: Session, workspace_id: str, count: int) -> int:
     """Reserve ``count`` (>= 1) sequence numbers for the workspace; returns the first. Locks the
     workspace's counter row until commit on PostgreSQL (see the module docstring)."""
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert(EventCounter) if dialect == "postgresql" else sqlite_insert(EventCounter)
-    statement = upsert.values(workspace_id=workspace_id, last_seq=count).on_conflict_do_update(
-        index_elements=[EventCounter.workspace_id],
-        set_={"last_seq": EventCounter.last_seq + count},
-    ).returning(EventCounter.last_seq)
-    last = int(session.execute(statement).scalar_one())
+    statement = _UPSERTS[session.get_bind().dialect.name]
+    last = int(session.connection().execute(statement, {"workspace_id": workspace_id, "count": count})
+               .scalar_one())
     return last - count + 1
 
 
