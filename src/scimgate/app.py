@@ -15,12 +15,15 @@ from fastapi import FastAPI
 from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
+from scimgate.admin.webhook_routes import router as webhook_pages_router
 from scimgate.config import Settings, resolve_secret_key
+from scimgate.events.deliverer import Deliverer
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
 from scimgate.http.admin_api import failure_response as admin_api_failure
 from scimgate.http.admin_api import router as admin_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
+from scimgate.http.events_api import router as events_api_router
 from scimgate.http.group_routes import router as group_router
 from scimgate.http.metrics import MetricsMiddleware, forget_this_worker
 from scimgate.http.middleware import EdgeMiddleware
@@ -55,7 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "(or `make serve`, which does it) and start again."
             )
         journal.start()
+        deliverer = None
+        if settings.webhook_deliverer:
+            deliverer = Deliverer(sessions, app.state.scimgate.readers, settings)
+        if deliverer is not None:
+            deliverer.start()  # webhooks go out off the request path (events.deliverer)
         yield
+        if deliverer is not None:
+            deliverer.stop()
         journal.close()  # the reads' audit rows still waiting (services.audit_journal)
         engine.dispose()
         forget_this_worker()
@@ -72,11 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [openapi_router, scim_router, admin_pages_router, admin_api_router, group_router,
-                         ops_router, sso_router]
+    app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_pages_router,
+                         events_api_router, admin_api_router, group_router, ops_router, sso_router]
     app.include_router(openapi_router)  # before the admin API's catch-all route
     app.include_router(scim_router)
+    app.include_router(webhook_pages_router)  # before the admin pages' catch-all route
     install_admin_pages(app)
+    app.include_router(events_api_router)  # before the admin API's catch-all route
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from scimgate.cli_admin import admin_app, audit_app, retention_app
 from scimgate.cli_database import unit_of_work
 from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
+from scimgate.cli_events import events_app, webhook_app
 from scimgate.cli_simulate import app as simulate_app
 from scimgate.cli_sso import sso_app
 from scimgate.config import Settings
@@ -37,6 +38,8 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(retention_app, name="retention")
 app.add_typer(sso_app, name="sso")
+app.add_typer(events_app, name="events")
+app.add_typer(webhook_app, name="webhook")
 
 
 

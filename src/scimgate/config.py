@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     - ``token_cache_seconds``: how long a worker reuses a SCIM token's resolution (0 to 2; 0 =
       look it up on every request); a change made on another worker or process holds within it.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
+    - ``event_retention_days``: how long events (and cursors into them) are kept (``scimgate events
+      purge``; the deliverer also purges hourly).
+    - ``webhook_allow_private`` (``SCIMGATE_WEBHOOK_ALLOW_PRIVATE``): allow webhook URLs on
+      loopback, private and link-local addresses and plain http (development and tests only).
+    - ``webhook_deliverer``: run a webhook deliverer inside each server worker (else run
+      ``scimgate events deliver``); ``webhook_poll_seconds``: how often it looks for work that
+      another process committed; ``webhook_retry_schedule``: the delays in seconds between
+      attempts (a delivery is given up, and its endpoint disabled, after the last);
+      ``webhook_timeout_seconds``: the whole of one attempt's HTTP exchange.
     - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
       single-machine install is safe without configuration and no default key exists.
@@ -61,6 +70,12 @@ class Settings(BaseSettings):
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0
+    event_retention_days: int = Field(default=30, ge=1, le=3650)
+    webhook_allow_private: bool = False
+    webhook_deliverer: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0.0, le=30.0)
     secret_key: str = ""
     secret_key_file: str = "./var/secret_key"
     log_json: bool = True

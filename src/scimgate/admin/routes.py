@@ -24,6 +24,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from scimgate.admin import forms, new_token
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
+from scimgate.events import outbox
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, State
 from scimgate.http.surfaces import error_headers, register_surface
@@ -334,6 +335,7 @@ def set_sync(request: Request, admin: Admin, state: State, _csrf: Csrf, switch: 
                             consequence=CUTS_OFF[switch][1], button="Turn it off",
                             fields={"switch": switch, "active": "off"})
     with transaction(state.sessions) as db:
+        outbox.act_as(db, "admin", admin.admin_id)  # workspace.sync_changed names the admin
         setters[switch](db, workspaces.find_workspace(db, admin.workspace_id), active == "on")
     return see_other("/admin/security?done=sync#sync")
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from scimgate.events import outbox
 from scimgate.http.deps import AppState
 from scimgate.scim.errors import ConflictException, ScimError
 from scimgate.services import audit
@@ -76,6 +77,7 @@ def execute(
     read = state.journal is not None and is_read(record)
 
     def unit(session: Session) -> T:
+        outbox.act_as(session, record.client)  # the events of a write name Entra, Okta or "scim"
         result = operation(session)
         if id_of is not None:
             record.resource_id = id_of(result)

@@ -134,5 +134,6 @@ def patch_group(group_id: str, request: Request, caller: GroupCaller, state: Sta
 @router.delete("/Groups/{group_id}")
 def delete_group(group_id: str, caller: GroupCaller, state: State, if_match: IfMatch = None) -> Response:
     execute(state, caller.audit, "Group", 204,
-            lambda s: groups.delete_group(s, caller.workspace, group_id, if_match), resource_id=group_id)
+            lambda s: groups.delete_group(s, caller.workspace, group_id, if_match, caller.base_url),
+            resource_id=group_id)
     return Response(status_code=204)

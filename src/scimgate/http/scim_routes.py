@@ -154,7 +154,8 @@ def patch_user(member_id: str, request: Request, caller: Caller, state: State, b
 @router.delete("/Users/{member_id}")
 def delete_user(member_id: str, caller: Caller, state: State, if_match: IfMatch = None) -> Response:
     execute(state, caller.audit, "User", 204,
-            lambda s: members.delete_user(s, caller.workspace, member_id, if_match), resource_id=member_id)
+            lambda s: members.delete_user(s, caller.workspace, member_id, if_match, caller.base_url),
+            resource_id=member_id)
     return Response(status_code=204)
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from scimgate.events import catalogue, outbox
 from scimgate.scim.errors import InvalidValueException
 from scimgate.services.dns_verification import (
     DnsCheck,
@@ -300,6 +301,7 @@ def verify_by_operator(session: Session, workspace: Workspace, name: str, reason
         domain.verified_at = utcnow()
         domain.verified_by = "operator"
         domain.verified_detail = f"by {operator}: {reason.strip()}"
+        _emit_verified(session, domain)
     return domain
 
 
@@ -341,7 +343,16 @@ def verify_by_dns(sessions: sessionmaker[Session], workspace_id: str, name: str,
             domain.verified_at = utcnow()
             domain.verified_by = "dns"
             domain.verified_detail = f"by {actor}: TXT record found at {check.matched_name}"
+            _emit_verified(session, domain)
     return DnsVerification(domain, check)
+
+
+def _emit_verified(session: Session, domain: EmailDomain) -> None:
+    """``domain.verified`` (events.catalogue); the resource id is the domain's name."""
+    assert domain.verified_at is not None
+    outbox.emit(session, domain.workspace_id, catalogue.DOMAIN_VERIFIED, "Domain", domain.name,
+                {"name": domain.name, "display_name": display_domain(domain.name),
+                 "verified_by": domain.verified_by, "verified_at": domain.verified_at.isoformat()})
 
 
 def _check_unclaimed(session: Session, domain: EmailDomain) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from scimgate.events import catalogue, outbox
 from scimgate.scim.errors import InvalidValueException, NotFoundException
 from scimgate.scim.params import ListQuery
 from scimgate.scim.patch import MemberPlan, apply_patch
@@ -104,9 +105,11 @@ def _member_plan(body: dict[str, Any], document: dict[str, Any], resource_id: st
 
 
 def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan) -> int:
-    """Apply ``plan`` (clear, remove, add: see MemberPlan) to ``group``'s rows; returns how many
-    rows changed. Raises InvalidValueException, before changing anything, for an id that is not
-    a User or Group of the workspace, a ``type`` that does not match the id, or a cycle."""
+    """Apply ``plan`` (clear, remove, add: see MemberPlan) to ``group``'s rows and emit one
+    ``group.member_removed`` / ``group.member_added`` per row that went / came (in the
+    transaction, events.outbox); returns how many rows changed. Raises InvalidValueException,
+    before changing anything, for an id that is not a User or Group of the workspace, a ``type``
+    that does not match the id, or a cycle."""
     kinds = store.kinds_of(session, workspace.id, [member["value"] for member in plan.add])
     unknown = [member["value"] for member in plan.add if member["value"] not in kinds]
     if unknown:
@@ -127,15 +130,17 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
                 detail=f"Adding these groups to group {group.id} would make it a member of itself "
                 "(nested group cycle); no member was changed."
             )
-    changed = 0
+    removed: store.Removed = []
+    added: dict[str, str] = {}
     add_ids = [member["value"] for member in plan.add]
     if plan.clear:
-        changed += store.delete_members_except(session, group, add_ids)
+        removed += store.delete_members_except(session, group, add_ids)
     if plan.remove:
-        changed += store.delete_members(session, group, plan.remove)
+        removed += store.delete_members(session, group, plan.remove)
     if plan.add:
-        changed += store.insert_missing(session, group, {m: kinds[m] for m in add_ids})
-    return changed
+        added = store.insert_missing(session, group, {m: kinds[m] for m in add_ids})
+    _emit_membership(session, group, removed, added)
+    return len(removed) + len(added)
 
 
 def _roles_follow(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan | None,
@@ -151,13 +156,45 @@ def _roles_follow(session: Session, workspace: Workspace, group: ScimGroup, plan
         roles.recompute(session, workspace, ids)
 
 
-def _save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
-    """Store a changed document; a new displayName also gives the groups that contain this one
-    a new version (their ``members[].display`` changed)."""
-    renamed = document.get("displayName") != group.document.get("displayName")
+def _emit_membership(session: Session, group: ScimGroup, removed: store.Removed,
+                     added: dict[str, str]) -> None:
+    summary = catalogue.group_summary(group.id, group.display_name)
+    changes = ((catalogue.GROUP_MEMBER_REMOVED, removed), (catalogue.GROUP_MEMBER_ADDED, list(added.items())))
+    for event_type, rows in changes:
+        outbox.emit_many(session, group.workspace_id, event_type, "Group", group.id,
+                         [{"group": summary, "member": {"id": member_id, "type": kind}}
+                          for member_id, kind in rows])
+
+
+def emit_left_containing(session: Session, workspace_id: str, member_id: str, kind: str,
+                         group_ids: list[str]) -> None:
+    """``group.member_removed`` for each group in ``group_ids`` that contained ``member_id`` (a
+    ``User`` or ``Group`` being deleted: the database's cascade removes those rows)."""
+    names = store.display_names(session, workspace_id, group_ids)
+    for group_id in group_ids:
+        outbox.emit(session, workspace_id, catalogue.GROUP_MEMBER_REMOVED, "Group", group_id,
+                    {"group": catalogue.group_summary(group_id, names.get(group_id, "")),
+                     "member": {"id": member_id, "type": kind}})
+
+
+def _representation(group: ScimGroup, base_url: str) -> dict[str, Any]:
+    """The group as events carry it: its SCIM representation without ``members``."""
+    return to_scim(group_schema(), store.stored(group), base_url, {"members": None})
+
+
+def _save(session: Session, group: ScimGroup, document: dict[str, Any], base_url: str) -> None:
+    """Store a changed document and emit ``group.updated``; a new displayName also gives the
+    groups that contain this one a new version (their ``members[].display`` changed)."""
+    before = group.document
+    renamed = document.get("displayName") != before.get("displayName")
     store.save(session, group, document)
     if renamed:
         store.touch_containing(session, group.workspace_id, group.id)
+    paths = catalogue.changed_paths(before, document)
+    outbox.emit(session, group.workspace_id, catalogue.GROUP_UPDATED, "Group", group.id,
+                {"resource": _representation(group, base_url), "changed": paths,
+                 "before": {p: catalogue.value_at(before, p) for p in paths},
+                 "after": {p: catalogue.value_at(document, p) for p in paths}})
 
 
 def create_group(session: Session, workspace: Workspace, body: Any, base_url: str,
@@ -166,7 +203,9 @@ def create_group(session: Session, workspace: Workspace, body: Any, base_url: st
     displayName exists (any case); 400 ``invalidValue`` for a bad value or an unknown member."""
     document = _document(body)
     group = store.insert_group(session, workspace.id, document)
-    _apply_members(session, workspace, group, _member_plan(body, document, group.id))  # new: unmapped
+    outbox.emit(session, workspace.id, catalogue.GROUP_CREATED, "Group", group.id,
+                {"resource": _representation(group, base_url)})
+    _apply_members(session, workspace, group, _member_plan(body, document, group.id))
     return _written(session, group, base_url, projection)
 
 
@@ -205,7 +244,7 @@ def replace_group(session: Session, workspace: Workspace, group_id: str, body: A
     changed = _apply_members(session, workspace, group, plan)
     _roles_follow(session, workspace, group, plan, changed)
     if document != group.document:
-        _save(session, group, document)
+        _save(session, group, document, base_url)
     elif changed:
         store.touch(group)
     return _written(session, group, base_url, projection)
@@ -228,7 +267,7 @@ def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any
     changed = _apply_members(session, workspace, group, result.members) if result.members else 0
     _roles_follow(session, workspace, group, result.members, changed)
     if result.document != group.document:
-        _save(session, group, result.document)
+        _save(session, group, result.document, base_url)
     elif changed:
         store.touch(group)
     if projection is None:
@@ -236,15 +275,19 @@ def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any
     return _written(session, group, base_url, projection)
 
 
-def delete_group(session: Session, workspace: Workspace, group_id: str, if_match: str | None = None) -> None:
+def delete_group(session: Session, workspace: Workspace, group_id: str, if_match: str | None = None,
+                 base_url: str = "") -> None:
     """DELETE /Groups/{id} (RFC 7644 §3.6): the group and its membership rows go; its members
     (users and nested groups) stay; the groups it was nested in get a new version. Locks those
     groups before this one (storage.groups); a delete that lost a race to another is 404."""
     _load(session, workspace, group_id)
-    store.lock_containing(session, workspace.id, group_id)
+    parents = store.lock_containing(session, workspace.id, group_id)
     group = _load(session, workspace, group_id, lock=store.LOCK_DELETE)
     check_if_match(if_match, group.version)
     store.touch_containing(session, workspace.id, group.id)
+    emit_left_containing(session, workspace.id, group.id, "Group", parents)
+    outbox.emit(session, workspace.id, catalogue.GROUP_DELETED, "Group", group.id,
+                {"resource": _representation(group, base_url)})
     store.remove(session, group)
     if group.role is not None:  # its members lose the role it gave
         with roles.as_scim_error():

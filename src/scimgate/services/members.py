@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from scimgate.events import catalogue, outbox
 from scimgate.scim.errors import NotFoundException
 from scimgate.scim.params import ListQuery
 from scimgate.scim.patch import apply_patch
@@ -26,6 +27,7 @@ from scimgate.scim.schema import user_schema
 from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
 from scimgate.services import leaving, roles, seats, sessions
 from scimgate.services.domains import check_member_domains
+from scimgate.services.groups import emit_left_containing
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as group_store
 from scimgate.storage import members as store
@@ -67,8 +69,27 @@ def _end_sessions_if_inactive(session: Session, member: Member) -> None:
 
 
 def _written(session: Session, member: Member, base_url: str, projection: Projection) -> Written:
-    body = _render(member, base_url, _groups(session, member))
+    return _as_written(_render(member, base_url, _groups(session, member)), projection)
+
+
+def _as_written(body: dict[str, Any], projection: Projection) -> Written:
     return Written(projection.apply(body, user_schema()), body["meta"]["version"], body["meta"]["location"])
+
+
+def _changed(session: Session, member: Member, before: dict[str, Any], base_url: str,
+             projection: Projection) -> Written:
+    """After a stored change: the events it makes (events.catalogue.member_events), each with
+    the new representation, which is also the response's."""
+    body = _render(member, base_url, _groups(session, member))
+    after = member.document
+    for event_type in catalogue.member_events(before, after):
+        data: dict[str, Any] = {"resource": body}
+        if event_type == catalogue.MEMBER_UPDATED:
+            data = catalogue.member_update(body, before, after, catalogue.changed_paths(before, after))
+        elif event_type == catalogue.MEMBER_EMAIL_CHANGED:
+            data = {"resource": body, "before": catalogue.emails(before), "after": catalogue.emails(after)}
+        outbox.emit(session, member.workspace_id, event_type, "User", member.id, data)
+    return _as_written(body, projection)
 
 
 def _load(session: Session, workspace: Workspace, member_id: str, *, lock: str | None = None) -> Member:
@@ -125,12 +146,16 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
     if returning is not None:
         with roles.as_scim_error():
             leaving.restore_by_post(session, workspace, returning, document)
-        return _written(session, returning, base_url, projection)
+        body = _render(returning, base_url, _groups(session, returning))
+        outbox.emit(session, workspace.id, catalogue.MEMBER_CREATED, "User", returning.id, {"resource": body})
+        return _as_written(body, projection)
     if document["active"] is not False:
         seats.take_seat(session, workspace)
     member = store.insert(session, workspace.id, document)
     roles.after_member_write(session, workspace, member, was_admin=False, created=True)
-    return _written(session, member, base_url, projection)
+    body = _render(member, base_url, _groups(session, member))
+    outbox.emit(session, workspace.id, catalogue.MEMBER_CREATED, "User", member.id, {"resource": body})
+    return _as_written(body, projection)
 
 
 def get_user(session: Session, workspace: Workspace, member_id: str, base_url: str,
@@ -163,7 +188,9 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     document.setdefault("active", member.active)
     check_member_domains(session, workspace, document, member.document)
     if document != member.document:
+        before = member.document
         _write(session, workspace, member, document)
+        return _changed(session, member, before, base_url, projection)
     return _written(session, member, base_url, projection)
 
 
@@ -178,19 +205,29 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
                          replace_unmatched="create" if workspace.entra_replace_creates else "noTarget")
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
+        before = member.document
         _write(session, workspace, member, result.document)
+        return _changed(session, member, before, base_url, projection)
     return _written(session, member, base_url, projection)
 
 
-def delete_user(session: Session, workspace: Workspace, member_id: str, if_match: str | None = None) -> None:
+def delete_user(session: Session, workspace: Workspace, member_id: str, if_match: str | None = None,
+                base_url: str = "") -> None:
     """DELETE /Users/{id} (RFC 7644 §3.6): under the workspace's deletion policy the member goes
     to Recently removed or is purged with what it owns (services.leaving); either way it is
     gone from the SCIM view, its groups get a new version and its sessions end. Locks the
     member's groups before the member (the lock order of storage.groups); a delete that lost a
-    race to another delete is 404. Deleting the last admin is 400 ``mutability``."""
+    race to another delete is 404. Deleting the last admin is 400 ``mutability``. Emits
+    ``group.member_removed`` per group it was in, then ``member.deleted`` with its last
+    representation (``base_url`` makes its ``meta.location``)."""
     _load(session, workspace, member_id)
-    group_store.lock_containing(session, workspace.id, member_id)
+    containing = group_store.lock_containing(session, workspace.id, member_id)
     member = _load(session, workspace, member_id, lock=store.LOCK_DELETE)
-    _check_if_match(session, member, if_match)
+    groups = _groups(session, member)
+    if if_match is not None:
+        check_if_match(if_match, _version(member, groups))
+    last = _render(member, base_url, groups)
     with roles.as_scim_error():
         leaving.remove(session, workspace, member)
+    emit_left_containing(session, workspace.id, member.id, "User", containing)
+    outbox.emit(session, workspace.id, catalogue.MEMBER_DELETED, "User", member.id, {"resource": last})

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from scimgate.events import catalogue, outbox
 from scimgate.roles import RANK, ROLES, SOURCES, role_named, role_of_attribute
 from scimgate.scim.errors import MutabilityException
 from scimgate.services.workspaces import WorkspaceError
@@ -67,9 +68,11 @@ def as_scim_error() -> Iterator[None]:
 
 
 def role_changed(session: Session, workspace_id: str, change: RoleChange) -> None:
-    """The single place where a member's role change is announced: it will emit the
-    ``member.role_changed`` event once the events outbox exists (same transaction). Logs the
-    change (ids and role names only)."""
+    """The single place where a member's role change is announced: the ``member.role_changed``
+    event in the same transaction (events.outbox), and a log line (ids and role names only)."""
+    outbox.emit(session, workspace_id, catalogue.MEMBER_ROLE_CHANGED, "User", change.member_id,
+                {"member": {"id": change.member_id}, "before": change.old, "after": change.new,
+                 "active": change.active})
     log.info("member role changed", extra={"workspace_id": workspace_id, "member_id": change.member_id,
                                            "old_role": change.old, "new_role": change.new})
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scimgate.events import catalogue, outbox
 from scimgate.storage.models import Workspace
 
 
@@ -54,14 +55,27 @@ def list_workspaces(session: Session) -> list[Workspace]:
     return list(session.scalars(select(Workspace).order_by(Workspace.name_lower)))
 
 
+def _sync_changed(session: Session, workspace: Workspace, changed: str) -> None:
+    """``workspace.sync_changed`` with both switches as they are now (events.catalogue)."""
+    outbox.emit(session, workspace.id, catalogue.WORKSPACE_SYNC_CHANGED, "Workspace", workspace.id,
+                {"changed": [changed], "scim_sync_active": bool(workspace.scim_sync_active),
+                 "group_sync_active": bool(workspace.group_sync_active)})
+
+
 def set_scim_sync(session: Session, workspace: Workspace, active: bool) -> None:
-    """Turn "SCIM user sync active" on or off; off makes every SCIM request answer 403."""
-    workspace.scim_sync_active = active
+    """Turn "SCIM user sync active" on or off; off makes every SCIM request answer 403. A change
+    emits ``workspace.sync_changed``."""
+    if bool(workspace.scim_sync_active) != active:
+        workspace.scim_sync_active = active
+        _sync_changed(session, workspace, "scim_sync_active")
 
 
 def set_group_sync(session: Session, workspace: Workspace, active: bool) -> None:
-    """Turn "Group sync active" on or off; off makes /Groups answer 403 while /Users keeps working."""
-    workspace.group_sync_active = active
+    """Turn "Group sync active" on or off; off makes /Groups answer 403 while /Users keeps working.
+    A change emits ``workspace.sync_changed``."""
+    if bool(workspace.group_sync_active) != active:
+        workspace.group_sync_active = active
+        _sync_changed(session, workspace, "group_sync_active")
 
 
 def set_allow_any_domain(session: Session, workspace: Workspace, allow: bool) -> None:

@@ -154,6 +154,16 @@ def lock_containing(session: Session, workspace_id: str, member_id: str) -> list
     return list(session.scalars(statement))
 
 
+def display_names(session: Session, workspace_id: str, group_ids: Sequence[str]) -> dict[str, str]:
+    """The displayName of each of the workspace's groups ``group_ids`` (one IN query per batch)."""
+    found: dict[str, str] = {}
+    for batch in _batches(list(group_ids)):
+        rows = session.execute(select(ScimGroup.id, ScimGroup.display_name)
+                               .where(ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(batch)))
+        found.update((str(group_id), str(name)) for group_id, name in rows)
+    return found
+
+
 def touch_containing(session: Session, workspace_id: str, member_id: str) -> int:
     """A new version (version + 1, lastModified now) of every group that contains ``member_id``
     directly: their ``members`` changed (a member deleted, or its ``display`` renamed). One
@@ -277,33 +287,38 @@ def reaches(session: Session, workspace_id: str, start_ids: Sequence[str], targe
     return session.scalar(select(nested.c.id).where(nested.c.id == target_id).limit(1)) is not None
 
 
-def delete_members(session: Session, group: ScimGroup, member_ids: Sequence[str]) -> int:
+Removed = list[tuple[str, str]]  # (member id, "User" | "Group") of deleted membership rows
+
+
+def delete_members(session: Session, group: ScimGroup, member_ids: Sequence[str]) -> Removed:
     """Delete the membership rows of ``member_ids`` (ids that are not members are no-ops);
-    returns how many rows went."""
-    removed = 0
+    returns the (member id, type) of the rows that went (``DELETE ... RETURNING``)."""
+    removed: Removed = []
     for batch in _batches(list(member_ids)):
         result = session.execute(
             delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(batch))
+            .returning(GroupMember.member_id, GroupMember.member_type)
         )
-        removed += result.rowcount  # type: ignore[attr-defined]
+        removed.extend((str(member_id), str(kind)) for member_id, kind in result)
     return removed
 
 
-def delete_members_except(session: Session, group: ScimGroup, keep_ids: Sequence[str]) -> int:
+def delete_members_except(session: Session, group: ScimGroup, keep_ids: Sequence[str]) -> Removed:
     """Delete every membership row except those of ``keep_ids`` (empty: clear the group), in one
-    statement (the diff of a full-list replace, RFC 7644 §3.5.2.3, done in SQL); returns how
-    many rows went. ``keep_ids`` is bounded by the request body size."""
+    statement (the diff of a full-list replace, RFC 7644 §3.5.2.3, done in SQL); returns the
+    (member id, type) of the rows that went. ``keep_ids`` is bounded by the request body size."""
     condition = GroupMember.group_id == group.id
     if keep_ids:
         condition = and_(condition, GroupMember.member_id.not_in(list(keep_ids)))
-    result = session.execute(delete(GroupMember).where(condition))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    result = session.execute(delete(GroupMember).where(condition)
+                             .returning(GroupMember.member_id, GroupMember.member_type))
+    return [(str(member_id), str(kind)) for member_id, kind in result]
 
 
-def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str]) -> int:
+def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str]) -> dict[str, str]:
     """Add ``members`` (member id -> ``"User"``/``"Group"``) that are not members yet; adding an
     existing member is a no-op (RFC 7644 §3.5.2.1). Reads back only the given ids that already
-    are members; returns how many rows were inserted."""
+    are members; returns the members inserted (id -> type)."""
     ids = list(members)
     present: set[str] = set()
     for batch in _batches(ids):
@@ -316,7 +331,7 @@ def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str
         )
     missing = {member_id: members[member_id] for member_id in ids if member_id not in present}
     insert_rows(session, group.workspace_id, group.id, missing)
-    return len(missing)
+    return missing
 
 
 def insert_rows(session: Session, workspace_id: str, group_id: str, members: Mapping[str, str]) -> None:

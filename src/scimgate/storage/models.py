@@ -421,3 +421,100 @@ class SsoAssertionSeen(Base):
                                               primary_key=True)
     assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class EventCounter(Base):
+    """The last event ``seq`` a workspace allocated (storage.events): the row every transaction
+    that writes events updates, so sequence numbers are gap-free and in commit order per workspace
+    (PostgreSQL holds the row lock until commit; SQLite runs one writer at a time)."""
+
+    __tablename__ = "event_counter"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"),
+                                              primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Event(Base):
+    """One lifecycle event of the transactional outbox (issue 15, docs/events.md): written in the
+    transaction of the change it reports, so it exists exactly when the change committed.
+
+    ``seq`` increases by one per event within a workspace, in commit order; ``actor`` is
+    ``entra``, ``okta``, ``scim`` (another SCIM client), ``admin`` or ``system``; ``data`` is the
+    resource's representation (its last one for a deletion) and, for updates, what changed.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "seq"),
+        Index("ix_event_workspace_type_seq", "workspace_id", "type", "seq"),
+        Index("ix_event_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    type: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resource_type: Mapped[str] = mapped_column(String(16))
+    resource_id: Mapped[str] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class WebhookEndpoint(Base):
+    """A workspace's webhook receiver (Standard Webhooks): its URL, the event types it wants
+    (None: all), its signing secret and, during a rotation's overlap, the previous one.
+
+    ``cursor_seq`` is the last event seq turned into deliveries for it (events.deliverer);
+    ``disabled_reason`` says why the deliverer switched it off (the admin pages show it).
+    """
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (Index("ix_webhook_endpoint_workspace", "workspace_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    event_types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    cursor_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: ``pending`` until a 2xx (``succeeded``) or until its retries
+    run out (``failed``). A deliverer holds it while ``lease_until`` is in the future; the
+    ``last_*`` columns describe the latest attempt (never a response body)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_chain", "endpoint_id", "resource_key", "event_seq"),
+        Index("ix_webhook_delivery_endpoint_created", "endpoint_id", "created"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = mapped_column(String(36))
+    event_id: Mapped[str] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    resource_key: Mapped[str] = mapped_column(String(280))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
