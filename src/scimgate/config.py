@@ -35,7 +35,11 @@ class Settings(BaseSettings):
     - ``token_cache_seconds``: how long a worker reuses a SCIM token's resolution (0 to 2; 0 =
       look it up on every request); a change made on another worker or process holds within it.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
-    - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
+    - ``oidc_allow_loopback_http``: accept an OpenID Connect issuer and endpoints over plain
+      http on a loopback host (127.0.0.0/8, ::1, localhost): for tests and local providers only;
+      everything else must be https.
+    - ``secret_key``: signs admin session cookies and keys the sealing of stored secrets
+      (services.sealing: OIDC client secrets); must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
       single-machine install is safe without configuration and no default key exists.
     """
@@ -61,6 +65,7 @@ class Settings(BaseSettings):
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0
+    oidc_allow_loopback_http: bool = False
     secret_key: str = ""
     secret_key_file: str = "./var/secret_key"
     log_json: bool = True
