@@ -9,9 +9,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from scimgate.config import Settings, resolve_secret_key
+from scimgate.services import oidc as oidc_service
+from scimgate.services import sso
+from scimgate.storage.db import transaction
 from scimgate.storage.models import SsoBinding, SsoConnection
 from tests.oidc.support import browser, cli, me, oidc_tenant, sign_in
 from tests.support import LiveServer
+
+
+def secret_key() -> str:
+    """The secret key the live server and the CLI share (the test process's settings)."""
+    return resolve_secret_key(Settings())
 
 
 def test_okta_shaped_sign_in_lands_in_the_member(live_server: LiveServer, tmp_path: Path) -> None:
@@ -136,3 +145,41 @@ def test_client_secret_is_sealed_at_rest(live_server: LiveServer, tmp_path: Path
         sealed = connection.oidc_client_secret or ""
     assert sealed.startswith("v1.") and oidc.provider.client_secret not in sealed
 
+
+
+def test_test_sign_in_records_success_and_allows_require(live_server: LiveServer, tmp_path: Path) -> None:
+    """A test-mode request (as the admin's Test sign-in issues it) answers the result page with
+    the matched member, starts no session, and lets `scimgate sso require ... on` pass."""
+    oidc = oidc_tenant(live_server, tmp_path)
+    user = oidc.user("admin-test")
+    created = oidc.tenant.create_user(user.email)
+    with transaction(live_server.sessions) as session:
+        connection = sso.get_connection(session, oidc.tenant.workspace_id, "oidc")
+        assert connection is not None
+        begun = oidc_service.begin(session, live_server.url, secret_key(), connection,
+                                   login_hint=user.email, test=True)
+    client = browser()
+    client.cookies.set("scimgate_oidc_state", begun.state, path=urlsplit(oidc.redirect_uri).path)
+    callback = client.get(begun.location).headers["location"]
+    result = client.get(callback)
+    assert result.status_code == 200 and "Test sign-in succeeded" in result.text, result.text
+    assert created["id"] in result.text and "preferred_username" in result.text
+    assert me(oidc, client).status_code == 401
+    result = cli(live_server, "sso", "require", oidc.tenant.workspace_id, "on")
+    assert result.exit_code == 0, result.output
+
+
+def test_deactivating_by_scim_ends_the_oidc_session(live_server: LiveServer, tmp_path: Path) -> None:
+    """PATCH active false ends a session started by OIDC at once."""
+    oidc = oidc_tenant(live_server, tmp_path, shape="entra")
+    user = oidc.user("leaver")
+    created = oidc.tenant.create_user(user.email)
+    client = browser()
+    assert sign_in(oidc, client, user.email).status_code == 303
+    assert me(oidc, client).status_code == 200
+    answer = oidc.tenant.patch(f"/Users/{created['id']}", json={
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    })
+    assert answer.status_code == 200
+    assert me(oidc, client).status_code == 401

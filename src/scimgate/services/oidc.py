@@ -26,7 +26,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from scimgate.services import sso
@@ -150,11 +150,14 @@ def begin(
 ) -> Begun:
     """Issue an authorization request (Core §3.1.2.1 with PKCE S256): fresh ``state`` and
     ``nonce`` (32 random bytes each) and a 64-character code verifier, stored single use for
-    REQUEST_LIFETIME. Raises sso.SignInRefused when the client secret cannot be opened."""
+    REQUEST_LIFETIME; the workspace's expired requests are deleted (indexed by ``expires``).
+    Raises sso.SignInRefused when the client secret cannot be opened."""
     party = relying_party(connection, public_url, secret_key)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(48)
     now = utcnow()
+    expired = (OidcRequest.expires < now, OidcRequest.workspace_id == connection.workspace_id)
+    session.execute(delete(OidcRequest).where(*expired))
     session.add(
         OidcRequest(
             id=_request_id(state),
