@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 
 @dataclass
@@ -60,24 +60,29 @@ def unsigned_parts(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
 
 
-def new_key(kid: str | None = None) -> RSAKey:
-    """A throwaway RSA-2048 signing key."""
-    return RSAKey.generate_key(2048, {"kid": kid or uuid.uuid4().hex[:12], "use": "sig", "alg": "RS256"})
+def new_key(kid: str | None = None, algorithm: str = "RS256") -> RSAKey | ECKey:
+    """A throwaway signing key: RSA-2048 for RS256, P-256 for ES256."""
+    parameters = {"kid": kid or uuid.uuid4().hex[:12], "use": "sig", "alg": algorithm}
+    if algorithm == "ES256":
+        return ECKey.generate_key("P-256", parameters)  # type: ignore[arg-type]
+    return RSAKey.generate_key(2048, parameters)  # type: ignore[arg-type]
 
 
 class OidcProvider:
-    """A provider of ``shape`` ``entra`` or ``okta`` for one client, on 127.0.0.1."""
+    """A provider of ``shape`` ``entra`` or ``okta`` for one client, on 127.0.0.1, signing ID
+    tokens with ``algorithm`` (RS256 or ES256)."""
 
     __test__ = False
 
-    def __init__(self, shape: str = "okta") -> None:
+    def __init__(self, shape: str = "okta", algorithm: str = "RS256") -> None:
         self.shape = shape
+        self.algorithm = algorithm
         self.tenant_id = str(uuid.uuid4())
         self.client_id = str(uuid.uuid4()) if shape == "entra" else "0oa" + uuid.uuid4().hex[:17]
         self.client_secret = secrets.token_urlsafe(24)
         self.redirect_uris: set[str] = set()
-        self.signing_key = new_key()
-        self.published: list[RSAKey] = [self.signing_key]
+        self.signing_key = new_key(algorithm=algorithm)
+        self.published: list[RSAKey | ECKey] = [self.signing_key]
         self.users: dict[str, ProviderUser] = {}
         self.codes: dict[str, dict[str, Any]] = {}
         self.jwks_fetches = 0
@@ -105,10 +110,10 @@ class OidcProvider:
         self.users[user.email.lower()] = user
         return user
 
-    def rotate(self) -> RSAKey:
+    def rotate(self) -> RSAKey | ECKey:
         """Sign with a new key from now on; the JWKS publishes only the new key."""
         with self.lock:
-            self.signing_key = new_key()
+            self.signing_key = new_key(algorithm=self.algorithm)
             self.published = [self.signing_key]
         return self.signing_key
 
@@ -144,10 +149,12 @@ class OidcProvider:
         claims.update(changes)
         return {name: value for name, value in claims.items() if value is not None}
 
-    def mint(self, claims: dict[str, Any], key: RSAKey | None = None, **header: Any) -> str:
-        """A compact JWS of ``claims`` signed with ``key`` (default: the signing key), RS256."""
+    def mint(self, claims: dict[str, Any], key: RSAKey | ECKey | None = None, **header: Any) -> str:
+        """A compact JWS of ``claims`` signed with ``key`` (default: the signing key) by the
+        key's algorithm."""
         key = key or self.signing_key
-        return jwt.encode({"alg": "RS256", "kid": key.kid, **header}, claims, key, algorithms=["RS256"])
+        alg = str(key.alg)
+        return jwt.encode({"alg": alg, "kid": key.kid, **header}, claims, key, algorithms=[alg])
 
     def mint_raw(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
         """An RS256 signature over any ``header`` (joserfc refuses to make some, e.g. ``crit``)."""
@@ -182,7 +189,7 @@ class OidcProvider:
             "jwks_uri": self.issuer + "/keys",
             "response_types_supported": ["code", "id_token", "code id_token"],
             "subject_types_supported": ["pairwise" if self.shape == "entra" else "public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": [self.algorithm],
             "scopes_supported": ["openid", "email", "profile"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "email", "name"],

@@ -57,11 +57,11 @@ def configure(server: LiveServer, tmp_path: Path, workspace_id: str, provider: O
 
 
 def oidc_tenant(server: LiveServer, tmp_path: Path, *, shape: str = "okta", domain: str | None = None,
-                lookup: str = "userName") -> OidcTenant:
+                lookup: str = "userName", algorithm: str = "RS256") -> OidcTenant:
     """A fresh tenant with ``domain`` verified and OIDC configured for a new provider."""
     domain = domain or f"{uuid.uuid4().hex[:10]}.example"
     tenant = make_tenant(server, domains=(domain,))
-    provider = OidcProvider(shape)
+    provider = OidcProvider(shape, algorithm)
     result = configure(server, tmp_path, tenant.workspace_id, provider, "--lookup", lookup)
     assert result.exit_code == 0, result.output
     redirect_uri = f"{server.url}/sso/oidc/{tenant.workspace_id}/callback"

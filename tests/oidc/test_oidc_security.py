@@ -263,3 +263,36 @@ def test_refusals_are_logged_without_personal_data(live_server: LiveServer, tmp_
     assert "ID token claim refused (aud)" in logged_reason(live_server, oidc.tenant.workspace_id)
     log = live_server.log_path.read_text()
     assert user.email not in log and tokens[0] not in log and oidc.provider.client_secret not in log
+
+
+def test_rs256_token_for_an_es256_connection_is_refused(live_server: LiveServer, tmp_path: Path) -> None:
+    """Only the algorithms the discovery document offered are accepted: an RS256 token, even one
+    signed by a key in the JWKS, is refused by an ES256 connection."""
+    oidc = oidc_tenant(live_server, tmp_path, algorithm="ES256")
+    user = oidc.user("alg")
+    oidc.tenant.create_user(user.email)
+    rsa = new_key("rsa-extra")
+    oidc.provider.published.append(rsa)
+    oidc.provider.forge = lambda claims: oidc.provider.mint(claims, rsa)
+    client = browser()
+    assert_refused(oidc, client, sign_in(oidc, client, user.email))
+    assert "algorithm 'RS256' is not allowed" in logged_reason(live_server, oidc.tenant.workspace_id)
+
+
+def test_token_endpoint_refusals_are_refused(live_server: LiveServer, tmp_path: Path) -> None:
+    """A code the provider does not know (changed in the URL) and a client secret the provider
+    no longer accepts: the token endpoint's error is a refusal, logged with its error code."""
+    oidc = oidc_tenant(live_server, tmp_path)
+    user = oidc.user("code")
+    oidc.tenant.create_user(user.email)
+    client = browser()
+    callback = authorize(oidc, client, user.email)
+    query = parse_qs(urlsplit(callback).query)
+    changed = oidc.redirect_uri + "?" + urlencode({"code": "not-a-code", "state": query["state"][0]})
+    assert_refused(oidc, client, client.get(changed))
+    assert "token endpoint refused the code (invalid_grant)" in logged_reason(
+        live_server, oidc.tenant.workspace_id)
+    oidc.provider.client_secret = "rotated-at-the-provider"
+    client = browser()
+    assert_refused(oidc, client, sign_in(oidc, client, user.email))
+    assert "(invalid_client)" in logged_reason(live_server, oidc.tenant.workspace_id)

@@ -183,3 +183,19 @@ def test_deactivating_by_scim_ends_the_oidc_session(live_server: LiveServer, tmp
     })
     assert answer.status_code == 200
     assert me(oidc, client).status_code == 401
+
+
+def test_es256_signed_id_tokens_are_accepted(live_server: LiveServer, tmp_path: Path) -> None:
+    """A provider signing with ES256 (P-256 key in its JWKS) works; the stored algorithms are
+    what its discovery document offers."""
+    oidc = oidc_tenant(live_server, tmp_path, algorithm="ES256")
+    user = oidc.user("ec")
+    created = oidc.tenant.create_user(user.email)
+    client = browser()
+    assert sign_in(oidc, client, user.email).status_code == 303
+    assert me(oidc, client).json()["id"] == created["id"]
+    with live_server.sessions() as session:
+        connection = session.scalar(
+            select(SsoConnection).where(SsoConnection.workspace_id == oidc.tenant.workspace_id)
+        )
+        assert connection is not None and connection.oidc_algorithms == "ES256"
