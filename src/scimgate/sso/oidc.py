@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +51,12 @@ TIMEOUT_SECONDS = 10.0
 MAX_DOCUMENT_BYTES = 512 * 1024
 """A discovery document or JWKS larger than this is refused."""
 LOOPBACK_NAMES = ("localhost",)
+LOGGABLE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+"""What a provider- or token-chosen value (an error code, an ``alg``) must look like to be logged."""
+
+
+def _loggable(value: object) -> str:
+    return value if isinstance(value, str) and LOGGABLE.fullmatch(value) else "other"
 
 
 class OidcRefused(Exception):
@@ -308,7 +315,7 @@ class RelyingParty:
                     allow_redirects=False,
                 )
             except OAuthError as exc:
-                raise OidcRefused(f"the token endpoint refused the code ({exc.error})") from exc
+                raise OidcRefused(f"the token endpoint refused the code ({_loggable(exc.error)})") from exc
             except (requests.RequestException, ValueError) as exc:
                 raise OidcRefused(f"the token endpoint could not be used ({type(exc).__name__})") from exc
         id_token = token.get("id_token")
@@ -326,7 +333,7 @@ class RelyingParty:
         header = _header(id_token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
-            raise OidcRefused(f"ID token algorithm {str(alg)[:16]!r} is not allowed")
+            raise OidcRefused(f"ID token algorithm {_loggable(alg)!r} is not allowed")
         if "crit" in header:
             raise OidcRefused("ID token has critical header parameters")
         kid = header.get("kid")
