@@ -16,6 +16,8 @@ services.sso and services.oidc).
 The member session cookie ``scimgate_member`` holds only the random token of a server-side
 session (services.sessions): HttpOnly, SameSite=Lax, Secure when the public URL or the request is
 https, replaced at every sign-in. Refusals are HTML pages with the reason for the member.
+``POST /login``, the ACS and the OIDC callback spend the client address's member sign-in budget
+first (services.sign_in_guard): over it, 429 with ``Retry-After`` and nothing else done.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from scimgate.http.deps import State
 from scimgate.services import oidc, sso
+from scimgate.services.sign_in_guard import SignInGuard, SignInThrottled
 from scimgate.sso.oidc import JwksCache, OidcRefused, OidcSignIn
 from scimgate.sso.saml import read_response, sp_metadata
 from scimgate.sso.xml_guard import SamlRefused
@@ -75,6 +78,23 @@ def _result(
     )
 
 
+def _throttled(request: Request, state: State) -> Response | None:
+    """The 429 page when the client address has used up its member sign-in budget, else None."""
+    guard: SignInGuard = state.extras["sign_in_guard"]
+    try:
+        guard.admit_member(request.client.host if request.client else "")
+    except SignInThrottled as exc:
+        response = _result(
+            request,
+            429,
+            "Too many sign-in attempts",
+            f"Too many sign-in attempts from this network. Wait {exc.retry_after} seconds and try again.",
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    return None
+
+
 @router.get("/sso/saml/{workspace_id}/metadata")
 def saml_metadata(workspace_id: str, request: Request, state: State) -> Response:
     """The SP metadata XML of the workspace's SAML connection (404 without one)."""
@@ -100,6 +120,9 @@ def login_form(request: Request) -> Response:
 def login(request: Request, state: State, email: Annotated[str, Form(max_length=320)] = "") -> Response:
     """Home realm discovery by the email's domain, then 303 to the IdP with an AuthnRequest
     (SAML) or an authorization request (OIDC, with ``login_hint`` = the email)."""
+    throttled = _throttled(request, state)
+    if throttled is not None:
+        return throttled
     settings = state.settings
     begun: oidc.Begun | None = None
     try:
@@ -152,6 +175,9 @@ def oidc_callback(
     """The OIDC redirection endpoint: check ``state`` against this browser's cookie, consume the
     request, exchange ``code``, verify the ID token, bind the member, start its session, 303 to
     /me. Every refusal is a 403 page; nothing is bound and no session starts."""
+    throttled = _throttled(request, state)
+    if throttled is not None:
+        return throttled
     settings = state.settings
     cookie = request.cookies.get(OIDC_STATE_COOKIE, "")
     try:
@@ -195,6 +221,9 @@ def acs(
     SAMLResponse: Annotated[str, Form(max_length=400_000)] = "",
 ) -> Response:  # noqa: N803 (SAML's name)
     """Check the posted SAMLResponse, bind the member, start its session, 303 to /me."""
+    throttled = _throttled(request, state)
+    if throttled is not None:
+        return throttled
     public_url = state.settings.public_url
     try:
         with transaction(state.sessions) as session:
