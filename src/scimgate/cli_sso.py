@@ -1,4 +1,4 @@
-"""``scimgate sso``: a workspace's SAML single sign-on from the command line."""
+"""``scimgate sso``: a workspace's single sign-on (SAML 2.0 or OpenID Connect) from the command line."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from pathlib import Path
 import typer
 
 from scimgate.cli_database import unit_of_work
-from scimgate.config import Settings
-from scimgate.services import sso, workspaces
+from scimgate.config import Settings, resolve_secret_key
+from scimgate.services import oidc, sso, workspaces
+from scimgate.sso.oidc import DiscoveryError, fetch_discovery
 from scimgate.sso.saml import ServiceProvider
 
-sso_app = typer.Typer(help="Single sign-on (SAML 2.0) of a workspace.", no_args_is_help=True)
+sso_app = typer.Typer(help="Single sign-on (SAML 2.0 or OpenID Connect) of a workspace.",
+                      no_args_is_help=True)
 saml_app = typer.Typer(help="The SAML connection.", no_args_is_help=True)
+oidc_app = typer.Typer(help="The OpenID Connect connection.", no_args_is_help=True)
 sso_app.add_typer(saml_app, name="saml")
+sso_app.add_typer(oidc_app, name="oidc")
 MetadataOption = typer.Option(..., exists=True, dir_okay=False, readable=True,
                               help="The identity provider's SAML metadata XML file.")
 
@@ -31,11 +35,53 @@ def saml_add(
     with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
         connection = sso.configure_saml(session, found, metadata.read_bytes(), lookup)
-        sp = ServiceProvider(public_url, found.id, connection.metadata_xml)
+        sp = ServiceProvider(public_url, found.id, connection.metadata_xml or "")
         typer.echo(f"SAML configured for {found.name} (identity provider {connection.idp_entity_id}).")
         typer.echo(f"SP entity ID: {sp.entity_id}")
         typer.echo(f"ACS URL: {sp.acs_url}")
         typer.echo(f"Sign on URL: {public_url.rstrip('/')}/login")
+
+
+SecretFileOption = typer.Option(..., exists=True, dir_okay=False, readable=True,
+                                help="A file holding the client secret (its first line is used).")
+
+
+@oidc_app.command("add")
+def oidc_add(
+    workspace: str,
+    issuer: str = typer.Option(..., help="The provider's issuer URL, as its discovery document names it."),
+    client_id: str = typer.Option(..., help="The client (application) id the provider gave."),
+    client_secret_file: Path = SecretFileOption,
+    lookup: str = typer.Option(
+        "userName", help="How a first sign-in finds its member: userName or externalId."
+    ),
+    skew_seconds: int = typer.Option(120, help="Clock skew allowed on ID token times, in seconds."),
+) -> None:
+    """Configure OpenID Connect for WORKSPACE from the issuer's discovery document; print the
+    redirect URI to register at the provider."""
+    settings = Settings()
+    lines = client_secret_file.read_text(encoding="utf-8").splitlines()
+    try:
+        provider = fetch_discovery(issuer.strip(), settings.oidc_allow_loopback_http)
+    except DiscoveryError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        oidc.configure_oidc(
+            session,
+            found,
+            provider,
+            client_id,
+            lines[0] if lines else "",
+            resolve_secret_key(settings),
+            lookup=lookup,
+            skew_seconds=skew_seconds,
+        )
+        typer.echo(f"OpenID Connect configured for {found.name} (issuer {provider.issuer}).")
+        typer.echo(f"Redirect URI: {oidc.redirect_uri(settings.public_url, found.id)}")
+        typer.echo("Scopes: openid email profile")
+        typer.echo(f"Sign on URL: {settings.public_url.rstrip('/')}/login")
 
 
 @sso_app.command("require")

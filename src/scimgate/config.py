@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     - ``sign_in_account_burst`` / ``sign_in_account_per_minute``, ``sign_in_address_burst`` /
       ``sign_in_address_per_minute``: admin sign-in attempts per account and per client address
       (services.sign_in_guard); ``sign_in_hashes_in_flight``: password hashes at once per process.
+    - ``member_sign_in_address_burst`` / ``member_sign_in_address_per_minute``: member single
+      sign-on steps (``POST /login``, SAML ACS, OIDC callback) per client address.
     - ``forwarded_allow_ips``: addresses of the TLS proxies whose ``X-Forwarded-Proto`` and
       ``X-Forwarded-For`` are believed (``scimgate serve``); default loopback only.
     - ``audit_flush_seconds``: how often a worker writes the pending audit rows of reads
@@ -44,7 +46,11 @@ class Settings(BaseSettings):
       another process committed; ``webhook_retry_schedule``: the delays in seconds between
       attempts (a delivery is given up, and its endpoint disabled, after the last);
       ``webhook_timeout_seconds``: the whole of one attempt's HTTP exchange.
-    - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
+    - ``oidc_allow_loopback_http``: accept an OpenID Connect issuer and endpoints over plain
+      http on a loopback host (127.0.0.0/8, ::1, localhost): for tests and local providers only;
+      everything else must be https.
+    - ``secret_key``: signs admin session cookies and keys the sealing of stored secrets
+      (services.sealing: OIDC client secrets); must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
       single-machine install is safe without configuration and no default key exists.
     """
@@ -64,6 +70,8 @@ class Settings(BaseSettings):
     sign_in_address_burst: int = 30
     sign_in_address_per_minute: float = 10.0
     sign_in_hashes_in_flight: int = 2
+    member_sign_in_address_burst: int = 600
+    member_sign_in_address_per_minute: float = 300.0
     forwarded_allow_ips: str = "127.0.0.1"
     audit_flush_seconds: float = Field(default=0.2, gt=0.0, le=3600.0)
     token_cache_seconds: float = Field(default=2.0, ge=0.0, le=2.0)
@@ -76,6 +84,7 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0.0, le=30.0)
+    oidc_allow_loopback_http: bool = False
     secret_key: str = ""
     secret_key_file: str = "./var/secret_key"
     log_json: bool = True

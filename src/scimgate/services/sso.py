@@ -27,6 +27,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -79,19 +80,20 @@ class SignInRefused(Exception):
 
 
 def service_provider(public_url: str, connection: SsoConnection) -> ServiceProvider:
-    """The pysaml2 SP description of ``connection``."""
+    """The pysaml2 SP description of ``connection`` (a SAML one)."""
     return ServiceProvider(
         public_url,
         connection.workspace_id,
-        connection.metadata_xml,
+        connection.metadata_xml or "",
         connection.skew_seconds,
         connection.allow_idp_initiated,
     )
 
 
-def get_connection(session: Session, workspace_id: str) -> SsoConnection | None:
-    """The workspace's SAML connection, or None."""
-    return session.scalar(select(SsoConnection).where(SsoConnection.workspace_id == workspace_id))
+def get_connection(session: Session, workspace_id: str, kind: str | None = None) -> SsoConnection | None:
+    """The workspace's SSO connection (of ``kind``, ``saml`` or ``oidc``, when given), or None."""
+    connection = session.scalar(select(SsoConnection).where(SsoConnection.workspace_id == workspace_id))
+    return None if connection is None or kind not in (None, connection.kind) else connection
 
 
 def configure_saml(
@@ -110,9 +112,10 @@ def configure_saml(
     if connection is None:
         connection = SsoConnection(id=str(uuid.uuid4()), workspace_id=workspace.id)
         session.add(connection)
-    elif connection.idp_entity_id != metadata.entity_id:
+    elif connection.kind != "saml" or connection.idp_entity_id != metadata.entity_id:
         connection.required = False
     connection.kind = "saml"
+    clear_oidc(connection)
     connection.idp_entity_id = metadata.entity_id
     connection.idp_sso_url = metadata.sso_url
     connection.metadata_xml = metadata.xml
@@ -124,12 +127,22 @@ def configure_saml(
     return connection
 
 
+def clear_oidc(connection: SsoConnection) -> None:
+    """Forget the OIDC client of a connection that becomes a SAML one."""
+    connection.oidc_client_id = connection.oidc_client_secret = None
+    connection.oidc_token_endpoint = connection.oidc_token_auth_method = None
+    connection.oidc_jwks_uri = connection.oidc_algorithms = None
+
+
 def set_required(session: Session, workspace: Workspace, required: bool) -> SsoConnection:
     """Switch "Require SSO for verified domains". Switching on is refused (SsoError) without a
     connection, without a verified domain, or before a test sign-in succeeded."""
     connection = get_connection(session, workspace.id)
     if connection is None:
-        raise SsoError("Configure SAML first: scimgate sso saml add WORKSPACE --metadata FILE.")
+        raise SsoError(
+            "Configure single sign-on first: scimgate sso saml add WORKSPACE --metadata FILE, "
+            "or scimgate sso oidc add WORKSPACE --issuer URL --client-id ID --client-secret-file FILE."
+        )
     if required:
         verified = session.scalar(
             select(EmailDomain.id)
@@ -149,7 +162,7 @@ def set_required(session: Session, workspace: Workspace, required: bool) -> SsoC
 
 
 def discover(session: Session, email: str) -> SsoConnection:
-    """Home realm discovery: the SAML connection of the one workspace that verified the email's
+    """Home realm discovery: the SSO connection (SAML or OIDC) of the one workspace that verified the email's
     domain. Raises SignInRefused when the address has no domain, no workspace verified it, or
     the workspace has no SSO connection."""
     domain = email_domain(email.strip())
@@ -205,14 +218,14 @@ class PendingAcs:
 
 def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_response: str) -> PendingAcs:
     """Read the connection and the one request the response answers. Raises SignInRefused."""
-    connection = get_connection(session, workspace_id)
+    connection = get_connection(session, workspace_id, "saml")
     if connection is None:
         raise SignInRefused("This workspace has no single sign-on connection.", reason="no connection")
 
     try:
         shape = check_response(base64.b64decode(saml_response, validate=False))
     except (SamlRefused, ValueError) as exc:
-        raise _refusal(workspace_id, getattr(exc, "reason", "not base64")) from exc
+        raise refusal(workspace_id, getattr(exc, "reason", "not base64")) from exc
     outstanding: dict[str, str] = {}
     if shape.in_response_to is not None:
         request = session.scalar(
@@ -224,12 +237,14 @@ def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_respo
             )
         )
         if request is None:
-            raise _refusal(workspace_id, "InResponseTo names no open request of this workspace")
+            raise refusal(workspace_id, "InResponseTo names no open request of this workspace")
         outstanding[request.id] = "test" if request.test else "/me"
     return PendingAcs(service_provider(public_url, connection), outstanding, shape.in_response_to)
 
 
-def _refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:
+def refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:
+    """A refusal for the member (``message``, else "start again"), logged with ``reason``:
+    the workspace and the reason only, never a token, assertion, NameID or email."""
     log.warning("sso sign-in refused: %s", reason, extra={"workspace_id": workspace_id})
     return SignInRefused(
         message or "The sign-in could not be checked. Start again from the sign-in page.", reason=reason
@@ -251,7 +266,7 @@ class SignedIn:
 
 def refuse(workspace_id: str, exc: SamlRefused) -> SignInRefused:
     """A SamlRefused from the protocol checks as the member's refusal (logged)."""
-    return _refusal(workspace_id, exc.reason)
+    return refusal(workspace_id, exc.reason)
 
 
 def complete_acs(
@@ -263,9 +278,9 @@ def complete_acs(
 ) -> SignedIn:
     """Consume the request, record the assertion id, bind and check the member, and (not in
     test mode) start a member session, rotating ``previous_token`` away. Raises SignInRefused."""
-    connection = get_connection(session, workspace_id)
+    connection = get_connection(session, workspace_id, "saml")
     if connection is None:
-        raise _refusal(workspace_id, "connection removed during sign-in")
+        raise refusal(workspace_id, "connection removed during sign-in")
     test = False
     if sign_in.in_response_to is not None:
         consumed = session.execute(
@@ -278,7 +293,7 @@ def complete_acs(
             .values(consumed_at=utcnow())
         )
         if consumed.rowcount != 1:  # type: ignore[attr-defined]
-            raise _refusal(workspace_id, "the request was already answered")
+            raise refusal(workspace_id, "the request was already answered")
         test = pending.outstanding.get(sign_in.in_response_to) == "test"
     try:
         with session.begin_nested():
@@ -290,27 +305,53 @@ def complete_acs(
                 )
             )
     except IntegrityError as exc:
-        raise _refusal(workspace_id, "assertion replayed") from exc
-    member, newly_bound = _bind(session, connection, sign_in)
-    if not member.active:
-        raise _refusal(workspace_id, "member deactivated", DEACTIVATED)
+        raise refusal(workspace_id, "assertion replayed") from exc
+    member, newly_bound = bind_member(session, connection, sign_in)
     token = None
     if test:
         connection.tested_at = utcnow()
     else:
-        if previous_token:
-            sessions.revoke_session(session, previous_token)
-        token = sessions.create_session(
-            session,
-            workspace_id=workspace_id,
-            subject_kind="member",
-            subject_id=member.id,
-            lifetime=MEMBER_SESSION_LIFETIME,
-        )
+        token = start_member_session(session, member, previous_token)
     return SignedIn(member.id, workspace_id, test, token, newly_bound, sign_in.attributes)
 
 
-def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple[Member, bool]:
+def start_member_session(session: Session, member: Member, previous_token: str | None) -> str:
+    """A new member session (MEMBER_SESSION_LIFETIME) for ``member``; ``previous_token``, the
+    browser's session before this sign-in, is revoked (rotation at sign-in). Returns the token."""
+    if previous_token:
+        sessions.revoke_session(session, previous_token)
+    return sessions.create_session(
+        session,
+        workspace_id=member.workspace_id,
+        subject_kind="member",
+        subject_id=member.id,
+        lifetime=MEMBER_SESSION_LIFETIME,
+    )
+
+
+class SignInFacts(Protocol):
+    """What binding needs of an accepted sign-in (sso.saml.SignIn, sso.oidc.OidcSignIn)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def stable(self) -> bool: ...
+    def emails(self) -> list[str]: ...
+    def external_ids(self) -> list[str]: ...
+
+
+def bind_member(session: Session, connection: SsoConnection, sign_in: SignInFacts) -> tuple[Member, bool]:
+    """The active member ``sign_in`` is bound to, binding it on a first sign-in by the
+    connection's lookup; ``(member, newly bound)``. Raises SignInRefused: no member, a member
+    already bound to another stable subject, a deactivated member (the binding then does not
+    outlive the caller's rolled-back transaction)."""
+    member, newly_bound = _bind(session, connection, sign_in)
+    if not member.active:
+        raise refusal(connection.workspace_id, "member deactivated", DEACTIVATED)
+    return member, newly_bound
+
+
+def _bind(session: Session, connection: SsoConnection, sign_in: SignInFacts) -> tuple[Member, bool]:
     workspace_id = connection.workspace_id
     binding = session.scalar(
         select(SsoBinding).where(
@@ -320,18 +361,18 @@ def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple
     if binding is not None:
         member = session.get(Member, binding.member_id)
         if member is None or member.workspace_id != workspace_id or member.removed_at is not None:
-            raise _refusal(workspace_id, "binding names no member of this workspace", NOT_PROVISIONED)
+            raise refusal(workspace_id, "binding names no member of this workspace", NOT_PROVISIONED)
         binding.last_sign_in = utcnow()
         return member, False
     member = _lookup(session, connection, sign_in)
     if member is None:
-        raise _refusal(workspace_id, "no provisioned member matches", NOT_PROVISIONED)
+        raise refusal(workspace_id, "no provisioned member matches", NOT_PROVISIONED)
     existing = session.scalar(
         select(SsoBinding).where(SsoBinding.workspace_id == workspace_id, SsoBinding.member_id == member.id)
     )
     if existing is not None:
         if existing.stable or sign_in.stable:
-            raise _refusal(
+            raise refusal(
                 workspace_id,
                 "member already bound to another subject",
                 "This account is already linked to another identity. Ask your admin.",
@@ -351,21 +392,24 @@ def _bind(session: Session, connection: SsoConnection, sign_in: SignIn) -> tuple
                 )
             )
     except IntegrityError as exc:  # a concurrent first sign-in bound it first
-        raise _refusal(workspace_id, "concurrent binding") from exc
+        raise refusal(workspace_id, "concurrent binding") from exc
     return member, True
 
 
-def _lookup(session: Session, connection: SsoConnection, sign_in: SignIn) -> Member | None:
+def _lookup(session: Session, connection: SsoConnection, sign_in: SignInFacts) -> Member | None:
     workspace_id = connection.workspace_id
     if connection.lookup == "externalId":
-        object_ids = (
-            [s for s in sign_in.subject.split(":", 2)[2:]] if sign_in.subject.startswith("oid:") else []
-        )
-        value = object_ids[0] if object_ids else sign_in.name_id
-        return session.scalar(
-            select(Member).where(Member.workspace_id == workspace_id, Member.external_id == value,
-                                 Member.removed_at.is_(None)).limit(2)
-        )
+        values = sign_in.external_ids()
+        found = {
+            member.external_id: member
+            for member in session.scalars(
+                select(Member)
+                .where(Member.workspace_id == workspace_id, Member.external_id.in_(values),
+                       Member.removed_at.is_(None))
+                .limit(len(values))
+            )
+        }
+        return next((found[value] for value in values if value in found), None)
     candidates = [value.lower() for value in sign_in.emails()]
     if not candidates:
         return None

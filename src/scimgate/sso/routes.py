@@ -1,33 +1,47 @@
-"""Member sign-in over SAML 2.0: the HTTP edge (thin routes over services.sso).
+"""Member sign-in over SAML 2.0 and OpenID Connect: the HTTP edge (thin routes over
+services.sso and services.oidc).
 
 - ``GET /sso/saml/{workspace_id}/metadata``: the SP metadata (its URL is the SP entity ID).
 - ``POST /sso/saml/{workspace_id}/acs``: the AssertionConsumerService (HTTP-POST binding).
 - ``GET /login`` (the form) and ``POST /login`` (field ``email``): home realm discovery, then
-  303 to the IdP with a ``SAMLRequest`` (HTTP-Redirect binding).
+  303 to the IdP with a ``SAMLRequest`` (HTTP-Redirect binding), or for an OIDC connection to
+  the authorization endpoint (code flow with PKCE, ``state`` and ``nonce``; the ``state`` is also
+  kept in the cookie ``scimgate_oidc_state``, HttpOnly, SameSite=Lax, path of the workspace's
+  callback, so only the browser that started a sign-in can finish it).
+- ``GET /sso/oidc/{workspace_id}/callback``: the OIDC redirection endpoint (``code``,
+  ``state``): token exchange, ID token checks, binding, session, 303 to /me.
 - ``GET /me`` (HTML home), ``GET /api/me`` (JSON: ``id``, ``userName``, ``workspace``, ...),
   ``POST /logout``.
 
 The member session cookie ``scimgate_member`` holds only the random token of a server-side
 session (services.sessions): HttpOnly, SameSite=Lax, Secure when the public URL or the request is
 https, replaced at every sign-in. Refusals are HTML pages with the reason for the member.
+``POST /login``, the ACS and the OIDC callback spend the client address's member sign-in budget
+first (services.sign_in_guard): over it, 429 with ``Retry-After`` and nothing else done.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from scimgate.http.deps import State
-from scimgate.services import sso
+from scimgate.services import oidc, sso
+from scimgate.services.sign_in_guard import SignInGuard, SignInThrottled
+from scimgate.sso.oidc import JwksCache, OidcRefused, OidcSignIn
 from scimgate.sso.saml import read_response, sp_metadata
 from scimgate.sso.xml_guard import SamlRefused
 from scimgate.storage.db import transaction
 
 COOKIE = "scimgate_member"
+OIDC_STATE_COOKIE = "scimgate_oidc_state"
+PROVIDER_ERROR = re.compile(r"[a-z_]{1,40}")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -64,11 +78,28 @@ def _result(
     )
 
 
+def _throttled(request: Request, state: State) -> Response | None:
+    """The 429 page when the client address has used up its member sign-in budget, else None."""
+    guard: SignInGuard = state.extras["sign_in_guard"]
+    try:
+        guard.admit_member(request.client.host if request.client else "")
+    except SignInThrottled as exc:
+        response = _result(
+            request,
+            429,
+            "Too many sign-in attempts",
+            f"Too many sign-in attempts from this network. Wait {exc.retry_after} seconds and try again.",
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    return None
+
+
 @router.get("/sso/saml/{workspace_id}/metadata")
 def saml_metadata(workspace_id: str, request: Request, state: State) -> Response:
     """The SP metadata XML of the workspace's SAML connection (404 without one)."""
     with transaction(state.sessions) as session:
-        connection = sso.get_connection(session, workspace_id)
+        connection = sso.get_connection(session, workspace_id, "saml")
         if connection is None:
             return _result(request, 404, "Not found", "This workspace has no SAML connection.")
         xml = sp_metadata(sso.service_provider(state.settings.public_url, connection))
@@ -87,16 +118,99 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request, state: State, email: Annotated[str, Form(max_length=320)] = "") -> Response:
-    """Home realm discovery by the email's domain, then 303 to the IdP with an AuthnRequest."""
+    """Home realm discovery by the email's domain, then 303 to the IdP with an AuthnRequest
+    (SAML) or an authorization request (OIDC, with ``login_hint`` = the email)."""
+    throttled = _throttled(request, state)
+    if throttled is not None:
+        return throttled
+    settings = state.settings
+    begun: oidc.Begun | None = None
     try:
         with transaction(state.sessions) as session:
             connection = sso.discover(session, email)
-            location = sso.begin(session, state.settings.public_url, connection)
+            workspace_id = connection.workspace_id
+            if connection.kind == "oidc":
+                begun = oidc.begin(
+                    session, settings.public_url, settings.secret_key, connection, login_hint=email.strip()
+                )
+                location = begun.location
+            else:
+                location = sso.begin(session, settings.public_url, connection)
     except sso.SignInRefused as exc:
         return templates.TemplateResponse(
             request, "login.html", {"error": str(exc), "email": email}, status_code=400, headers=NO_STORE
         )
-    return RedirectResponse(location, status_code=303, headers=NO_STORE)
+    response = RedirectResponse(location, status_code=303, headers=NO_STORE)
+    if begun is not None:
+        response.set_cookie(
+            OIDC_STATE_COOKIE,
+            begun.state,
+            path=_callback_path(workspace_id),
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request, settings.public_url),
+            max_age=int(oidc.REQUEST_LIFETIME.total_seconds()),
+        )
+    return response
+
+
+def _callback_path(workspace_id: str) -> str:
+    return f"/sso/oidc/{workspace_id}/callback"
+
+
+def _jwks(state: State) -> JwksCache:
+    cache: JwksCache = state.extras.setdefault("oidc_jwks", JwksCache())
+    return cache
+
+
+@router.get("/sso/oidc/{workspace_id}/callback")
+def oidc_callback(
+    workspace_id: str,
+    request: Request,
+    state: State,
+    code: Annotated[str, Query(max_length=4096)] = "",
+    returned_state: Annotated[str, Query(alias="state", max_length=256)] = "",
+    error: Annotated[str, Query(max_length=256)] = "",
+) -> Response:
+    """The OIDC redirection endpoint: check ``state`` against this browser's cookie, consume the
+    request, exchange ``code``, verify the ID token, bind the member, start its session, 303 to
+    /me. Every refusal is a 403 page; nothing is bound and no session starts."""
+    throttled = _throttled(request, state)
+    if throttled is not None:
+        return throttled
+    settings = state.settings
+    cookie = request.cookies.get(OIDC_STATE_COOKIE, "")
+    try:
+        if not returned_state or not secrets.compare_digest(cookie.encode(), returned_state.encode()):
+            raise sso.refusal(workspace_id, "state does not match the sign-in this browser started")
+        with transaction(state.sessions) as session:
+            pending = oidc.take_request(
+                session, settings.public_url, settings.secret_key, workspace_id, returned_state
+            )
+        if error or not code:
+            shown = error if PROVIDER_ERROR.fullmatch(error) else "other"
+            raise sso.refusal(
+                workspace_id,
+                f"the provider answered error {shown}" if error else "the provider sent no code",
+                "Your identity provider did not sign you in. Start again from the sign-in page.",
+            )
+        try:
+            id_token = pending.party.exchange_code(code, pending.code_verifier)
+            claims = pending.party.verify_id_token(
+                id_token, pending.nonce, _jwks(state), oidc.REQUEST_LIFETIME.total_seconds()
+            )
+        except OidcRefused as exc:
+            raise oidc.refuse(workspace_id, exc) from exc
+        with transaction(state.sessions) as session:
+            done = oidc.complete(
+                session, workspace_id, OidcSignIn.from_claims(claims), pending, request.cookies.get(COOKIE)
+            )
+    except sso.SignInRefused as exc:
+        refused = _result(request, 403, "Sign-in refused", str(exc))
+        refused.delete_cookie(OIDC_STATE_COOKIE, path=_callback_path(workspace_id))
+        return refused
+    accepted = "The ID token was accepted and matched this member."
+    return _signed_in(request, settings.public_url, done, accepted)
 
 
 @router.post("/sso/saml/{workspace_id}/acs")
@@ -107,6 +221,9 @@ def acs(
     SAMLResponse: Annotated[str, Form(max_length=400_000)] = "",
 ) -> Response:  # noqa: N803 (SAML's name)
     """Check the posted SAMLResponse, bind the member, start its session, 303 to /me."""
+    throttled = _throttled(request, state)
+    if throttled is not None:
+        return throttled
     public_url = state.settings.public_url
     try:
         with transaction(state.sessions) as session:
@@ -119,12 +236,18 @@ def acs(
             done = sso.complete_acs(session, workspace_id, sign_in, pending, request.cookies.get(COOKIE))
     except sso.SignInRefused as exc:
         return _result(request, 403, "Sign-in refused", str(exc))
+    return _signed_in(request, public_url, done, "The assertion was accepted and matched this member.")
+
+
+def _signed_in(request: Request, public_url: str, done: sso.SignedIn, accepted: str) -> Response:
+    """The answer to an accepted sign-in: the test result page, or the member cookie and 303
+    to /me (an OIDC state cookie is cleared)."""
     if done.test:
         return _result(
             request,
             200,
             "Test sign-in succeeded",
-            "The assertion was accepted and matched this member.",
+            accepted,
             refused=False,
             back="/admin/security",
             attributes=done.attributes,
@@ -140,6 +263,7 @@ def acs(
         secure=_secure(request, public_url),
         max_age=int(sso.MEMBER_SESSION_LIFETIME.total_seconds()),
     )
+    response.delete_cookie(OIDC_STATE_COOKIE, path=_callback_path(done.workspace_id))
     return response
 
 

@@ -80,6 +80,12 @@ class SignIn:
                 found += [v for v in values if "@" in v]
         return list(dict.fromkeys(found))
 
+    def external_ids(self) -> list[str]:
+        """The value an ``externalId`` lookup compares: Entra's object id, else the NameID."""
+        if self.subject.startswith("oid:"):
+            return [self.subject.split(":", 2)[2]]
+        return [self.name_id]
+
 
 def xmlsec_binary() -> str:
     """The path of Debian's ``xmlsec1`` program, which pysaml2 runs to check signatures."""

@@ -356,10 +356,15 @@ class SessionRecord(Base):
 
 
 class SsoConnection(Base):
-    """A workspace's SAML 2.0 connection to its identity provider (one per workspace).
+    """A workspace's single sign-on connection to its identity provider (one per workspace):
+    ``kind`` ``saml`` (SAML 2.0) or ``oidc`` (OpenID Connect).
 
+    SAML: ``idp_entity_id`` and ``idp_sso_url`` are the IdP's entity ID and SingleSignOnService;
     ``metadata_xml`` is the IdP metadata as the admin gave it (its certificates are the only ones
-    trusted); ``lookup`` names the SCIM attribute a first sign-in is matched by (``userName`` or
+    trusted). OIDC: ``idp_entity_id`` is the issuer and ``idp_sso_url`` the authorization
+    endpoint; the ``oidc_*`` columns hold the rest of the discovery document that sign-in needs
+    and the client credentials (``oidc_client_secret`` sealed with AES-GCM, services.sealing).
+    ``lookup`` names the SCIM attribute a first sign-in is matched by (``userName`` or
     ``externalId``); ``required`` is "Require SSO for verified domains"; ``tested_at`` the time of
     the last successful test sign-in.
     """
@@ -371,8 +376,14 @@ class SsoConnection(Base):
     kind: Mapped[str] = mapped_column(String(8), default="saml")
     idp_entity_id: Mapped[str] = mapped_column(String(1024))
     idp_sso_url: Mapped[str] = mapped_column(String(2048))
-    metadata_xml: Mapped[str] = mapped_column(Text)
-    certificate_not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    metadata_xml: Mapped[str | None] = mapped_column(Text, nullable=True)
+    certificate_not_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    oidc_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    oidc_client_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    oidc_token_endpoint: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    oidc_token_auth_method: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    oidc_jwks_uri: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    oidc_algorithms: Mapped[str | None] = mapped_column(String(255), nullable=True)
     lookup: Mapped[str] = mapped_column(String(16), default="userName")
     required: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_idp_initiated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -518,3 +529,20 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OidcRequest(Base):
+    """An OpenID Connect authorization request this server issued: keyed by the SHA-256 of its
+    ``state``, with the ``nonce`` and PKCE ``code_verifier`` the callback needs; answered at most
+    once (``consumed_at``), before ``expires``."""
+
+    __tablename__ = "oidc_request"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
