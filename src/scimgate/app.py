@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
+from scimgate.admin.sso_routes import router as admin_sso_router
 from scimgate.config import Settings, resolve_secret_key
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
 from scimgate.http.admin_api import failure_response as admin_api_failure
@@ -71,9 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router,
-                         sso_router]
+    app.state.routers = [scim_router, admin_sso_router, admin_pages_router, admin_api_router, group_router,
+                         ops_router, sso_router]
     app.include_router(scim_router)
+    app.include_router(admin_sso_router)  # before the admin pages' catch-all
     install_admin_pages(app)
     app.include_router(admin_api_router)
     app.include_router(group_router)

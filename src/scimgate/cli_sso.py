@@ -8,7 +8,7 @@ import typer
 
 from scimgate.cli_database import unit_of_work
 from scimgate.config import Settings
-from scimgate.services import sso, workspaces
+from scimgate.services import sso, sso_setup, workspaces
 from scimgate.sso.saml import ServiceProvider
 
 sso_app = typer.Typer(help="Single sign-on (SAML 2.0) of a workspace.", no_args_is_help=True)
@@ -46,5 +46,5 @@ def sso_require(workspace: str, state: str) -> None:
         raise typer.BadParameter("say 'on' or 'off'")
     with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
-        sso.set_required(session, found, lowered == "on")
+        sso_setup.set_required(session, found, lowered == "on")
         typer.echo(f"Require SSO for {found.name}: {lowered}.")

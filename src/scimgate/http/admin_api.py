@@ -17,6 +17,10 @@ Endpoints:
   of what DNS returned (the operator override is CLI-only: it is support's path, not an admin's).
 - ``GET /members/{id}/owned`` -> chats and agents the member owns;
   ``POST /members/{id}/sample-data`` ``{"chats": 2, "agents": 1}`` -> 201 with the new counts.
+- ``GET /sso`` -> the SAML connection (SP entity ID and ACS URL, IdP, certificates, last test
+  sign-in, ``required``); ``PUT /sso/required`` ``{"required": true}`` -> 200, or 409 ``conflict``
+  naming the missing prerequisite (a verified domain, a successful test sign-in) or 404 without
+  a connection.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, authenticate_bearer, bearer_secret
 from scimgate.http.surfaces import error_headers
 from scimgate.scim.errors import ScimError
-from scimgate.services import domains, owned
+from scimgate.services import domains, owned, sso, sso_setup
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainClaimed, DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
@@ -72,6 +77,8 @@ def _as_api_error(exc: Exception) -> AdminApiError:
     if isinstance(exc, DomainNotFound | UnknownMember):
         return AdminApiError(404, "not_found", str(exc))
     if isinstance(exc, DomainExists | DomainClaimed):  # 409: another row holds it
+        return AdminApiError(409, "conflict", str(exc))
+    if isinstance(exc, sso_setup.SsoPrerequisiteMissing):  # 409: the workspace is not ready for it
         return AdminApiError(409, "conflict", str(exc))
     return AdminApiError(400, "invalid", str(exc))
 
@@ -219,6 +226,41 @@ def member_sample_data(member_id: str, admin: Admin, state: State,
     with transaction(state.sessions) as session:
         counts = owned.create_sample_data(session, admin.workspace, member_id, wanted.chats, wanted.agents)
     return JSONResponse(_owned_json(member_id, counts), 201)
+
+
+class RequiredIn(BaseModel):
+    required: bool
+
+
+def _sso_json(session: Session, admin: AdminCaller, public_url: str) -> dict[str, Any]:
+    connection = sso.get_connection(session, admin.workspace.id)
+    if connection is None:
+        raise AdminApiError(404, "not_found", "This workspace has no SAML connection.")
+    sp = sso.service_provider(public_url, connection)
+    return {
+        "kind": connection.kind,
+        "sp": {"entity_id": sp.entity_id, "acs_url": sp.acs_url, "metadata_url": sp.entity_id},
+        "idp": {"entity_id": connection.idp_entity_id, "sso_url": connection.idp_sso_url},
+        "lookup": connection.lookup,
+        "certificates": [{"fingerprint_sha256": c.fingerprint, "subject": c.subject,
+                          "not_after": c.not_after.isoformat()} for c in sso_setup.certificates(connection)],
+        "tested_at": connection.tested_at.isoformat() if connection.tested_at else None,
+        "required": connection.required,
+    }
+
+
+@router.get("/sso")
+def get_sso(admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        return JSONResponse(_sso_json(session, admin, state.settings.public_url))
+
+
+@router.put("/sso/required")
+def put_sso_required(payload: RequiredIn, admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        _sso_json(session, admin, state.settings.public_url)  # 404 without a connection
+        sso_setup.set_required(session, admin.workspace, payload.required)
+        return JSONResponse(_sso_json(session, admin, state.settings.public_url))
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -37,45 +37,27 @@ def _secure(request: Request, public_url: str) -> bool:
     return request.url.scheme == "https" or public_url.startswith("https://")
 
 
-def _result(
-    request: Request,
-    status: int,
-    title: str,
-    message: str,
-    *,
-    refused: bool = True,
-    back: str = "/login",
-    attributes: dict[str, list[str]] | None = None,
-    member_id: str | None = None,
-) -> Response:
+def _result(request: Request, status: int, title: str, message: str) -> Response:
     return templates.TemplateResponse(
-        request,
-        "result.html",
-        {
-            "title": title,
-            "message": message,
-            "refused": refused,
-            "back": back,
-            "attributes": attributes,
-            "member_id": member_id,
-        },
-        status_code=status,
-        headers=NO_STORE,
+        request, "result.html", {"title": title, "message": message}, status_code=status, headers=NO_STORE
     )
 
 
 @router.get("/sso/saml/{workspace_id}/metadata")
 def saml_metadata(workspace_id: str, request: Request, state: State) -> Response:
-    """The SP metadata XML of the workspace's SAML connection (404 without one)."""
+    """The workspace's SP metadata XML (404 for an unknown workspace). It is served before the
+    IdP is connected, so the admin can give it to the IdP first. ``?download=1`` asks the
+    browser to save it as a file."""
     with transaction(state.sessions) as session:
-        connection = sso.get_connection(session, workspace_id)
-        if connection is None:
-            return _result(request, 404, "Not found", "This workspace has no SAML connection.")
-        xml = sp_metadata(sso.service_provider(state.settings.public_url, connection))
+        sp = sso.sp_of_workspace(session, state.settings.public_url, workspace_id)
+        if sp is None:
+            return _result(request, 404, "Not found", "There is no workspace with this id.")
+        xml = sp_metadata(sp)
+    disposition = "attachment" if request.query_params.get("download") == "1" else "inline"
     return Response(
         xml,
         media_type="application/samlmetadata+xml",
-        headers={"Content-Disposition": 'inline; filename="scimgate-sp-metadata.xml"'},
+        headers={"Content-Disposition": f'{disposition}; filename="scimgate-sp-metadata.xml"'},
     )
 
 
@@ -106,8 +88,11 @@ def acs(
     state: State,
     SAMLResponse: Annotated[str, Form(max_length=400_000)] = "",
 ) -> Response:  # noqa: N803 (SAML's name)
-    """Check the posted SAMLResponse, bind the member, start its session, 303 to /me."""
+    """Check the posted SAMLResponse, bind the member, start its session, 303 to /me. A response
+    to an admin's test sign-in starts no session and binds nothing: the page shows the member it
+    matched, the attributes received and any problem."""
     public_url = state.settings.public_url
+    pending: sso.PendingAcs | None = None
     try:
         with transaction(state.sessions) as session:
             pending = sso.prepare_acs(session, public_url, workspace_id, SAMLResponse)
@@ -118,18 +103,11 @@ def acs(
         with transaction(state.sessions) as session:
             done = sso.complete_acs(session, workspace_id, sign_in, pending, request.cookies.get(COOKIE))
     except sso.SignInRefused as exc:
+        if pending is not None and pending.test:
+            return _test_result(request, 403, problem=f"{exc.reason}: {exc}")
         return _result(request, 403, "Sign-in refused", str(exc))
     if done.test:
-        return _result(
-            request,
-            200,
-            "Test sign-in succeeded",
-            "The assertion was accepted and matched this member.",
-            refused=False,
-            back="/admin/security",
-            attributes=done.attributes,
-            member_id=done.member_id,
-        )
+        return _test_result(request, 200 if done.problem is None else 403, done=done, problem=done.problem)
     response = RedirectResponse("/me", status_code=303, headers=NO_STORE)
     response.set_cookie(
         COOKIE,
@@ -141,6 +119,18 @@ def acs(
         max_age=int(sso.MEMBER_SESSION_LIFETIME.total_seconds()),
     )
     return response
+
+
+def _test_result(
+    request: Request, status: int, *, done: sso.SignedIn | None = None, problem: str | None = None
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "test_result.html",
+        {"done": done, "problem": problem},
+        status_code=status,
+        headers=NO_STORE,
+    )
 
 
 def _home(request: Request, state: State) -> sso.MemberHome | None:

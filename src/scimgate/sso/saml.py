@@ -93,7 +93,7 @@ def _config(sp: ServiceProvider) -> SPConfig:
     settings: dict[str, Any] = {
         "entityid": sp.entity_id,
         "xmlsec_binary": xmlsec_binary(),
-        "metadata": {"inline": [sp.idp_metadata_xml]},
+        "metadata": {"inline": [sp.idp_metadata_xml]} if sp.idp_metadata_xml else {},
         "accepted_time_diff": sp.skew_seconds,
         "only_use_keys_in_metadata": True,
         "service": {
