@@ -31,6 +31,7 @@ from scimgate.http.surfaces import register_surface
 from scimgate.services.audit_journal import AuditJournal
 from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.services.sign_in_guard import make_sign_in_guard
+from scimgate.services.sso_throttle import make_sso_throttle
 from scimgate.services.token_cache import TokenCache
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import make_engine, read_only_factory, session_factory, transaction
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   readers=read_only_factory(sessions), journal=journal, tokens=token_cache)
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
+    app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
     app.state.routers = [scim_router, admin_sso_router, admin_pages_router, admin_api_router, group_router,

@@ -68,11 +68,11 @@ class SignInGuard:
         """Spend one attempt of the address's and the account's budgets; SignInThrottled when
         either is used up (the address is checked first: a refused address spends nothing of the
         account's budget)."""
-        wait = self.store.take(_key("signin-addr", address), self.address.rate, self.address.burst)
+        wait = self.store.take(bucket_key("signin-addr", address), self.address.rate, self.address.burst)
         if wait > 0:
             raise SignInThrottled(wait)
         account = workspace_name.strip().lower() + "\n" + email.strip().lower()
-        wait = self.store.take(_key("signin-acct", account), self.account.rate, self.account.burst)
+        wait = self.store.take(bucket_key("signin-acct", account), self.account.rate, self.account.burst)
         if wait > 0:
             raise SignInThrottled(wait)
 
@@ -88,7 +88,8 @@ class SignInGuard:
             self._slots.release()
 
 
-def _key(kind: str, value: str) -> str:
+def bucket_key(kind: str, value: str) -> str:
+    """The bucket key of ``value`` (a digest: no email or address is stored)."""
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:48]}"  # fits rate_bucket.key (64)
 
 

@@ -23,6 +23,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from scimgate.http.deps import State
 from scimgate.services import sso
+from scimgate.services.sign_in_guard import SignInThrottled
+from scimgate.services.sso_throttle import SsoThrottle
 from scimgate.sso.saml import read_response, sp_metadata
 from scimgate.sso.xml_guard import SamlRefused
 from scimgate.storage.db import transaction
@@ -61,6 +63,20 @@ def saml_metadata(workspace_id: str, request: Request, state: State) -> Response
     )
 
 
+def _throttled(request: Request, state: State, endpoint: str) -> SignInThrottled | None:
+    """Spend one request of the client address's budget at ``endpoint`` (services.sso_throttle)."""
+    throttle: SsoThrottle = state.extras["sso_throttle"]
+    try:
+        throttle.admit(endpoint, request.client.host if request.client else "")
+    except SignInThrottled as exc:
+        return exc
+    return None
+
+
+def _too_many(exc: SignInThrottled) -> str:
+    return f"Too many sign-in attempts from your network. Wait {exc.retry_after} seconds and try again."
+
+
 @router.get("/login")
 def login_form(request: Request) -> Response:
     """The sign-in page: one field, the work email."""
@@ -69,7 +85,14 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request, state: State, email: Annotated[str, Form(max_length=320)] = "") -> Response:
-    """Home realm discovery by the email's domain, then 303 to the IdP with an AuthnRequest."""
+    """Home realm discovery by the email's domain, then 303 to the IdP with an AuthnRequest.
+    Over the client address's budget: 429 with Retry-After, before any database work."""
+    throttled = _throttled(request, state, "login")
+    if throttled is not None:
+        return templates.TemplateResponse(
+            request, "login.html", {"error": _too_many(throttled), "email": email}, status_code=429,
+            headers={**NO_STORE, "Retry-After": str(throttled.retry_after)},
+        )
     try:
         with transaction(state.sessions) as session:
             connection = sso.discover(session, email)
@@ -90,7 +113,13 @@ def acs(
 ) -> Response:  # noqa: N803 (SAML's name)
     """Check the posted SAMLResponse, bind the member, start its session, 303 to /me. A response
     to an admin's test sign-in starts no session and binds nothing: the page shows the member it
-    matched, the attributes received and any problem."""
+    matched, the attributes received and any problem. Over the client address's budget: 429
+    with Retry-After, before any XML or database work."""
+    throttled = _throttled(request, state, "acs")
+    if throttled is not None:
+        response = _result(request, 429, "Too many sign-in attempts", _too_many(throttled))
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     public_url = state.settings.public_url
     pending: sso.PendingAcs | None = None
     try:
