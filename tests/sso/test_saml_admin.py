@@ -318,3 +318,22 @@ def test_sso_forms_need_csrf_and_a_session(setup: Setup) -> None:
                                          "metadata_xml": idp.metadata_xml})
     assert response.status_code == 303 and response.headers["location"] == "/admin/login"
     assert "Not connected yet." in card(admin)
+
+
+def test_admin_api_configures_saml(setup: Setup) -> None:
+    """PUT /api/admin/v1/sso/saml: bad metadata 400 with the reason (the admin API's JSON), good
+    metadata 200 with the connection; another workspace's key sees its own (none: 404)."""
+    tenant, _, idp, _ = setup
+    api = admin_client(tenant)
+    refused = api.put("/sso/saml", json={"metadata_xml": sp_metadata_of(tenant)})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid"
+    assert "is not an identity provider" in refused.json()["error"]["detail"]
+    assert api.get("/sso").status_code == 404
+    saved = api.put("/sso/saml", json={"metadata_xml": idp.metadata_xml, "lookup": "externalId"})
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert body["idp"]["entity_id"] == idp.entity_id and body["lookup"] == "externalId"
+    assert body["sp"]["acs_url"] == f"{tenant.server.url}/sso/saml/{tenant.workspace_id}/acs"
+    assert body["tested_at"] is None and body["required"] is False
+    other = admin_client(make_tenant(tenant.server, domains=()))
+    assert other.get("/sso").status_code == 404

@@ -17,7 +17,9 @@ Endpoints:
   of what DNS returned (the operator override is CLI-only: it is support's path, not an admin's).
 - ``GET /members/{id}/owned`` -> chats and agents the member owns;
   ``POST /members/{id}/sample-data`` ``{"chats": 2, "agents": 1}`` -> 201 with the new counts.
-- ``GET /sso`` -> the SAML connection (SP entity ID and ACS URL, IdP, certificates, last test
+- ``PUT /sso/saml`` ``{"metadata_xml": "<EntityDescriptor ...>", "lookup": "userName"}`` ->
+  200 with the connection (created or replaced; bad metadata 400 ``invalid`` with the reason);
+  ``GET /sso`` -> the SAML connection (SP entity ID and ACS URL, IdP, certificates, last test
   sign-in, ``required``); ``PUT /sso/required`` ``{"required": true}`` -> 200, or 409 ``conflict``
   naming the missing prerequisite (a verified domain, a successful test sign-in) or 404 without
   a connection.
@@ -232,6 +234,11 @@ class RequiredIn(BaseModel):
     required: bool
 
 
+class SamlIn(BaseModel):
+    metadata_xml: str = Field(min_length=1, max_length=1024 * 1024)
+    lookup: str = "userName"
+
+
 def _sso_json(session: Session, admin: AdminCaller, public_url: str) -> dict[str, Any]:
     connection = sso.get_connection(session, admin.workspace.id)
     if connection is None:
@@ -252,6 +259,13 @@ def _sso_json(session: Session, admin: AdminCaller, public_url: str) -> dict[str
 @router.get("/sso")
 def get_sso(admin: Admin, state: State) -> JSONResponse:
     with transaction(state.sessions) as session:
+        return JSONResponse(_sso_json(session, admin, state.settings.public_url))
+
+
+@router.put("/sso/saml")
+def put_sso_saml(payload: SamlIn, admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        sso.configure_saml(session, admin.workspace, payload.metadata_xml, payload.lookup)
         return JSONResponse(_sso_json(session, admin, state.settings.public_url))
 
 
