@@ -4,8 +4,10 @@
   and the member ``lookup``; refused metadata is shown next to the field with what is wrong.
 - ``POST certificates``: a second signing certificate for roll-over (PEM or base64, pasted or
   uploaded); ``POST certificates/{fingerprint}/remove`` (confirmed) stops trusting one.
-- ``POST test``: starts a test sign-in (303 to the IdP with a test AuthnRequest); the ACS then
-  shows the outcome and starts no session (services.sso).
+- ``POST test``: starts a test sign-in: a page with the link to the IdP carrying a test
+  AuthnRequest (a link, not a redirect: the admin pages' CSP ``form-action 'self'`` stops a form
+  submission that redirects to another origin); the ACS then shows the outcome and starts no
+  session (services.sso).
 - ``POST required``: "Require SSO for verified domains" on or off; refused with the missing
   prerequisite shown next to the switch.
 
@@ -18,9 +20,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.datastructures import UploadFile as Uploaded
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from scimgate.admin.routes import NOTICES, Admin, Csrf, PageError, confirmation, security_page, see_other
+from scimgate.admin.routes import (
+    NOTICES,
+    Admin,
+    Csrf,
+    PageError,
+    confirmation,
+    page,
+    security_page,
+    see_other,
+)
 from scimgate.http.deps import State
 from scimgate.services import sso, sso_setup, workspaces
 from scimgate.storage.db import transaction
@@ -107,14 +118,15 @@ def remove_certificate(request: Request, admin: Admin, state: State, _csrf: Csrf
 
 @router.post("/test")
 def test_sign_in(request: Request, admin: Admin, state: State, _csrf: Csrf) -> Response:
-    """Start a test sign-in: 303 to the IdP with an AuthnRequest marked as a test."""
+    """Start a test sign-in: the page linking to the IdP with an AuthnRequest marked as a test."""
     with transaction(state.sessions) as db:
         connection = sso.get_connection(db, admin.workspace_id)
         if connection is None:
             return security_page(request, admin, state, status=409,
                                  sso_errors={"test": sso_setup.NO_CONNECTION})
         location = sso.begin(db, state.settings.public_url, connection, test=True)
-    return RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
+        idp_entity_id = connection.idp_entity_id
+    return page(request, admin, "sso_test.html", location=location, idp_entity_id=idp_entity_id)
 
 
 @router.post("/required")
