@@ -104,7 +104,8 @@ def start_server(database_url: str, log_path: Path, backend: str, workers: int =
         # Every test signs in from 127.0.0.1: a module's sign-ins would spend one address's
         # budget; tests/admin/test_sign_in_throttle.py sets its own small budgets.
         "SCIMGATE_SIGN_IN_ADDRESS_BURST": "100000",
-        "SCIMGATE_MEMBER_SIGN_IN_ADDRESS_BURST": "100000",
+        # Likewise member sign-ins (POST /login, the ACS); tests/sso/test_sso_throttle.py sets its own.
+        "SCIMGATE_SSO_ADDRESS_BURST": "100000",
     })
     process_env.update(env or {})
     log = log_path.open("wb")

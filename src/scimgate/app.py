@@ -16,6 +16,7 @@ from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
 from scimgate.admin.webhook_routes import router as webhook_pages_router
+from scimgate.admin.sso_routes import router as admin_sso_router
 from scimgate.config import Settings, resolve_secret_key
 from scimgate.events.deliverer import Deliverer
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
@@ -34,6 +35,7 @@ from scimgate.http.surfaces import register_surface
 from scimgate.services.audit_journal import AuditJournal
 from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.services.sign_in_guard import make_sign_in_guard
+from scimgate.services.sso_throttle import make_sso_throttle
 from scimgate.services.token_cache import TokenCache
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import make_engine, read_only_factory, session_factory, transaction
@@ -80,13 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   readers=read_only_factory(sessions), journal=journal, tokens=token_cache)
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
+    app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_pages_router,
+    app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_sso_router, admin_pages_router,
                          events_api_router, admin_api_router, group_router, ops_router, sso_router]
     app.include_router(openapi_router)  # before the admin API's catch-all route
     app.include_router(scim_router)
     app.include_router(webhook_pages_router)  # before the admin pages' catch-all route
+    app.include_router(admin_sso_router)  # before the admin pages' catch-all
     install_admin_pages(app)
     app.include_router(events_api_router)  # before the admin API's catch-all route
     app.include_router(admin_api_router)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scimgate.simulate import entra, okta
 from scimgate.simulate.client import ScimClient
 from scimgate.simulate.report import Recorder, render_summary
+from scimgate.simulate.sign_in import SignIns, origin_of
 
 app = typer.Typer(help="Replay Entra ID or Okta provisioning runs against a SCIM server.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -28,9 +29,10 @@ TIMEOUT = typer.Option(30.0, "--timeout", help="Seconds per request.")
 
 
 def _run(title: str, url: str, token: str, user_agent: str, estimate: int, timeout: float,
-         summary_json: Path | None, replay: Callable[[ScimClient, Callable[[str], None]], None]) -> None:
+         summary_json: Path | None, replay: Callable[[ScimClient, Callable[[str], None]], None],
+         recorder: Recorder | None = None) -> None:
     console = Console()
-    recorder = Recorder()
+    recorder = recorder or Recorder()
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task("starting", total=estimate)
@@ -61,18 +63,33 @@ def simulate_entra(
     new_domain: str = typer.Option(None, "--new-domain",
                                    help="Move a third of the users' userName/email to this verified domain."),
     batch: int = typer.Option(25, "--batch", min=1, help="Members per group PATCH."),
+    sign_in: bool = typer.Option(False, "--sign-in",
+                                 help="Each user also signs in by SAML through a local test IdP "
+                                      "(scimgate only)."),
+    admin_key: str = typer.Option(None, "--admin-key", envvar="SCIMGATE_ADMIN_KEY",
+                                  help="The workspace's admin API key (--sign-in sets up SAML with it)."),
     timeout: float = TIMEOUT,
     summary_json: Path = SUMMARY,
 ) -> None:
-    """Replay an Entra ID provisioning run (docs/identity-providers.md §1-§4)."""
+    """Replay an Entra ID provisioning run (docs/identity-providers.md §1-§4); with --sign-in, every
+    user also signs in through a local SAML IdP, and again after the domain move (docs/sso.md)."""
     if dialect not in entra.DIALECTS:
         raise typer.BadParameter(f"use one of {', '.join(entra.DIALECTS)}", param_hint="--dialect")
+    if sign_in and not admin_key:
+        raise typer.BadParameter("--sign-in needs the workspace's admin API key "
+                                 "(scimgate admin-key create WORKSPACE)", param_hint="--admin-key")
     if dialect == entra.AAD_FLAG and entra.AAD_FLAG not in url:
         url += ("&" if "?" in url else "?") + entra.AAD_FLAG
     options = entra.EntraOptions(users, groups, dialect, domain, new_domain, batch)
     estimate = 12 * users + 4 * groups + users // batch + 4
-    _run(f"Entra ({dialect})", url, token, entra.USER_AGENT, estimate, timeout, summary_json,
-         lambda client, phase: entra.run_entra(client, options, phase))
+    recorder = Recorder()
+    sign_ins = SignIns(origin_of(url), admin_key, recorder, timeout=timeout) if sign_in else None
+    try:
+        _run(f"Entra ({dialect})", url, token, entra.USER_AGENT, estimate, timeout, summary_json,
+             lambda client, phase: entra.run_entra(client, options, phase, sign_ins), recorder)
+    finally:
+        if sign_ins is not None:
+            sign_ins.close()
 
 
 @app.command("okta")

@@ -8,7 +8,7 @@ import typer
 
 from scimgate.cli_database import unit_of_work
 from scimgate.config import Settings, resolve_secret_key
-from scimgate.services import oidc, sso, workspaces
+from scimgate.services import oidc, sso, sso_setup, workspaces
 from scimgate.sso.oidc import DiscoveryError, fetch_discovery
 from scimgate.sso.saml import ServiceProvider
 
@@ -92,5 +92,5 @@ def sso_require(workspace: str, state: str) -> None:
         raise typer.BadParameter("say 'on' or 'off'")
     with unit_of_work() as session:
         found = workspaces.find_workspace(session, workspace)
-        sso.set_required(session, found, lowered == "on")
+        sso_setup.set_required(session, found, lowered == "on")
         typer.echo(f"Require SSO for {found.name}: {lowered}.")

@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     - ``sign_in_account_burst`` / ``sign_in_account_per_minute``, ``sign_in_address_burst`` /
       ``sign_in_address_per_minute``: admin sign-in attempts per account and per client address
       (services.sign_in_guard); ``sign_in_hashes_in_flight``: password hashes at once per process.
-    - ``member_sign_in_address_burst`` / ``member_sign_in_address_per_minute``: member single
-      sign-on steps (``POST /login``, SAML ACS, OIDC callback) per client address.
+    - ``sso_address_burst`` / ``sso_address_per_minute``: member sign-ins (``POST /login`` with the
+      OIDC callback, and the SAML ACS: two buckets) per client address (services.sso_throttle).
     - ``forwarded_allow_ips``: addresses of the TLS proxies whose ``X-Forwarded-Proto`` and
       ``X-Forwarded-For`` are believed (``scimgate serve``); default loopback only.
     - ``audit_flush_seconds``: how often a worker writes the pending audit rows of reads
@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     sign_in_address_burst: int = 30
     sign_in_address_per_minute: float = 10.0
     sign_in_hashes_in_flight: int = 2
-    member_sign_in_address_burst: int = 600
-    member_sign_in_address_per_minute: float = 300.0
+    sso_address_burst: int = 120
+    sso_address_per_minute: float = 60.0
     forwarded_allow_ips: str = "127.0.0.1"
     audit_flush_seconds: float = Field(default=0.2, gt=0.0, le=3600.0)
     token_cache_seconds: float = Field(default=2.0, ge=0.0, le=2.0)

@@ -1,5 +1,5 @@
 """Member single sign-on steps are throttled per client address (issue 18, "sign-in and ACS
-endpoints rate-limited"): POST /login, the OIDC callback and the SAML ACS answer 429 with
+endpoints rate-limited"): POST /login with the OIDC callback (one budget), and the SAML ACS (its own) answer 429 with
 Retry-After once the address's member budget is spent, before doing anything else.
 
 Budget: 3 per address, refilled at 0.01 per minute (nothing refills while a test runs). The
@@ -26,8 +26,8 @@ def live_server(database_url: str, backend: str,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with a small member sign-in budget."""
     started = start_server(database_url, tmp_path_factory.mktemp("log") / "server.log", backend, env={
-        "SCIMGATE_MEMBER_SIGN_IN_ADDRESS_BURST": str(BURST),
-        "SCIMGATE_MEMBER_SIGN_IN_ADDRESS_PER_MINUTE": "0.01",
+        "SCIMGATE_SSO_ADDRESS_BURST": str(BURST),
+        "SCIMGATE_SSO_ADDRESS_PER_MINUTE": "0.01",
     })
     yield started
     stop_server(started)
@@ -77,7 +77,7 @@ def test_throttled_callback_does_nothing(live_server: LiveServer, tmp_path: Path
 
 
 def test_acs_over_the_budget_gets_429(live_server: LiveServer) -> None:
-    """The SAML ACS spends the same budget (even for a workspace without SAML)."""
+    """The SAML ACS has a budget of its own (even for a workspace without SAML)."""
     flooding = address()
     url = f"{live_server.url}/sso/saml/no-such-workspace/acs"
     for _ in range(BURST):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from scimgate.cli import app
 from scimgate.services import workspaces
 from scimgate.storage.db import transaction
 from scimgate.storage.models import Workspace
-from tests.support import LiveServer, Tenant, free_port, make_tenant, start_server, stop_server
+from tests.support import LiveServer, Tenant, admin_client, free_port, make_tenant, start_server, stop_server
 
 
 def simulate(server: LiveServer, token: str, tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -171,3 +172,43 @@ def test_a_rate_limited_run_waits_out_429s_and_still_converges(backend: str, dat
         assert "waited out" in output
     finally:
         stop_server(server)
+
+
+def test_entra_run_with_sign_in_lands_in_the_same_member(live_server: LiveServer, tmp_path: Path) -> None:
+    """--sign-in: each user signs in through the simulator's local IdP after creation and again
+    after the domain move (moved users with their new address), landing in the same SCIM id; a
+    disabled user is refused. SAML is set up through the admin API (PUT /sso/saml). The domains
+    are this test's own: home realm discovery needs a domain verified by one workspace only."""
+    old, new = f"old-{uuid.uuid4().hex[:8]}.example", f"new-{uuid.uuid4().hex[:8]}.example"
+    tenant = make_tenant(live_server, domains=(old, new))
+    with transaction(live_server.sessions) as session:
+        workspace = session.get(Workspace, tenant.workspace_id)
+        assert workspace is not None
+        workspaces.set_entra_replace_creates(session, workspace, True)
+    api = admin_client(tenant)
+    key = api.headers["authorization"].removeprefix("Bearer ")
+    code, summary, output = simulate(live_server, tenant.token, tmp_path, "entra", "--users", "6",
+                                     "--groups", "1", "--domain", old, "--new-domain", new, "--sign-in",
+                                     "--admin-key", key)
+    assert code == 0, output
+    assert summary["failures"] == 0 and summary["failure_groups"] == []
+    assert requests_of(summary, "sign in") == 6
+    assert requests_of(summary, "sign in, new domain") == 2
+    assert requests_of(summary, "sign in again") == 4
+    assert requests_of(summary, "sign in, disabled") == 1
+    connection = api.get("/sso").json()
+    assert connection["idp"]["entity_id"].startswith("https://simulate-")
+
+
+def test_sign_in_needs_an_admin_key(live_server: LiveServer, tmp_path: Path) -> None:
+    tenant = entra_tenant(live_server)
+    code, _, output = simulate(live_server, tenant.token, tmp_path, "entra", "--users", "1", "--sign-in")
+    assert code == 2 and "--admin-key" in output
+
+
+def test_sign_in_with_a_wrong_admin_key_is_reported(live_server: LiveServer, tmp_path: Path) -> None:
+    tenant = entra_tenant(live_server)
+    code, summary, _ = simulate(live_server, tenant.token, tmp_path, "entra", "--users", "2", "--groups", "0",
+                                "--sign-in", "--admin-key", "sg_wrong")
+    assert code == 1 and requests_of(summary, "sign in") == 0
+    assert any(g["status"] == "401" for g in summary["failure_groups"])

@@ -25,6 +25,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from scimgate.admin import forms, new_token
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
 from scimgate.events import outbox
+from scimgate.admin.sso_card import sso_card
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, State
 from scimgate.http.surfaces import error_headers, register_surface
@@ -248,7 +249,10 @@ def logout(admin: Admin, state: State, _csrf: Csrf) -> Response:
 # --- Security settings ------------------------------------------------------------------------
 
 
-def _security(request: Request, admin: SignedIn, state: State, status: int = 200, **extra: Any) -> Response:
+def security_page(request: Request, admin: SignedIn, state: State, status: int = 200,
+                  **extra: Any) -> Response:
+    """The Security settings page (with its Single sign-on card, admin.sso_card); ``extra`` adds
+    to the template's context (the one-time token, check results, errors next to fields)."""
     with transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         live = [t for t in tokens.list_tokens(db, workspace) if t.revoked_at is None]
@@ -257,9 +261,10 @@ def _security(request: Request, admin: SignedIn, state: State, status: int = 200
              "record": domains.verification_record(d)}
             for d in domains.list_domains(db, workspace)
         ]
+        card = sso_card(db, workspace, state.settings.public_url)
     base_url = state.settings.scim_base_url
     return page(request, admin, "security.html", status, workspace=workspace, tokens=live,
-                domains=domain_rows, base_url=base_url, tenant_url=base_url + "?aadOptscim062020",
+                domains=domain_rows, sso=card, base_url=base_url, tenant_url=base_url + "?aadOptscim062020",
                 local_only=not base_url.startswith("https://"),
                 **{"new_token": None, "checks": {}, "error": None, "domain_input": "", **extra})
 
@@ -268,7 +273,7 @@ def _security(request: Request, admin: SignedIn, state: State, status: int = 200
 def security(request: Request, admin: Admin, state: State) -> Response:
     """SCIM Base URL, tokens (with the one just minted, once), sync switches and allowed domains."""
     handed = new_token.take(request, state.settings.secret_key, admin.workspace_id)
-    response = _security(request, admin, state, new_token=handed)
+    response = security_page(request, admin, state, new_token=handed)
     new_token.forget(request, response)
     return response
 
@@ -351,7 +356,7 @@ def add_domain(request: Request, admin: Admin, state: State, _csrf: Csrf,
             domains.add_domain(db, workspaces.find_workspace(db, admin.workspace_id),
                                forms.domain_from_input(name))
     except domains.DomainError as exc:
-        return _security(request, admin, state, status=400, domain_error=str(exc), domain_input=name)
+        return security_page(request, admin, state, status=400, domain_error=str(exc), domain_input=name)
     return see_other("/admin/security?done=domain-added#domains")
 
 
@@ -383,7 +388,7 @@ def check_domain(request: Request, admin: Admin, state: State, _csrf: Csrf, name
     with in_workspace("domain"):
         result = domains.verify_by_dns(state.sessions, admin.workspace_id, name,
                                        ResolverConfig.from_settings(state.settings), actor=admin.email)
-    return _security(request, admin, state, checks={result.domain.name: result.explanation()})
+    return security_page(request, admin, state, checks={result.domain.name: result.explanation()})
 
 
 # --- Members and groups -----------------------------------------------------------------------

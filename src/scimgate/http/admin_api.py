@@ -27,6 +27,12 @@ Endpoints:
   under its SCIM id with its owned data and groups (409 when its userName was taken or the
   seat limit is reached); ``POST /members/{id}/transfer`` ``{"to": id}`` -> its chats and agents
   handed to another member, recorded in the provisioning log (services.leaving).
+- ``PUT /sso/saml`` ``{"metadata_xml": "<EntityDescriptor ...>", "lookup": "userName"}`` ->
+  200 with the connection (created or replaced; bad metadata 400 ``invalid`` with the reason);
+  ``GET /sso`` -> the SAML connection (SP entity ID and ACS URL, IdP, certificates, last test
+  sign-in, ``required``); ``PUT /sso/required`` ``{"required": true}`` -> 200, or 409 ``conflict``
+  naming the missing prerequisite (a verified domain, a successful test sign-in) or 404 without
+  a connection.
 """
 
 from __future__ import annotations
@@ -40,13 +46,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, authenticate_bearer, bearer_secret
 from scimgate.http.surfaces import error_headers
 from scimgate.scim.errors import ScimError
-from scimgate.services import domains, leaving, owned, roles, seats, workspaces
+from scimgate.services import domains, leaving, owned, roles, seats, sso, sso_setup, workspaces
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainClaimed, DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
@@ -85,6 +92,8 @@ def _as_api_error(exc: Exception) -> AdminApiError:
         return AdminApiError(409, "conflict", str(exc))
     if isinstance(exc, roles.LastAdminRefused):  # 409: the workspace's state refuses it
         return AdminApiError(409, "last_admin", str(exc))
+    if isinstance(exc, sso_setup.SsoPrerequisiteMissing):  # 409: the workspace is not ready for it
+        return AdminApiError(409, "conflict", str(exc))
     return AdminApiError(400, "invalid", str(exc))
 
 
@@ -370,6 +379,51 @@ def member_role(member_id: str, admin: Admin, state: State) -> JSONResponse:
         workspace = workspaces.find_workspace(session, admin.workspace.id)
         found = roles.member_role(session, workspace, member_id)
     return JSONResponse(found)
+class RequiredIn(BaseModel):
+    required: bool
+
+
+class SamlIn(BaseModel):
+    metadata_xml: str = Field(min_length=1, max_length=1024 * 1024)
+    lookup: str = "userName"
+
+
+def _sso_json(session: Session, admin: AdminCaller, public_url: str) -> dict[str, Any]:
+    connection = sso.get_connection(session, admin.workspace.id)
+    if connection is None:
+        raise AdminApiError(404, "not_found", "This workspace has no SAML connection.")
+    sp = sso.service_provider(public_url, connection)
+    return {
+        "kind": connection.kind,
+        "sp": {"entity_id": sp.entity_id, "acs_url": sp.acs_url, "metadata_url": sp.entity_id},
+        "idp": {"entity_id": connection.idp_entity_id, "sso_url": connection.idp_sso_url},
+        "lookup": connection.lookup,
+        "certificates": [{"fingerprint_sha256": c.fingerprint, "subject": c.subject,
+                          "not_after": c.not_after.isoformat()} for c in sso_setup.certificates(connection)],
+        "tested_at": connection.tested_at.isoformat() if connection.tested_at else None,
+        "required": connection.required,
+    }
+
+
+@router.get("/sso")
+def get_sso(admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        return JSONResponse(_sso_json(session, admin, state.settings.public_url))
+
+
+@router.put("/sso/saml")
+def put_sso_saml(payload: SamlIn, admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        sso.configure_saml(session, admin.workspace, payload.metadata_xml, payload.lookup)
+        return JSONResponse(_sso_json(session, admin, state.settings.public_url))
+
+
+@router.put("/sso/required")
+def put_sso_required(payload: RequiredIn, admin: Admin, state: State) -> JSONResponse:
+    with transaction(state.sessions) as session:
+        _sso_json(session, admin, state.settings.public_url)  # 404 without a connection
+        sso_setup.set_required(session, admin.workspace, payload.required)
+        return JSONResponse(_sso_json(session, admin, state.settings.public_url))
 
 
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)

@@ -228,10 +228,9 @@ def complete(
     connection = sso.get_connection(session, workspace_id, "oidc")
     if connection is None or connection.idp_entity_id != sign_in.issuer:
         raise sso.refusal(workspace_id, "OIDC connection changed during sign-in")
-    member, newly_bound = sso.bind_member(session, connection, sign_in)
-    token = None
     if pending.test:
-        connection.tested_at = utcnow()
-    else:
-        token = sso.start_member_session(session, member, previous_token)
-    return sso.SignedIn(member.id, workspace_id, pending.test, token, newly_bound, sign_in.attributes())
+        return sso.test_sign_in(session, connection, sign_in, sign_in.attributes())
+    member, newly_bound = sso.bind_member(session, connection, sign_in)
+    token = sso.start_member_session(session, member, previous_token)
+    return sso.SignedIn(member.id, workspace_id, False, token, newly_bound, sign_in.attributes(),
+                        member.user_name, sign_in.subject)

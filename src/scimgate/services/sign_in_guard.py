@@ -14,10 +14,8 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
 3. The account lockout of services.admins stays as it was (5 free failures, then a doubling lock).
 
-Member single sign-on (``POST /login``, the SAML ACS, the OIDC callback) has no password, but
-each attempt writes a request row or calls the identity provider: :meth:`SignInGuard.admit_member`
-spends one token of the client address's own, larger member budget
-(``member_sign_in_address_*``: a whole office behind one NAT address signs in at 9:00).
+Member single sign-on (``POST /login``, the SAML ACS, the OIDC callback) has no password; its
+own, larger per-address budget is services.sso_throttle.
 
 Where the buckets live: in Redis when ``redis_url`` is set, falling back to the database while
 Redis is unavailable (unlike the SCIM limiter, which lets requests through: a sign-in limit that
@@ -65,27 +63,19 @@ class Budget:
 class SignInGuard:
     """The budgets and hash slots of one process (see the module docstring)."""
 
-    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int,
-                 member: Budget | None = None):
+    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int):
         self.store, self.account, self.address = store, account, address
-        self.member = member or Budget(300.0, 600.0)
         self._slots = threading.BoundedSemaphore(max(1, hashes_in_flight))
 
     def admit(self, workspace_name: str, email: str, address: str) -> None:
         """Spend one attempt of the address's and the account's budgets; SignInThrottled when
         either is used up (the address is checked first: a refused address spends nothing of the
         account's budget)."""
-        wait = self.store.take(_key("signin-addr", address), self.address.rate, self.address.burst)
+        wait = self.store.take(bucket_key("signin-addr", address), self.address.rate, self.address.burst)
         if wait > 0:
             raise SignInThrottled(wait)
         account = workspace_name.strip().lower() + "\n" + email.strip().lower()
-        wait = self.store.take(_key("signin-acct", account), self.account.rate, self.account.burst)
-        if wait > 0:
-            raise SignInThrottled(wait)
-
-    def admit_member(self, address: str) -> None:
-        """Spend one member sign-in step of the address's budget; SignInThrottled when used up."""
-        wait = self.store.take(_key("sso-addr", address), self.member.rate, self.member.burst)
+        wait = self.store.take(bucket_key("signin-acct", account), self.account.rate, self.account.burst)
         if wait > 0:
             raise SignInThrottled(wait)
 
@@ -101,7 +91,8 @@ class SignInGuard:
             self._slots.release()
 
 
-def _key(kind: str, value: str) -> str:
+def bucket_key(kind: str, value: str) -> str:
+    """The bucket key of ``value`` (a digest: no email or address is stored)."""
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:48]}"  # fits rate_bucket.key (64)
 
 
@@ -116,6 +107,4 @@ def make_sign_in_guard(settings: Settings, sessions: sessionmaker[Session]) -> S
         account=Budget(settings.sign_in_account_per_minute, max(1.0, float(settings.sign_in_account_burst))),
         address=Budget(settings.sign_in_address_per_minute, max(1.0, float(settings.sign_in_address_burst))),
         hashes_in_flight=settings.sign_in_hashes_in_flight,
-        member=Budget(settings.member_sign_in_address_per_minute,
-                      max(1.0, float(settings.member_sign_in_address_burst))),
     )

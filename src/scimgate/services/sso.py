@@ -72,7 +72,8 @@ class SsoError(WorkspaceError):
 
 
 class SignInRefused(Exception):
-    """A sign-in refused; ``str()`` is what the member sees, ``reason`` what is logged."""
+    """A sign-in refused; ``str()`` is what the member sees, ``reason`` what is logged (and shown
+    to the admin of a test sign-in: it holds no personal data)."""
 
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
@@ -94,6 +95,17 @@ def get_connection(session: Session, workspace_id: str, kind: str | None = None)
     """The workspace's SSO connection (of ``kind``, ``saml`` or ``oidc``, when given), or None."""
     connection = session.scalar(select(SsoConnection).where(SsoConnection.workspace_id == workspace_id))
     return None if connection is None or kind not in (None, connection.kind) else connection
+
+
+def sp_of_workspace(session: Session, public_url: str, workspace_id: str) -> ServiceProvider | None:
+    """The workspace's SP (with the IdP metadata once a connection exists, so an admin can give
+    the IdP scimgate's metadata first); None for an unknown workspace."""
+    connection = get_connection(session, workspace_id, "saml")
+    if connection is not None:
+        return service_provider(public_url, connection)
+    if session.get(Workspace, workspace_id) is None:
+        return None
+    return ServiceProvider(public_url, workspace_id, "")
 
 
 def configure_saml(
@@ -132,30 +144,6 @@ def clear_oidc(connection: SsoConnection) -> None:
     connection.oidc_client_id = connection.oidc_client_secret = None
     connection.oidc_token_endpoint = connection.oidc_token_auth_method = None
     connection.oidc_jwks_uri = connection.oidc_algorithms = None
-
-
-def set_required(session: Session, workspace: Workspace, required: bool) -> SsoConnection:
-    """Switch "Require SSO for verified domains". Switching on is refused (SsoError) without a
-    connection, without a verified domain, or before a test sign-in succeeded."""
-    connection = get_connection(session, workspace.id)
-    if connection is None:
-        raise SsoError(
-            "Configure single sign-on first: scimgate sso saml add WORKSPACE --metadata FILE, "
-            "or scimgate sso oidc add WORKSPACE --issuer URL --client-id ID --client-secret-file FILE."
-        )
-    if required:
-        verified = session.scalar(
-            select(EmailDomain.id)
-            .where(EmailDomain.workspace_id == workspace.id, EmailDomain.verified_at.is_not(None))
-            .limit(1)
-        )
-        if verified is None:
-            raise SsoError("Verify an email domain first: SSO is required for verified domains.")
-        if connection.tested_at is None:
-            raise SsoError("Run a test sign-in first (Security settings, Single sign-on, Test sign-in).")
-    connection.required = required
-    connection.updated = utcnow()
-    return connection
 
 
 # --- Sign-in ----------------------------------------------------------------------------------
@@ -215,6 +203,11 @@ class PendingAcs:
     outstanding: dict[str, str]
     in_response_to: str | None
 
+    @property
+    def test(self) -> bool:
+        """True when the response answers an admin's test sign-in request."""
+        return self.in_response_to is not None and self.outstanding.get(self.in_response_to) == "test"
+
 
 def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_response: str) -> PendingAcs:
     """Read the connection and the one request the response answers. Raises SignInRefused."""
@@ -254,14 +247,21 @@ def refusal(workspace_id: str, reason: str, message: str | None = None) -> SignI
 @dataclass(frozen=True)
 class SignedIn:
     """An accepted sign-in: the member, whether it was a test, the session token (not for tests),
-    and the assertion's attributes (shown in test mode)."""
+    and the assertion's attributes (shown in test mode).
 
-    member_id: str
+    A test sign-in never starts a session and never binds: ``newly_bound`` then says that a real
+    first sign-in would bind ``subject`` to the member; ``problem`` is the reason a real sign-in
+    would be refused (``member_id`` None when no member matched)."""
+
+    member_id: str | None
     workspace_id: str
     test: bool
     token: str | None
     newly_bound: bool
     attributes: dict[str, list[str]] = field(default_factory=dict)
+    user_name: str | None = None
+    subject: str = ""
+    problem: str | None = None
 
 
 def refuse(workspace_id: str, exc: SamlRefused) -> SignInRefused:
@@ -306,13 +306,36 @@ def complete_acs(
             )
     except IntegrityError as exc:
         raise refusal(workspace_id, "assertion replayed") from exc
-    member, newly_bound = bind_member(session, connection, sign_in)
-    token = None
     if test:
+        return test_sign_in(session, connection, sign_in, sign_in.attributes)
+    member, newly_bound = bind_member(session, connection, sign_in)
+    token = start_member_session(session, member, previous_token)
+    return SignedIn(member.id, workspace_id, False, token, newly_bound, sign_in.attributes,
+                    member.user_name, sign_in.subject)
+
+
+def test_sign_in(session: Session, connection: SsoConnection, sign_in: SignInFacts,
+                 attributes: dict[str, list[str]]) -> SignedIn:
+    """An admin's test sign-in (SAML or OIDC): the binding rules run inside a savepoint that is
+    rolled back, giving the outcome a real sign-in would have with nothing bound and no session.
+    Success (a matched, active member) sets the connection's ``tested_at``."""
+    member_id = user_name = problem = None
+    newly_bound = False
+    try:
+        with session.begin_nested() as savepoint:
+            member, newly_bound = _bind(session, connection, sign_in)
+            member_id, user_name, active = member.id, member.user_name, member.active
+            savepoint.rollback()
+        if not active:
+            problem = f"The member is deactivated (active false): {DEACTIVATED}"
+    except SignInRefused as exc:
+        problem = f"{exc.reason}: {exc}"
+    if problem is None:
         connection.tested_at = utcnow()
-    else:
-        token = start_member_session(session, member, previous_token)
-    return SignedIn(member.id, workspace_id, test, token, newly_bound, sign_in.attributes)
+    log.info("sso test sign-in %s", "succeeded" if problem is None else "found a problem",
+             extra={"workspace_id": connection.workspace_id})
+    return SignedIn(member_id, connection.workspace_id, True, None, newly_bound, attributes,
+                    user_name, sign_in.subject, problem)
 
 
 def start_member_session(session: Session, member: Member, previous_token: str | None) -> str:

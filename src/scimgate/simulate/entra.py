@@ -4,7 +4,9 @@ Phases, in Entra's order (identity-providers.md §2.1): test connection; per use
 POST; groups created empty; the reference round (manager, members added in PATCH batches);
 attribute updates; an email-domain change; member removals and a group rename; disable and
 re-enable through ``active``; hard delete; and a final incremental cycle that reads every user and
-group back and must find nothing to change.
+group back and must find nothing to change. With ``sign_ins`` (``--sign-in``, simulate.sign_in)
+every created user also signs in after creation, again after the domain change (moved users
+with their new address, landing in the same id), and each disabled user is refused.
 
 Two dialects (identity-providers.md §4): ``legacy`` (today's default: capitalised ``op``, one ``Replace`` per
 attribute, ``active`` as the strings ``"True"``/``"False"``, ``Remove`` of members with a value
@@ -32,6 +34,7 @@ from scimgate.simulate.population import (
     post_user,
     run_tag,
 )
+from scimgate.simulate.sign_in import SignIns
 
 LEGACY = "legacy"
 AAD_FLAG = "aadOptscim062020"
@@ -146,9 +149,11 @@ def make_users(count: int, tag: str, domain: str) -> list[SimUser]:
     return users
 
 
-def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
+def run_entra(client: ScimClient, options: EntraOptions, phase: Phase,
+              sign_ins: SignIns | None = None) -> None:
     """Replay the whole run; every unexpected answer or read-back difference is recorded in
-    ``client.recorder``. Stops after the test connection if that fails (as Entra does)."""
+    ``client.recorder``. Stops after the test connection if that fails (as Entra does), and
+    skips the sign-ins if their SAML setup fails (recorded)."""
     dialect = Dialect(options.dialect)
     tag = run_tag()
     users = make_users(options.users, tag, options.domain)
@@ -161,6 +166,14 @@ def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
     for user in users:
         create_user(client, user)
     live = [u for u in users if u.id]
+    if sign_ins is not None:
+        phase("sign-in setup")
+        if not sign_ins.connect():
+            sign_ins = None
+    if sign_ins is not None:
+        phase("sign-in")
+        for user in live:
+            sign_ins.sign_in("sign in", user.index, user.user_name, expect_id=user.id)
     phase("create groups")
     for group in groups:
         create_group(client, group)
@@ -183,6 +196,12 @@ def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
         phase("email domain change")
         for user in (u for u in live if u.index % 3 == 1):
             change_domain(client, dialect, user, options.new_domain)
+    if sign_ins is not None:
+        phase("sign-in after domain change")
+        for user in live:
+            moved = options.new_domain and user.user_name.endswith("@" + options.new_domain)
+            kind = "sign in, new domain" if moved else "sign in again"
+            sign_ins.sign_in(kind, user.index, user.user_name, expect_id=user.id)
     phase("member removals and rename")
     for group in (g for g in groups if g.id):
         if group.members:
@@ -198,6 +217,8 @@ def run_entra(client: ScimClient, options: EntraOptions, phase: Phase) -> None:
     phase("disable")
     for user in (u for u in live if u.index % 4 == 2):
         set_active(client, dialect, user, False)
+        if sign_ins is not None:
+            sign_ins.sign_in("sign in, disabled", user.index, user.user_name, expect_id=None)
     phase("re-enable")
     for user in (u for u in live if u.index % 8 == 2):
         set_active(client, dialect, user, True)

@@ -33,7 +33,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from scimgate.http.deps import State
 from scimgate.services import oidc, sso
-from scimgate.services.sign_in_guard import SignInGuard, SignInThrottled
+from scimgate.services.sign_in_guard import SignInThrottled
+from scimgate.services.sso_throttle import SsoThrottle
 from scimgate.sso.oidc import JwksCache, OidcRefused, OidcSignIn
 from scimgate.sso.saml import read_response, sp_metadata
 from scimgate.sso.xml_guard import SamlRefused
@@ -51,63 +52,42 @@ def _secure(request: Request, public_url: str) -> bool:
     return request.url.scheme == "https" or public_url.startswith("https://")
 
 
-def _result(
-    request: Request,
-    status: int,
-    title: str,
-    message: str,
-    *,
-    refused: bool = True,
-    back: str = "/login",
-    attributes: dict[str, list[str]] | None = None,
-    member_id: str | None = None,
-) -> Response:
+def _result(request: Request, status: int, title: str, message: str) -> Response:
     return templates.TemplateResponse(
-        request,
-        "result.html",
-        {
-            "title": title,
-            "message": message,
-            "refused": refused,
-            "back": back,
-            "attributes": attributes,
-            "member_id": member_id,
-        },
-        status_code=status,
-        headers=NO_STORE,
+        request, "result.html", {"title": title, "message": message}, status_code=status, headers=NO_STORE
     )
-
-
-def _throttled(request: Request, state: State) -> Response | None:
-    """The 429 page when the client address has used up its member sign-in budget, else None."""
-    guard: SignInGuard = state.extras["sign_in_guard"]
-    try:
-        guard.admit_member(request.client.host if request.client else "")
-    except SignInThrottled as exc:
-        response = _result(
-            request,
-            429,
-            "Too many sign-in attempts",
-            f"Too many sign-in attempts from this network. Wait {exc.retry_after} seconds and try again.",
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    return None
 
 
 @router.get("/sso/saml/{workspace_id}/metadata")
 def saml_metadata(workspace_id: str, request: Request, state: State) -> Response:
-    """The SP metadata XML of the workspace's SAML connection (404 without one)."""
+    """The workspace's SP metadata XML (404 for an unknown workspace). It is served before the
+    IdP is connected, so the admin can give it to the IdP first. ``?download=1`` asks the
+    browser to save it as a file."""
     with transaction(state.sessions) as session:
-        connection = sso.get_connection(session, workspace_id, "saml")
-        if connection is None:
-            return _result(request, 404, "Not found", "This workspace has no SAML connection.")
-        xml = sp_metadata(sso.service_provider(state.settings.public_url, connection))
+        sp = sso.sp_of_workspace(session, state.settings.public_url, workspace_id)
+        if sp is None:
+            return _result(request, 404, "Not found", "There is no workspace with this id.")
+        xml = sp_metadata(sp)
+    disposition = "attachment" if request.query_params.get("download") == "1" else "inline"
     return Response(
         xml,
         media_type="application/samlmetadata+xml",
-        headers={"Content-Disposition": 'inline; filename="scimgate-sp-metadata.xml"'},
+        headers={"Content-Disposition": f'{disposition}; filename="scimgate-sp-metadata.xml"'},
     )
+
+
+def _throttled(request: Request, state: State, endpoint: str) -> SignInThrottled | None:
+    """Spend one request of the client address's budget at ``endpoint`` (services.sso_throttle)."""
+    throttle: SsoThrottle = state.extras["sso_throttle"]
+    try:
+        throttle.admit(endpoint, request.client.host if request.client else "")
+    except SignInThrottled as exc:
+        return exc
+    return None
+
+
+def _too_many(exc: SignInThrottled) -> str:
+    return f"Too many sign-in attempts from your network. Wait {exc.retry_after} seconds and try again."
 
 
 @router.get("/login")
@@ -119,10 +99,14 @@ def login_form(request: Request) -> Response:
 @router.post("/login")
 def login(request: Request, state: State, email: Annotated[str, Form(max_length=320)] = "") -> Response:
     """Home realm discovery by the email's domain, then 303 to the IdP with an AuthnRequest
-    (SAML) or an authorization request (OIDC, with ``login_hint`` = the email)."""
-    throttled = _throttled(request, state)
+    (SAML) or an authorization request (OIDC, with ``login_hint`` = the email). Over the client
+    address's budget: 429 with Retry-After, before any database work."""
+    throttled = _throttled(request, state, "login")
     if throttled is not None:
-        return throttled
+        return templates.TemplateResponse(
+            request, "login.html", {"error": _too_many(throttled), "email": email}, status_code=429,
+            headers={**NO_STORE, "Retry-After": str(throttled.retry_after)},
+        )
     settings = state.settings
     begun: oidc.Begun | None = None
     try:
@@ -175,9 +159,11 @@ def oidc_callback(
     """The OIDC redirection endpoint: check ``state`` against this browser's cookie, consume the
     request, exchange ``code``, verify the ID token, bind the member, start its session, 303 to
     /me. Every refusal is a 403 page; nothing is bound and no session starts."""
-    throttled = _throttled(request, state)
+    throttled = _throttled(request, state, "login")  # the callback finishes the sign-in /login began
     if throttled is not None:
-        return throttled
+        response = _result(request, 429, "Too many sign-in attempts", _too_many(throttled))
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     settings = state.settings
     cookie = request.cookies.get(OIDC_STATE_COOKIE, "")
     try:
@@ -220,11 +206,17 @@ def acs(
     state: State,
     SAMLResponse: Annotated[str, Form(max_length=400_000)] = "",
 ) -> Response:  # noqa: N803 (SAML's name)
-    """Check the posted SAMLResponse, bind the member, start its session, 303 to /me."""
-    throttled = _throttled(request, state)
+    """Check the posted SAMLResponse, bind the member, start its session, 303 to /me. A response
+    to an admin's test sign-in starts no session and binds nothing: the page shows the member it
+    matched, the attributes received and any problem. Over the client address's budget: 429
+    with Retry-After, before any XML or database work."""
+    throttled = _throttled(request, state, "acs")
     if throttled is not None:
-        return throttled
+        response = _result(request, 429, "Too many sign-in attempts", _too_many(throttled))
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     public_url = state.settings.public_url
+    pending: sso.PendingAcs | None = None
     try:
         with transaction(state.sessions) as session:
             pending = sso.prepare_acs(session, public_url, workspace_id, SAMLResponse)
@@ -235,6 +227,8 @@ def acs(
         with transaction(state.sessions) as session:
             done = sso.complete_acs(session, workspace_id, sign_in, pending, request.cookies.get(COOKIE))
     except sso.SignInRefused as exc:
+        if pending is not None and pending.test:
+            return _test_result(request, 403, problem=f"{exc.reason}: {exc}")
         return _result(request, 403, "Sign-in refused", str(exc))
     return _signed_in(request, public_url, done, "The assertion was accepted and matched this member.")
 
@@ -243,16 +237,7 @@ def _signed_in(request: Request, public_url: str, done: sso.SignedIn, accepted: 
     """The answer to an accepted sign-in: the test result page, or the member cookie and 303
     to /me (an OIDC state cookie is cleared)."""
     if done.test:
-        return _result(
-            request,
-            200,
-            "Test sign-in succeeded",
-            accepted,
-            refused=False,
-            back="/admin/security",
-            attributes=done.attributes,
-            member_id=done.member_id,
-        )
+        return _test_result(request, 200 if done.problem is None else 403, done=done, problem=done.problem)
     response = RedirectResponse("/me", status_code=303, headers=NO_STORE)
     response.set_cookie(
         COOKIE,
@@ -265,6 +250,18 @@ def _signed_in(request: Request, public_url: str, done: sso.SignedIn, accepted: 
     )
     response.delete_cookie(OIDC_STATE_COOKIE, path=_callback_path(done.workspace_id))
     return response
+
+
+def _test_result(
+    request: Request, status: int, *, done: sso.SignedIn | None = None, problem: str | None = None
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "test_result.html",
+        {"done": done, "problem": problem},
+        status_code=status,
+        headers=NO_STORE,
+    )
 
 
 def _home(request: Request, state: State) -> sso.MemberHome | None:

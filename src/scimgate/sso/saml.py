@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import shutil
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
 from saml2.response import AuthnResponse
+from saml2.sigver import CryptoBackendXmlSec1
 
 from scimgate.sso.xml_guard import SamlRefused, check_response
 
@@ -95,11 +97,32 @@ def xmlsec_binary() -> str:
     return path
 
 
+@functools.cache
+def _xmlsec_version(path: str) -> str:
+    return str(CryptoBackendXmlSec1(path).version)
+
+
+class _XmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
+    """pysaml2's xmlsec1 backend with the program's version read once per process: pysaml2 asks
+    ``xmlsec1 --version`` twice per signature check (two of its three subprocesses; bench
+    sign_in), and the answer cannot change while the process runs."""
+
+    @property
+    def version(self) -> str:
+        return _xmlsec_version(self.xmlsec)
+
+
+def _client(sp: ServiceProvider) -> Saml2Client:
+    client = Saml2Client(_config(sp))
+    client.sec.crypto = _XmlSec1(client.sec.crypto.xmlsec)
+    return client
+
+
 def _config(sp: ServiceProvider) -> SPConfig:
     settings: dict[str, Any] = {
         "entityid": sp.entity_id,
         "xmlsec_binary": xmlsec_binary(),
-        "metadata": {"inline": [sp.idp_metadata_xml]},
+        "metadata": {"inline": [sp.idp_metadata_xml]} if sp.idp_metadata_xml else {},
         "accepted_time_diff": sp.skew_seconds,
         "only_use_keys_in_metadata": True,
         "service": {
@@ -142,7 +165,7 @@ def read_response(sp: ServiceProvider, saml_response: str, outstanding: dict[str
     shape = check_response(xml)
     if shape.in_response_to is None and not sp.allow_idp_initiated:
         raise SamlRefused("Unsolicited (IdP-initiated) sign-in is off: start at the sign-in page.")
-    client = Saml2Client(_config(sp))
+    client = _client(sp)
     try:
         response = client.parse_authn_request_response(
             saml_response, BINDING_HTTP_POST, outstanding=outstanding
