@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
-from scimgate.admin.webhook_routes import router as webhook_pages_router
 from scimgate.admin.sso_routes import router as admin_sso_router
+from scimgate.admin.webhook_routes import router as webhook_pages_router
 from scimgate.config import Settings, resolve_secret_key
 from scimgate.events.deliverer import Deliverer
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
@@ -85,8 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_sso_router, admin_pages_router,
-                         events_api_router, admin_api_router, group_router, ops_router, sso_router]
+    app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_sso_router,
+                         admin_pages_router, events_api_router, admin_api_router, group_router, ops_router,
+                         sso_router]
     app.include_router(openapi_router)  # before the admin API's catch-all route
     app.include_router(scim_router)
     app.include_router(webhook_pages_router)  # before the admin pages' catch-all route

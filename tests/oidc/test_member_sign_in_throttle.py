@@ -1,5 +1,6 @@
 """Member single sign-on steps are throttled per client address (issue 18, "sign-in and ACS
-endpoints rate-limited"): POST /login with the OIDC callback (one budget), and the SAML ACS (its own) answer 429 with
+endpoints rate-limited"): POST /login with the OIDC callback (one budget), and the SAML ACS
+(its own budget) answer 429 with
 Retry-After once the address's member budget is spent, before doing anything else.
 
 Budget: 3 per address, refilled at 0.01 per minute (nothing refills while a test runs). The

@@ -24,8 +24,8 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from scimgate.admin import forms, new_token
 from scimgate.admin.session import COOKIE, AdminSession, CsrfError, check_csrf, read_session, write_session
-from scimgate.events import outbox
 from scimgate.admin.sso_card import sso_card
+from scimgate.events import outbox
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, State
 from scimgate.http.surfaces import error_headers, register_surface
