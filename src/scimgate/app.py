@@ -19,6 +19,7 @@ from scimgate.config import Settings, resolve_secret_key
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
 from scimgate.http.admin_api import failure_response as admin_api_failure
 from scimgate.http.admin_api import router as admin_api_router
+from scimgate.http.audit_api import router as audit_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
 from scimgate.http.group_routes import router as group_router
@@ -71,10 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
-    app.state.routers = [scim_router, admin_pages_router, admin_api_router, group_router, ops_router,
-                         sso_router]
+    app.state.routers = [scim_router, admin_pages_router, audit_api_router, admin_api_router, group_router,
+                         ops_router, sso_router]
     app.include_router(scim_router)
     install_admin_pages(app)
+    app.include_router(audit_api_router)  # before admin_api's catch-all
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)

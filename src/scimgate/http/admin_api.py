@@ -17,6 +17,7 @@ Endpoints:
   of what DNS returned (the operator override is CLI-only: it is support's path, not an admin's).
 - ``GET /members/{id}/owned`` -> chats and agents the member owns;
   ``POST /members/{id}/sample-data`` ``{"chats": 2, "agents": 1}`` -> 201 with the new counts.
+- ``GET /audit?from=&to=&format=jsonl|csv``: the provisioning log, streamed (http.audit_api).
 """
 
 from __future__ import annotations

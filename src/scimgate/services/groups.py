@@ -35,6 +35,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import group_schema
 from scimgate.scim.serialize import etag, list_response, to_scim
+from scimgate.services import changes
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as store
 from scimgate.storage.mapping import GROUP_MAPPING
@@ -102,10 +103,12 @@ def _member_plan(body: dict[str, Any], document: dict[str, Any], resource_id: st
     return result.members
 
 
-def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan) -> int:
+def _apply_members(session: Session, workspace: Workspace, group: ScimGroup,
+                   plan: MemberPlan) -> tuple[int, int]:
     """Apply ``plan`` (clear, remove, add: see MemberPlan) to ``group``'s rows; returns how many
-    rows changed. Raises InvalidValueException, before changing anything, for an id that is not
-    a User or Group of the workspace, a ``type`` that does not match the id, or a cycle."""
+    rows were added and how many removed. Raises InvalidValueException, before changing
+    anything, for an id that is not a User or Group of the workspace, a ``type`` that does not
+    match the id, or a cycle."""
     kinds = store.kinds_of(session, workspace.id, [member["value"] for member in plan.add])
     unknown = [member["value"] for member in plan.add if member["value"] not in kinds]
     if unknown:
@@ -126,15 +129,15 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
                 detail=f"Adding these groups to group {group.id} would make it a member of itself "
                 "(nested group cycle); no member was changed."
             )
-    changed = 0
+    added = removed = 0
     add_ids = [member["value"] for member in plan.add]
     if plan.clear:
-        changed += store.delete_members_except(session, group, add_ids)
+        removed += store.delete_members_except(session, group, add_ids)
     if plan.remove:
-        changed += store.delete_members(session, group, plan.remove)
+        removed += store.delete_members(session, group, plan.remove)
     if plan.add:
-        changed += store.insert_missing(session, group, {m: kinds[m] for m in add_ids})
-    return changed
+        added += store.insert_missing(session, group, {m: kinds[m] for m in add_ids})
+    return added, removed
 
 
 def _save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
@@ -152,7 +155,8 @@ def create_group(session: Session, workspace: Workspace, body: Any, base_url: st
     displayName exists (any case); 400 ``invalidValue`` for a bad value or an unknown member."""
     document = _document(body)
     group = store.insert_group(session, workspace.id, document)
-    _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    added, _ = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    changes.note(session, changes.group_change(None, document, added))
     return _written(session, group, base_url, projection)
 
 
@@ -187,10 +191,11 @@ def replace_group(session: Session, workspace: Workspace, group_id: str, body: A
     group = _load(session, workspace, group_id, lock=store.LOCK_WRITE)
     check_if_match(if_match, group.version)
     document = _document(body)
-    changed = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    added, removed = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    changes.note(session, changes.group_change(group.document, document, added, removed))
     if document != group.document:
         _save(session, group, document)
-    elif changed:
+    elif added or removed:
         store.touch(group)
     return _written(session, group, base_url, projection)
 
@@ -209,10 +214,11 @@ def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any
     group = _load(session, workspace, group_id, lock=store.LOCK_WRITE)
     check_if_match(if_match, group.version)
     result = apply_patch(group.document, operations, group_schema(), resource_id=group.id)
-    changed = _apply_members(session, workspace, group, result.members) if result.members else 0
+    added, removed = _apply_members(session, workspace, group, result.members) if result.members else (0, 0)
+    changes.note(session, changes.group_change(group.document, result.document, added, removed))
     if result.document != group.document:
         _save(session, group, result.document)
-    elif changed:
+    elif added or removed:
         store.touch(group)
     if projection is None:
         return etag(group.version)
@@ -228,4 +234,5 @@ def delete_group(session: Session, workspace: Workspace, group_id: str, if_match
     group = _load(session, workspace, group_id, lock=store.LOCK_DELETE)
     check_if_match(if_match, group.version)
     store.touch_containing(session, workspace.id, group.id)
+    changes.note(session, changes.group_change(group.document, None))
     store.remove(session, group)

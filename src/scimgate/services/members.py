@@ -24,7 +24,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
-from scimgate.services import sessions
+from scimgate.services import changes, sessions
 from scimgate.services.domains import check_member_domains
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as group_store
@@ -107,6 +107,7 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
     document.setdefault("active", True)
     check_member_domains(session, workspace, document)
     member = store.insert(session, workspace.id, document)
+    changes.note(session, changes.user_change(None, document))
     return _written(session, member, base_url, projection)
 
 
@@ -139,6 +140,7 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     document = normalise_document(body, user_schema())
     document.setdefault("active", member.active)
     check_member_domains(session, workspace, document, member.document)
+    changes.note(session, changes.user_change(member.document, document))
     if document != member.document:
         _save(session, member, document)
         _end_sessions_if_inactive(session, member)
@@ -154,6 +156,7 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
     _check_if_match(session, member, if_match)
     result = apply_patch(member.document, operations, user_schema(), resource_id=member.id,
                          replace_unmatched="create" if workspace.entra_replace_creates else "noTarget")
+    changes.note(session, changes.user_change(member.document, result.document))
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
         _save(session, member, result.document)
@@ -172,4 +175,5 @@ def delete_user(session: Session, workspace: Workspace, member_id: str, if_match
     group_store.touch_containing(session, workspace.id, member.id)
     sessions.revoke_subject_sessions(session, workspace_id=workspace.id, subject_kind="member",
                                      subject_id=member.id)
+    changes.note(session, changes.user_change(member.document, None))
     store.remove(session, member)

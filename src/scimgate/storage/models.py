@@ -259,12 +259,13 @@ class Agent(Base):
 
 
 class AuditEvent(Base):
-    """One SCIM request's outcome. Never a token, never a whole body."""
+    """One SCIM request's outcome and what it changed. Never a token, a password or a whole body."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_workspace_at", "workspace_id", "at"),
         Index("ix_audit_event_workspace_resource", "workspace_id", "resource_id"),
+        Index("ix_audit_event_workspace_client_at_status", "workspace_id", "client", "at", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -280,6 +281,9 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     client: Mapped[str] = mapped_column(String(16))
     duration_ms: Mapped[float] = mapped_column(Float)
+    # What a write changed (services.changes): kind, display name, before/after of non-secret
+    # attributes, member counts. None for reads and failures.
+    change: Mapped[dict[str, Any] | None] = mapped_column(Document, nullable=True)
 
 
 class AdminAccount(Base):
