@@ -498,13 +498,15 @@ def unknown_page(rest: str) -> Response:
 def install(app: FastAPI) -> None:
     """Add the admin pages, their static files and their error pages to ``app``. The pages of
     their own modules come before this module's catch-all ``/admin/{rest}``."""
-    from scimgate.admin import log_routes  # they import this module's dependencies
+    from scimgate.admin import health_routes, log_routes  # they import this module's dependencies
 
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     log_routes.install(templates)
-    app.include_router(log_routes.router)
+    own = [log_routes.router, health_routes.router]
+    for module_router in own:
+        app.include_router(module_router)
     app.include_router(router)
-    app.state.routers = [log_routes.router, *getattr(app.state, "routers", [])]  # http.allow: routing order
+    app.state.routers = [*own, *getattr(app.state, "routers", [])]  # http.allow: the routing order
 
     @app.get("/", include_in_schema=False)
     def _root() -> Response:
