@@ -36,10 +36,11 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
 
 
 def hand_over(response: Response, request: Request, secret_key: str, workspace_id: str,
-              token: NewToken) -> None:
-    """Put ``token`` on the redirect ``response`` for the next security page of ``workspace_id``."""
+              token: NewToken, path: str = PATH) -> None:
+    """Put ``token`` on the redirect ``response`` for the next page under ``path`` (the security
+    page; the guided setup's pages) of ``workspace_id``."""
     payload = {"w": workspace_id, "i": token.id, "p": token.prefix, "s": token.secret}
-    response.set_cookie(COOKIE, _serializer(secret_key).dumps(payload), max_age=MAX_AGE, path=PATH,
+    response.set_cookie(COOKIE, _serializer(secret_key).dumps(payload), max_age=MAX_AGE, path=path,
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
 
 
@@ -58,7 +59,7 @@ def take(request: Request, secret_key: str, workspace_id: str) -> NewToken | Non
     return NewToken(str(data["i"]), str(data["p"]), str(data["s"]))
 
 
-def forget(request: Request, response: Response) -> None:
-    """Delete the hand-over cookie on ``response`` when the request carried one."""
+def forget(request: Request, response: Response, path: str = PATH) -> None:
+    """Delete the hand-over cookie (set for ``path``) on ``response`` when the request carried one."""
     if request.cookies.get(COOKIE):
-        response.delete_cookie(COOKIE, path=PATH)
+        response.delete_cookie(COOKIE, path=path)

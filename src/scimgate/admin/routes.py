@@ -498,11 +498,11 @@ def unknown_page(rest: str) -> Response:
 def install(app: FastAPI) -> None:
     """Add the admin pages, their static files and their error pages to ``app``. The pages of
     their own modules come before this module's catch-all ``/admin/{rest}``."""
-    from scimgate.admin import health_routes, log_routes  # they import this module's dependencies
+    from scimgate.admin import health_routes, log_routes, setup_routes  # they import this module
 
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
     log_routes.install(templates)
-    own = [log_routes.router, health_routes.router]
+    own = [log_routes.router, health_routes.router, setup_routes.router]
     for module_router in own:
         app.include_router(module_router)
     app.include_router(router)
