@@ -4,17 +4,20 @@ live checklist ticked by real SCIM traffic. A live server per module, SQLite and
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from scimgate.services import workspaces
 from scimgate.storage.db import transaction
-from scimgate.storage.models import SsoConnection, utcnow
+from scimgate.storage.models import SetupLink, SsoConnection, utcnow
 from tests.admin.client import AdminClient, signed_in
 from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
 
@@ -156,3 +159,104 @@ def test_the_checklist_keeps_to_the_workspace(admin: AdminClient, tenant: Tenant
     other.get("/Users", headers=ENTRA)
     other.post("/Users", json={"userName": "someone@example.com"}, headers=ENTRA)
     assert not any(_ticks(admin, "entra").values())
+
+
+# --- Setup links ------------------------------------------------------------------------------
+
+SETUP_LINK = re.compile(r'id="setup-link" type="text" readonly value="([^"]+)"')
+
+
+def _make_link(admin: AdminClient, idp: str = "okta", hours: str = "2") -> str:
+    made = admin.post(f"/admin/setup/{idp}/links", {"hours": hours})
+    assert made.status_code == 303 and made.headers["location"] == f"/admin/setup/{idp}#links"
+    found = SETUP_LINK.search(admin.get(f"/admin/setup/{idp}").text)
+    assert found
+    return found.group(1)
+
+
+def _colleague(tenant: Tenant) -> AdminClient:
+    return AdminClient.open(tenant.server)
+
+
+def test_a_setup_link_is_shown_once_and_stored_as_a_hash(admin: AdminClient, tenant: Tenant) -> None:
+    link = _make_link(admin)
+    assert link.startswith(tenant.server.url + "/admin/setup-link/sg_link_")
+    secret = link.rsplit("/", 1)[1]
+    again = admin.get("/admin/setup/okta").text
+    assert SETUP_LINK.search(again) is None and secret not in again
+    assert secret[:14] in again and "Revoke the setup link" in again  # listed by its prefix
+    with transaction(tenant.server.sessions) as session:
+        row = session.get(SetupLink, hashlib.sha256(secret.encode()).hexdigest())
+        assert row is not None and row.idp == "okta" and row.workspace_id == tenant.workspace_id
+        assert secret not in repr([getattr(row, c.name) for c in SetupLink.__table__.columns])
+
+
+def test_a_colleague_sets_up_through_the_link_and_gets_nothing_else(admin: AdminClient,
+                                                                   tenant: Tenant) -> None:
+    """Without an account: the guide of the link's provider, its checklist and a working token,
+    shown once; no navigation, and every other admin page still asks to sign in."""
+    link = _make_link(admin, "okta")
+    path = link[len(tenant.server.url):]
+    colleague = _colleague(tenant)
+    try:
+        guide = colleague.get(path)
+        assert guide.status_code == 200 and "Set up Okta" in guide.text
+        assert tenant.workspace_name in guide.text
+        assert 'href="/admin/members"' not in guide.text and "Make a setup link" not in guide.text
+        assert colleague.get(path + "/checklist").status_code == 200
+        assert colleague.post(path + "/token", csrf=False).status_code == 403
+        token = colleague.http.post(path + "/token", data={"csrf_token": colleague.csrf(path)})
+        assert token.status_code == 303 and token.headers["location"] == path + "#token"
+        found = SETUP_TOKEN.search(colleague.get(path).text)
+        assert found and SETUP_TOKEN.search(colleague.get(path).text) is None
+        assert tenant.get("/Users", headers={"Authorization": f"Bearer {found.group(1)}"}).status_code == 200
+        for other in ("/admin/security", "/admin/members", "/admin/log", "/admin/setup/okta",
+                      "/admin/health"):
+            assert colleague.get(other).headers.get("location") == "/admin/login", other
+        switched = colleague.http.post("/admin/setup",
+                                       data={"csrf_token": colleague.csrf(path), "idp": "entra"})
+        assert switched.status_code == 303 and switched.headers["location"] == "/admin/login"
+        assert not _compatible(tenant)
+    finally:
+        colleague.close()
+
+
+def test_a_revoked_or_expired_link_opens_nothing(admin: AdminClient, tenant: Tenant) -> None:
+    link = _make_link(admin)
+    path = link[len(tenant.server.url):]
+    colleague = _colleague(tenant)
+    try:
+        csrf = colleague.csrf(path)
+        row_id = hashlib.sha256(path.rsplit("/", 1)[1].encode()).hexdigest()
+        assert admin.post(f"/admin/setup/links/{row_id}/revoke", {"idp": "okta"}).status_code == 303
+        gone = colleague.get(path)
+        assert gone.status_code == 404 and "expired or was revoked" in gone.text
+        assert colleague.http.post(path + "/token", data={"csrf_token": csrf}).status_code == 404
+        assert admin.post(f"/admin/setup/links/{row_id}/revoke", {"idp": "okta"}).status_code == 404
+        expiring = _make_link(admin)[len(tenant.server.url):]
+        assert colleague.get(expiring).status_code == 200
+        with transaction(tenant.server.sessions) as session:
+            row = session.get(SetupLink, hashlib.sha256(expiring.rsplit("/", 1)[1].encode()).hexdigest())
+            assert row is not None
+            row.expires_at = utcnow() - timedelta(seconds=1)
+        assert colleague.get(expiring).status_code == 404
+        for guess in ("/admin/setup-link/sg_link_nope", "/admin/setup-link/anything"):
+            assert colleague.get(guess).status_code == 404
+    finally:
+        colleague.close()
+
+
+@pytest.mark.parametrize("hours", ["0", "337", "abc", "-1"])
+def test_a_link_lasts_one_hour_to_two_weeks(admin: AdminClient, hours: str) -> None:
+    assert admin.post("/admin/setup/okta/links", {"hours": hours}).status_code == 400
+
+
+def test_another_workspaces_admin_cannot_revoke_the_link(admin: AdminClient, tenant: Tenant) -> None:
+    link = _make_link(admin)
+    row_id = hashlib.sha256(link.rsplit("/", 1)[1].encode()).hexdigest()
+    stranger = signed_in(make_tenant(tenant.server))
+    try:
+        assert stranger.post(f"/admin/setup/links/{row_id}/revoke", {"idp": "okta"}).status_code == 404
+    finally:
+        stranger.close()
+    assert httpx.get(link, timeout=30).status_code == 200

@@ -403,3 +403,21 @@ class SsoAssertionSeen(Base):
                                               primary_key=True)
     assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SetupLink(Base):
+    """A time-limited, revocable link an admin sends to an IT colleague: it opens only one
+    identity provider's setup guide and its token step (services.setup_links). ``id`` is the
+    SHA-256 (hex) of the link's secret; the secret itself is never stored."""
+
+    __tablename__ = "setup_link"
+    __table_args__ = (Index("ix_setup_link_workspace_expires_at", "workspace_id", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    idp: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

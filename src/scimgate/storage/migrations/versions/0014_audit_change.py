@@ -1,4 +1,5 @@
-"""audit_event.change: what a SCIM write changed; an index for the per-client health aggregates
+"""audit_event.change: what a SCIM write changed; an index for the per-client health aggregates;
+setup_link: the links an admin sends to an IT colleague for the guided setup
 
 Revision ID: 0014
 Revises: 0008
@@ -8,7 +9,8 @@ Create Date: 2026-12-02
 kind of change, the resource's display name, before/after values of non-secret attributes and
 the member counts of a group change. ``ix_audit_event_workspace_client_at_status`` serves the
 health card (services.health): the last request per client and the 24-hour counts read from the
-index alone.
+index alone. ``setup_link`` holds the SHA-256 of each link's secret, never the secret
+(services.setup_links).
 """
 
 from __future__ import annotations
@@ -31,9 +33,26 @@ def upgrade() -> None:
         ))
         batch_op.create_index("ix_audit_event_workspace_client_at_status",
                               ["workspace_id", "client", "at", "status"], unique=False)
+    op.create_table(
+        "setup_link",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("workspace_id", sa.String(length=36), nullable=False),
+        sa.Column("idp", sa.String(length=16), nullable=False),
+        sa.Column("prefix", sa.String(length=32), nullable=False),
+        sa.Column("created_by", sa.String(length=320), nullable=False),
+        sa.Column("created", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["workspace_id"], ["workspace.id"],
+                                name=op.f("fk_setup_link_workspace_id_workspace"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_setup_link")),
+    )
+    op.create_index("ix_setup_link_workspace_expires_at", "setup_link", ["workspace_id", "expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_setup_link_workspace_expires_at", table_name="setup_link")
+    op.drop_table("setup_link")
     with op.batch_alter_table("audit_event", recreate="never") as batch_op:
         batch_op.drop_index("ix_audit_event_workspace_client_at_status")
         batch_op.drop_column("change")
