@@ -10,6 +10,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from scimgate.cli_admin import admin_app, audit_app
+from scimgate.cli_alerts import alerts_app
 from scimgate.cli_database import unit_of_work
 from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
 from scimgate.cli_simulate import app as simulate_app
@@ -36,6 +37,7 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sso_app, name="sso")
+app.add_typer(alerts_app, name="alerts")
 
 
 

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     - ``token_cache_seconds``: how long a worker reuses a SCIM token's resolution (0 to 2; 0 =
       look it up on every request); a change made on another worker or process holds within it.
     - ``dns_nameservers`` / ``dns_timeout_seconds``: the resolver for domain verification.
+    - ``smtp_host`` / ``smtp_port`` / ``smtp_from`` / ``smtp_starttls`` / ``smtp_username`` /
+      ``smtp_password``: the mail server alerts go through (scimgate.alerts; no host: no alert
+      is mailed); ``alert_error_rate``: the 24-hour failure rate from which provisioning counts
+      as failing (0 to 1).
     - ``secret_key``: signs admin session cookies; must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
       single-machine install is safe without configuration and no default key exists.
@@ -61,6 +65,13 @@ class Settings(BaseSettings):
     dns_nameservers: str | None = None
     dns_port: int = 53
     dns_timeout_seconds: float = 3.0
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "scimgate@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    alert_error_rate: float = Field(default=0.2, gt=0.0, le=1.0)
     secret_key: str = ""
     secret_key_file: str = "./var/secret_key"
     log_json: bool = True

@@ -421,3 +421,19 @@ class SetupLink(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AlertSent(Base):
+    """An alert mailed to a workspace's admins (scimgate.alerts): one row per condition and
+    period, so the unique key lets at most one alert of a condition out per period, whatever
+    the number of concurrent runs (``scimgate alerts run`` from cron)."""
+
+    __tablename__ = "alert_sent"
+    __table_args__ = (UniqueConstraint("workspace_id", "condition", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    condition: Mapped[str] = mapped_column(String(128))
+    period: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,5 +1,6 @@
 """audit_event.change: what a SCIM write changed; an index for the per-client health aggregates;
-setup_link: the links an admin sends to an IT colleague for the guided setup
+setup_link: the links an admin sends to an IT colleague for the guided setup; alert_sent: one
+row per alert condition and period (scimgate.alerts)
 
 Revision ID: 0014
 Revises: 0008
@@ -48,9 +49,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_setup_link")),
     )
     op.create_index("ix_setup_link_workspace_expires_at", "setup_link", ["workspace_id", "expires_at"])
+    op.create_table(
+        "alert_sent",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True,
+                  nullable=False),
+        sa.Column("workspace_id", sa.String(length=36), nullable=False),
+        sa.Column("condition", sa.String(length=128), nullable=False),
+        sa.Column("period", sa.String(length=32), nullable=False),
+        sa.Column("sent_at", sa.DateTime(), nullable=False),
+        sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["workspace_id"], ["workspace.id"],
+                                name=op.f("fk_alert_sent_workspace_id_workspace"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_sent")),
+        sa.UniqueConstraint("workspace_id", "condition", "period",
+                            name=op.f("uq_alert_sent_workspace_id_condition_period")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("alert_sent")
     op.drop_index("ix_setup_link_workspace_expires_at", table_name="setup_link")
     op.drop_table("setup_link")
     with op.batch_alter_table("audit_event", recreate="never") as batch_op:
