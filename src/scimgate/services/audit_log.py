@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from scimgate.services.workspaces import WorkspaceError
@@ -95,7 +95,8 @@ def events_after(session: Session, workspace_id: str, wanted: LogFilter, after: 
     conditions = _conditions_of(workspace_id, wanted)
     if after is not None:
         at, event_id = after
-        conditions.append(or_(AuditEvent.at > at, and_(AuditEvent.at == at, AuditEvent.id > event_id)))
+        # (at, id) > (last at, last id); the redundant ``at >=`` bounds the index range scan
+        conditions += [AuditEvent.at >= at, or_(AuditEvent.at > at, AuditEvent.id > event_id)]
     return list(session.scalars(
         select(AuditEvent).where(*conditions).order_by(AuditEvent.at, AuditEvent.id).limit(limit)
     ))
