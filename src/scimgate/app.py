@@ -22,6 +22,7 @@ from scimgate.events.deliverer import Deliverer
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
 from scimgate.http.admin_api import failure_response as admin_api_failure
 from scimgate.http.admin_api import router as admin_api_router
+from scimgate.http.audit_api import router as audit_api_router
 from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
 from scimgate.http.events_api import router as events_api_router
@@ -86,14 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
     app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_sso_router,
-                         admin_pages_router, events_api_router, admin_api_router, group_router, ops_router,
-                         sso_router]
+                         admin_pages_router, events_api_router, audit_api_router, admin_api_router,
+                         group_router, ops_router, sso_router]
     app.include_router(openapi_router)  # before the admin API's catch-all route
     app.include_router(scim_router)
     app.include_router(webhook_pages_router)  # before the admin pages' catch-all route
     app.include_router(admin_sso_router)  # before the admin pages' catch-all
     install_admin_pages(app)
     app.include_router(events_api_router)  # before the admin API's catch-all route
+    app.include_router(audit_api_router)  # before admin_api's catch-all
     app.include_router(admin_api_router)
     app.include_router(group_router)
     app.include_router(ops_router)

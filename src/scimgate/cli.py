@@ -10,6 +10,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from scimgate.cli_admin import admin_app, audit_app, retention_app
+from scimgate.cli_alerts import alerts_app
 from scimgate.cli_database import unit_of_work
 from scimgate.cli_domains import admin_key_app, domain_app, sample_data_app
 from scimgate.cli_events import events_app, webhook_app
@@ -40,6 +41,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(sso_app, name="sso")
 app.add_typer(events_app, name="events")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(alerts_app, name="alerts")
 
 
 

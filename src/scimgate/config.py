@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     - ``oidc_allow_loopback_http``: accept an OpenID Connect issuer and endpoints over plain
       http on a loopback host (127.0.0.0/8, ::1, localhost): for tests and local providers only;
       everything else must be https.
+    - ``smtp_host`` / ``smtp_port`` / ``smtp_from`` / ``smtp_starttls`` / ``smtp_username`` /
+      ``smtp_password``: the mail server alerts go through (scimgate.alerts; no host: no alert
+      is mailed); ``alert_error_rate``: the 24-hour failure rate from which provisioning counts
+      as failing (0 to 1).
     - ``secret_key``: signs admin session cookies and keys the sealing of stored secrets
       (services.sealing: OIDC client secrets); must be the same on every worker and machine.
       When unset, a random key is made once and kept in ``secret_key_file`` (mode 0600), so a
@@ -85,6 +89,13 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     webhook_timeout_seconds: float = Field(default=10.0, gt=0.0, le=30.0)
     oidc_allow_loopback_http: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "scimgate@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    alert_error_rate: float = Field(default=0.2, gt=0.0, le=1.0)
     secret_key: str = ""
     secret_key_file: str = "./var/secret_key"
     log_json: bool = True

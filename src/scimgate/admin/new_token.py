@@ -36,17 +36,18 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
 
 
 def hand_over(response: Response, request: Request, secret_key: str, workspace_id: str,
-              token: NewToken) -> None:
-    """Put ``token`` on the redirect ``response`` for the next security page of ``workspace_id``."""
+              token: NewToken, path: str = PATH, cookie: str = COOKIE) -> None:
+    """Put ``token`` on the redirect ``response`` for the next page under ``path`` (the security
+    page; the guided setup's pages) of ``workspace_id``, in the cookie named ``cookie``."""
     payload = {"w": workspace_id, "i": token.id, "p": token.prefix, "s": token.secret}
-    response.set_cookie(COOKIE, _serializer(secret_key).dumps(payload), max_age=MAX_AGE, path=PATH,
+    response.set_cookie(cookie, _serializer(secret_key).dumps(payload), max_age=MAX_AGE, path=path,
                         httponly=True, samesite="strict", secure=request.url.scheme == "https")
 
 
-def take(request: Request, secret_key: str, workspace_id: str) -> NewToken | None:
+def take(request: Request, secret_key: str, workspace_id: str, cookie: str = COOKIE) -> NewToken | None:
     """The token handed over to this page (None when absent, forged, older than ``MAX_AGE`` or of
     another workspace). The caller deletes the cookie (``forget``) on its response."""
-    raw = request.cookies.get(COOKIE)
+    raw = request.cookies.get(cookie)
     if not raw:
         return None
     try:
@@ -58,7 +59,8 @@ def take(request: Request, secret_key: str, workspace_id: str) -> NewToken | Non
     return NewToken(str(data["i"]), str(data["p"]), str(data["s"]))
 
 
-def forget(request: Request, response: Response) -> None:
-    """Delete the hand-over cookie on ``response`` when the request carried one."""
-    if request.cookies.get(COOKIE):
-        response.delete_cookie(COOKIE, path=PATH)
+def forget(request: Request, response: Response, path: str = PATH, cookie: str = COOKIE) -> None:
+    """Delete the hand-over cookie ``cookie`` (set for ``path``) on ``response`` when the request
+    carried one."""
+    if request.cookies.get(cookie):
+        response.delete_cookie(cookie, path=path)

@@ -441,7 +441,9 @@ def member_detail(request: Request, admin: Admin, state: State, member_id: str) 
         role = roles.member_role(db, workspace, member_id)
         history = audit_log.list_events(db, workspace, audit_log.LogFilter(resource_id=member_id),
                                         per_page=LOG_PER_PAGE)
-    return page(request, admin, "member.html", member=document, counts=counts, history=history, role=role)
+        names = audit_log.resource_names(db, workspace.id, history.events)
+    return page(request, admin, "member.html", member=document, counts=counts, history=history, names=names,
+                role=role)
 
 
 # --- Roles ------------------------------------------------------------------------------------
@@ -598,12 +600,10 @@ def group_detail(request: Request, admin: Admin, state: State, group_id: str) ->
 # --- Provisioning log -------------------------------------------------------------------------
 
 
-@router.get("/log")
-def log(request: Request, admin: Admin, state: State, failures: str = "", resource: str = "",
-        client: str = "", since: str = "", until: str = "") -> Response:
-    """The provisioning log, newest first, with its filters; and the retention setting."""
+def log_filter(failures: str, resource: str, client: str, since: str, until: str) -> audit_log.LogFilter:
+    """The provisioning log's filters from the page's query string; PageError 400 for a bad time."""
     try:
-        wanted = audit_log.LogFilter(
+        return audit_log.LogFilter(
             failures_only=failures == "1",
             resource_type=resource if resource in audit_log.RESOURCES else None,
             client=client if client in audit_log.CLIENTS else None,
@@ -611,14 +611,22 @@ def log(request: Request, admin: Admin, state: State, failures: str = "", resour
         )
     except ValueError as exc:
         raise PageError(400, "Bad request", "A time must look like 2026-11-29T08:30 (UTC).") from exc
+
+
+@router.get("/log")
+def log(request: Request, admin: Admin, state: State, failures: str = "", resource: str = "",
+        client: str = "", since: str = "", until: str = "") -> Response:
+    """The provisioning log, newest first, with its filters; and the retention setting."""
+    wanted = log_filter(failures, resource, client, since, until)
     number = forms.page_number(request.query_params.get("page"))
     flush_journal(state)
     with transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         events = audit_log.list_events(db, workspace, wanted, number, LOG_PER_PAGE)
+        names = audit_log.resource_names(db, workspace.id, events.events)
         retention = workspace.audit_retention_days
     filters = {"failures": failures, "resource": resource, "client": client, "since": since, "until": until}
-    return page(request, admin, "log.html", log=events, filters=filters, retention=retention,
+    return page(request, admin, "log.html", log=events, names=names, filters=filters, retention=retention,
                 clients=audit_log.CLIENTS, resources=audit_log.RESOURCES)
 
 
@@ -648,9 +656,17 @@ def unknown_page(rest: str) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Add the admin pages, their static files and their error pages to ``app``."""
+    """Add the admin pages, their static files and their error pages to ``app``. The pages of
+    their own modules come before this module's catch-all ``/admin/{rest}``."""
+    from scimgate.admin import health_routes, log_routes, setup_routes  # they import this module
+
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
+    log_routes.install(templates)
+    own = [log_routes.router, health_routes.router, setup_routes.router]
+    for module_router in own:
+        app.include_router(module_router)
     app.include_router(router)
+    app.state.routers = [*own, *getattr(app.state, "routers", [])]  # http.allow: the routing order
 
     @app.get("/", include_in_schema=False)
     def _root() -> Response:

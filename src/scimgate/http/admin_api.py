@@ -33,6 +33,7 @@ Endpoints:
   sign-in, ``required``); ``PUT /sso/required`` ``{"required": true}`` -> 200, or 409 ``conflict``
   naming the missing prerequisite (a verified domain, a successful test sign-in) or 404 without
   a connection.
+- ``GET /audit?from=&to=&format=jsonl|csv``: the provisioning log, streamed (http.audit_api).
 """
 
 from __future__ import annotations

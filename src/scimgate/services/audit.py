@@ -1,4 +1,7 @@
-"""The provisioning log: one ``audit_event`` per SCIM request, never a token or a body."""
+"""The provisioning log: one ``audit_event`` per SCIM request, never a token or a body.
+
+A write's row also holds what it changed (services.changes), taken from the unit of work's session.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from scimgate.services import changes
 from scimgate.storage.models import AuditEvent, utcnow
 
 DETAIL_LIMIT = 500
@@ -43,9 +47,11 @@ class AuditRecord:
 
 
 def row(audit: AuditRecord, status: int, duration_ms: float,
-        scim_type: str | None = None, detail: str | None = None) -> dict[str, Any]:
+        scim_type: str | None = None, detail: str | None = None,
+        change: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``audit_event`` row of ``audit`` answered with ``status`` (columns cut to their
-    lengths; ``at`` is now, the time the request was answered)."""
+    lengths; ``at`` is now, the time the request was answered); ``change`` is what the
+    request changed (services.changes), None for a read or a failure."""
     return dict(
         at=utcnow(),
         workspace_id=audit.workspace_id,
@@ -59,15 +65,18 @@ def row(audit: AuditRecord, status: int, duration_ms: float,
         detail=(detail or "")[:DETAIL_LIMIT] or None,
         client=audit.client,
         duration_ms=round(duration_ms, 3),
+        change=change,
     )
 
 
 def record(session: Session, audit: AuditRecord, status: int, duration_ms: float,
            scim_type: str | None = None, detail: str | None = None) -> None:
     """Insert one audit_event row in ``session``'s transaction (committed with the request's own
-    change). One prepared Core INSERT with bound parameters: the ORM's unit of work, or a statement
-    built per call, costs more than the row (every SCIM request writes one)."""
-    session.connection().execute(_INSERT, row(audit, status, duration_ms, scim_type, detail))
+    change, which services noted on ``session``: services.changes). One prepared Core INSERT
+    with bound parameters: the ORM's unit of work, or a statement built per call, costs more than
+    the row (every SCIM request writes one)."""
+    change = changes.take(session)
+    session.connection().execute(_INSERT, row(audit, status, duration_ms, scim_type, detail, change))
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -6,15 +6,16 @@ with the admin's filters, and pruned after the workspace's ``audit_retention_day
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, delete, func, select
+from sqlalchemy import ColumnElement, CursorResult, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from scimgate.services.workspaces import WorkspaceError
-from scimgate.storage.models import AuditEvent, Workspace, utcnow
+from scimgate.storage.models import AuditEvent, Member, ScimGroup, Workspace, utcnow
 
 CLIENTS = ("entra", "okta", "other")
 RESOURCES = ("User", "Group")
@@ -50,7 +51,11 @@ class LogPage:
 
 
 def _conditions(workspace: Workspace, wanted: LogFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [AuditEvent.workspace_id == workspace.id]
+    return _conditions_of(workspace.id, wanted)
+
+
+def _conditions_of(workspace_id: str, wanted: LogFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [AuditEvent.workspace_id == workspace_id]
     if wanted.failures_only:
         conditions.append(AuditEvent.status >= 400)
     if wanted.resource_type:
@@ -79,6 +84,44 @@ def list_events(session: Session, workspace: Workspace, wanted: LogFilter, page:
         .offset((page - 1) * per_page).limit(per_page)
     )
     return LogPage(list(events), total, page, per_page)
+
+
+def events_after(session: Session, workspace_id: str, wanted: LogFilter, after: tuple[datetime, int] | None,
+                 limit: int) -> list[AuditEvent]:
+    """Up to ``limit`` of the workspace's events matching ``wanted``, oldest first, that come
+    after the keyset position ``after`` (``(at, id)`` of the last event already read; None from
+    the start). Paging by keyset reads each page from ix_audit_event_workspace_at at the same
+    cost wherever it starts, unlike OFFSET."""
+    conditions = _conditions_of(workspace_id, wanted)
+    if after is not None:
+        at, event_id = after
+        # (at, id) > (last at, last id); the redundant ``at >=`` bounds the index range scan
+        conditions += [AuditEvent.at >= at, or_(AuditEvent.at > at, AuditEvent.id > event_id)]
+    return list(session.scalars(
+        select(AuditEvent).where(*conditions).order_by(AuditEvent.at, AuditEvent.id).limit(limit)
+    ))
+
+
+def resource_names(session: Session, workspace_id: str, events: Iterable[AuditEvent]) -> dict[str, str]:
+    """The current name of each User and Group the events name by id (displayName, else
+    userName), for the sentences of events that hold no change (reads and failures): two
+    primary-key lookups for a page of events. Ids no longer there are absent."""
+    user_ids = {e.resource_id for e in events if e.resource_type == "User" and e.resource_id}
+    group_ids = {e.resource_id for e in events if e.resource_type == "Group" and e.resource_id}
+    names: dict[str, str] = {}
+    if user_ids:
+        for member_id, display, user_name in session.execute(
+            select(Member.id, Member.display_name, Member.user_name)
+            .where(Member.workspace_id == workspace_id, Member.id.in_(user_ids))
+        ):
+            names[member_id] = display or user_name
+    if group_ids:
+        for group_id, display in session.execute(
+            select(ScimGroup.id, ScimGroup.display_name)
+            .where(ScimGroup.workspace_id == workspace_id, ScimGroup.id.in_(group_ids))
+        ):
+            names[group_id] = display
+    return names
 
 
 def set_retention(session: Session, workspace: Workspace, days: int) -> None:

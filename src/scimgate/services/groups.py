@@ -36,7 +36,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import group_schema
 from scimgate.scim.serialize import etag, list_response, to_scim
-from scimgate.services import roles
+from scimgate.services import changes, roles
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as store
 from scimgate.storage.mapping import GROUP_MAPPING
@@ -104,12 +104,13 @@ def _member_plan(body: dict[str, Any], document: dict[str, Any], resource_id: st
     return result.members
 
 
-def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan) -> int:
+def _apply_members(session: Session, workspace: Workspace, group: ScimGroup,
+                   plan: MemberPlan) -> tuple[int, int]:
     """Apply ``plan`` (clear, remove, add: see MemberPlan) to ``group``'s rows and emit one
     ``group.member_removed`` / ``group.member_added`` per row that went / came (in the
-    transaction, events.outbox); returns how many rows changed. Raises InvalidValueException,
-    before changing anything, for an id that is not a User or Group of the workspace, a ``type``
-    that does not match the id, or a cycle."""
+    transaction, events.outbox); returns how many rows were added and how many removed. Raises
+    InvalidValueException, before changing anything, for an id that is not a User or Group of
+    the workspace, a ``type`` that does not match the id, or a cycle."""
     kinds = store.kinds_of(session, workspace.id, [member["value"] for member in plan.add])
     unknown = [member["value"] for member in plan.add if member["value"] not in kinds]
     if unknown:
@@ -140,7 +141,7 @@ def _apply_members(session: Session, workspace: Workspace, group: ScimGroup, pla
     if plan.add:
         added = store.insert_missing(session, group, {m: kinds[m] for m in add_ids})
     _emit_membership(session, group, removed, added)
-    return len(removed) + len(added)
+    return len(added), len(removed)
 
 
 def _roles_follow(session: Session, workspace: Workspace, group: ScimGroup, plan: MemberPlan | None,
@@ -205,7 +206,8 @@ def create_group(session: Session, workspace: Workspace, body: Any, base_url: st
     group = store.insert_group(session, workspace.id, document)
     outbox.emit(session, workspace.id, catalogue.GROUP_CREATED, "Group", group.id,
                 {"resource": _representation(group, base_url)})
-    _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    added, _ = _apply_members(session, workspace, group, _member_plan(body, document, group.id))
+    changes.note(session, changes.group_change(None, document, added))
     return _written(session, group, base_url, projection)
 
 
@@ -241,11 +243,12 @@ def replace_group(session: Session, workspace: Workspace, group_id: str, body: A
     check_if_match(if_match, group.version)
     document = _document(body)
     plan = _member_plan(body, document, group.id)
-    changed = _apply_members(session, workspace, group, plan)
-    _roles_follow(session, workspace, group, plan, changed)
+    added, removed = _apply_members(session, workspace, group, plan)
+    _roles_follow(session, workspace, group, plan, added + removed)
+    changes.note(session, changes.group_change(group.document, document, added, removed))
     if document != group.document:
         _save(session, group, document, base_url)
-    elif changed:
+    elif added or removed:
         store.touch(group)
     return _written(session, group, base_url, projection)
 
@@ -264,11 +267,12 @@ def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any
     group = _load(session, workspace, group_id, lock=store.LOCK_WRITE)
     check_if_match(if_match, group.version)
     result = apply_patch(group.document, operations, group_schema(), resource_id=group.id)
-    changed = _apply_members(session, workspace, group, result.members) if result.members else 0
-    _roles_follow(session, workspace, group, result.members, changed)
+    added, removed = _apply_members(session, workspace, group, result.members) if result.members else (0, 0)
+    _roles_follow(session, workspace, group, result.members, added + removed)
+    changes.note(session, changes.group_change(group.document, result.document, added, removed))
     if result.document != group.document:
         _save(session, group, result.document, base_url)
-    elif changed:
+    elif added or removed:
         store.touch(group)
     if projection is None:
         return etag(group.version)
@@ -288,6 +292,7 @@ def delete_group(session: Session, workspace: Workspace, group_id: str, if_match
     emit_left_containing(session, workspace.id, group.id, "Group", parents)
     outbox.emit(session, workspace.id, catalogue.GROUP_DELETED, "Group", group.id,
                 {"resource": _representation(group, base_url)})
+    changes.note(session, changes.group_change(group.document, None))
     store.remove(session, group)
     if group.role is not None:  # its members lose the role it gave
         with roles.as_scim_error():

@@ -25,7 +25,7 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
-from scimgate.services import leaving, roles, seats, sessions
+from scimgate.services import changes, leaving, roles, seats, sessions
 from scimgate.services.domains import check_member_domains
 from scimgate.services.groups import emit_left_containing
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
@@ -153,6 +153,7 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
         seats.take_seat(session, workspace)
     member = store.insert(session, workspace.id, document)
     roles.after_member_write(session, workspace, member, was_admin=False, created=True)
+    changes.note(session, changes.user_change(None, document))
     body = _render(member, base_url, _groups(session, member))
     outbox.emit(session, workspace.id, catalogue.MEMBER_CREATED, "User", member.id, {"resource": body})
     return _as_written(body, projection)
@@ -187,6 +188,7 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
     document = normalise_document(body, user_schema())
     document.setdefault("active", member.active)
     check_member_domains(session, workspace, document, member.document)
+    changes.note(session, changes.user_change(member.document, document))
     if document != member.document:
         before = member.document
         _write(session, workspace, member, document)
@@ -203,6 +205,7 @@ def patch_user(session: Session, workspace: Workspace, member_id: str, body: Any
     _check_if_match(session, member, if_match)
     result = apply_patch(member.document, operations, user_schema(), resource_id=member.id,
                          replace_unmatched="create" if workspace.entra_replace_creates else "noTarget")
+    changes.note(session, changes.user_change(member.document, result.document))
     if result.changed:
         check_member_domains(session, workspace, result.document, member.document)
         before = member.document
@@ -227,6 +230,7 @@ def delete_user(session: Session, workspace: Workspace, member_id: str, if_match
     if if_match is not None:
         check_if_match(if_match, _version(member, groups))
     last = _render(member, base_url, groups)
+    changes.note(session, changes.user_change(member.document, None))
     with roles.as_scim_error():
         leaving.remove(session, workspace, member)
     emit_left_containing(session, workspace.id, member.id, "User", containing)

@@ -281,12 +281,13 @@ class Agent(Base):
 
 
 class AuditEvent(Base):
-    """One SCIM request's outcome. Never a token, never a whole body."""
+    """One SCIM request's outcome and what it changed. Never a token, a password or a whole body."""
 
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_workspace_at", "workspace_id", "at"),
         Index("ix_audit_event_workspace_resource", "workspace_id", "resource_id"),
+        Index("ix_audit_event_workspace_client_at_status", "workspace_id", "client", "at", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -302,6 +303,9 @@ class AuditEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     client: Mapped[str] = mapped_column(String(16))
     duration_ms: Mapped[float] = mapped_column(Float)
+    # What a write changed (services.changes): kind, display name, before/after of non-secret
+    # attributes, member counts. None for reads and failures.
+    change: Mapped[dict[str, Any] | None] = mapped_column(Document, nullable=True)
 
 
 class AdminAccount(Base):
@@ -546,3 +550,37 @@ class OidcRequest(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SetupLink(Base):
+    """A time-limited, revocable link an admin sends to an IT colleague: it opens only one
+    identity provider's setup guide and its token step (services.setup_links). ``id`` is the
+    SHA-256 (hex) of the link's secret; the secret itself is never stored."""
+
+    __tablename__ = "setup_link"
+    __table_args__ = (Index("ix_setup_link_workspace_expires_at", "workspace_id", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    idp: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AlertSent(Base):
+    """An alert mailed to a workspace's admins (scimgate.alerts): one row per condition and
+    period, so the unique key lets at most one alert of a condition out per period, whatever
+    the number of concurrent runs (``scimgate alerts run`` from cron)."""
+
+    __tablename__ = "alert_sent"
+    __table_args__ = (UniqueConstraint("workspace_id", "condition", "period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    condition: Mapped[str] = mapped_column(String(128))
+    period: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
