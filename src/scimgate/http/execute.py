@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from scimgate.events import outbox
@@ -61,6 +62,8 @@ def execute(
     operation: Callable[[Session], T],
     resource_id: str | None = None,
     id_of: Callable[[T], str | None] | None = None,
+    *,
+    readers: sessionmaker[Session] | None = None,
 ) -> T:
     """Run ``operation(session)`` in one unit of work and audit it as ``resource_type``: a read
     (:func:`is_read`) in a read-only snapshot, audited through the journal; a write in a write
@@ -69,7 +72,8 @@ def execute(
 
     ``status`` is the status the route answers on success, or a function of the result that
     gives it (a conditional GET answers 304); ``id_of`` finds the resource id in the result
-    when the request did not name one (POST).
+    when the request did not name one (POST); ``readers`` the session factory of a read's
+    snapshot (default: ``state.readers``).
     """
     started = time.perf_counter()
     record.resource_type = resource_type
@@ -88,7 +92,7 @@ def execute(
 
     try:
         if read:
-            with snapshot(state.readers) as session:
+            with snapshot(readers or state.readers) as session:
                 result = unit(session)
         else:
             try:
@@ -113,6 +117,8 @@ def execute_rendered(
     render: Callable[[T], Response],
     resource_id: str | None = None,
     id_of: Callable[[T], str | None] | None = None,
+    *,
+    readers: sessionmaker[Session] | None = None,
 ) -> Response:
     """``execute`` with ``render(result)`` run before the commit; answers what it rendered.
 
@@ -127,6 +133,20 @@ def execute_rendered(
 
     _, response = execute(
         state, record, resource_type, lambda done: done[1].status_code, operate_and_render, resource_id,
-        (lambda done: id_of(done[0])) if id_of is not None else None,
+        (lambda done: id_of(done[0])) if id_of is not None else None, readers=readers,
     )
     return response
+
+
+async def execute_read(
+    state: AppState,
+    record: AuditRecord,
+    resource_type: str,
+    operation: Callable[[Session], T],
+    render: Callable[[T], Response],
+    resource_id: str | None = None,
+) -> Response:
+    """:func:`execute_rendered` of a read (GET, ``POST .../.search``) from an ``async def``
+    route, run in a worker thread."""
+    return await run_in_threadpool(execute_rendered, state, record, resource_type, operation, render,
+                                   resource_id)

@@ -15,12 +15,11 @@ from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
-from scimgate.http.deps import Body, Caller, ScimCaller, State
-from scimgate.http.execute import execute, execute_rendered
+from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, read_caller
+from scimgate.http.execute import execute, execute_read, execute_rendered
 from scimgate.http.responses import scim_response
 from scimgate.http.scim_routes import (
     IfMatch,
-    IfNoneMatch,
     list_query,
     read_response,
     written_response,
@@ -36,12 +35,22 @@ router = APIRouter(prefix=SCIM_PREFIX)
 async def group_caller(caller: Caller) -> ScimCaller:
     """The authenticated caller, if its workspace has group sync on; else 403 (async: no I/O,
     so no worker-thread hop)."""
+    return _group_sync_on(caller)
+
+
+def _group_sync_on(caller: ScimCaller) -> ScimCaller:
     if not caller.workspace.group_sync_active:
         raise ForbiddenException(
             detail="Group sync is off for this workspace: /Groups is disabled. An admin can switch on "
             "'Group sync active' in the workspace's security settings (scimgate workspace group-sync W on)."
         )
     return caller
+
+
+async def group_reader(request: Request) -> tuple[ScimCaller, AppState]:
+    """``GroupCaller`` for a read route that takes only the ``Request`` (http.deps.read_caller)."""
+    caller, state = await read_caller(request)
+    return _group_sync_on(caller), state
 
 
 GroupCaller = Annotated[ScimCaller, Depends(group_caller)]
@@ -52,9 +61,10 @@ def _id_of(written: Written) -> str | None:
 
 
 @router.get("/Groups")
-def list_groups(request: Request, caller: GroupCaller, state: State) -> Response:
+async def list_groups(request: Request) -> Response:
+    caller, state = await group_reader(request)
     query = list_query(request, state)
-    return execute_rendered(
+    return await execute_read(
         state, caller.audit, "Group",
         lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url),
         scim_response,
@@ -91,10 +101,11 @@ def create_group(request: Request, caller: GroupCaller, state: State, body: Body
 
 
 @router.get("/Groups/{group_id}")
-def get_group(group_id: str, request: Request, caller: GroupCaller, state: State,
-              if_none_match: IfNoneMatch = None) -> Response:
+async def get_group(group_id: str, request: Request) -> Response:
+    caller, state = await group_reader(request)
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    if_none_match = request.headers.get("if-none-match")
+    return await execute_read(
         state, caller.audit, "Group",
         lambda s: groups.get_group(s, caller.workspace, group_id, caller.base_url, projection),
         lambda written: read_response(written, if_none_match), resource_id=group_id,

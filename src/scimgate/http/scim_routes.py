@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
-from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State
-from scimgate.http.execute import execute, execute_rendered
+from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, read_caller
+from scimgate.http.execute import execute, execute_read, execute_rendered
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
 from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
@@ -28,7 +28,6 @@ from scimgate.services.resources import Projection, Written
 router = APIRouter(prefix=SCIM_PREFIX)
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
 
 
 def list_query(request: Request, state: State, params: dict[str, Any] | None = None) -> ListQuery:
@@ -68,9 +67,10 @@ def _id_of(written: Written) -> str | None:
 
 
 @router.get("/Users")
-def list_users(request: Request, caller: Caller, state: State) -> Response:
+async def list_users(request: Request) -> Response:
+    caller, state = await read_caller(request)
     query = list_query(request, state)
-    return execute_rendered(
+    return await execute_read(
         state, caller.audit, "User",
         lambda s: members.list_users(s, caller.workspace, query, caller.base_url),
         scim_response,
@@ -117,10 +117,11 @@ def create_user(request: Request, caller: Caller, state: State, body: Body) -> R
 
 
 @router.get("/Users/{member_id}")
-def get_user(member_id: str, request: Request, caller: Caller, state: State,
-             if_none_match: IfNoneMatch = None) -> Response:
+async def get_user(member_id: str, request: Request) -> Response:
+    caller, state = await read_caller(request)
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    if_none_match = request.headers.get("if-none-match")
+    return await execute_read(
         state, caller.audit, "User",
         lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
         lambda written: read_response(written, if_none_match), resource_id=member_id,

@@ -61,6 +61,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from scimgate.scim.errors import InvalidFilterException, InvalidValueException
 from scimgate.scim.literals import check_literals
@@ -146,9 +147,13 @@ class _ArrayFirst(ColumnElement[Any]):
     """The sub-attribute ``name`` of the element a multi-valued attribute sorts by (RFC 7644
     §3.4.2.3): the element with ``primary`` true, else the first one; NULL for an empty or
     missing array. A scalar subquery over json_each() (SQLite) or jsonb_array_elements() WITH
-    ORDINALITY (PostgreSQL)."""
+    ORDINALITY (PostgreSQL). Cacheable: its SQL depends on the attributes listed in
+    ``_traverse_internals`` only."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = [("document", InternalTraversal.dp_clauseelement),
+                           ("path", InternalTraversal.dp_string_list),
+                           ("name", InternalTraversal.dp_string), ("lower", InternalTraversal.dp_boolean)]
 
     def __init__(self, document: Any, path: tuple[str, ...], name: str, lower: bool):
         self.document, self.path, self.name, self.lower = document, path, name, lower
@@ -183,9 +188,14 @@ class _NotAnIndexOrder(ColumnElement[Any]):
     on SQLite, whose planner (without ANALYZE statistics) otherwise walks the index that gives the
     order and tests the filter on every row, instead of using the filter's index (an ``externalId
     eq`` became a scan of the workspace). SQLite docs, "The SQLite Query Optimizer Overview",
-    section "Disqualifying WHERE Clause Terms using Unary-'+'". Elsewhere rendered unchanged."""
+    section "Disqualifying WHERE Clause Terms using Unary-'+'". Elsewhere rendered unchanged.
 
-    inherit_cache = False
+    Cacheable (its SQL depends on ``ordered`` only): with ``inherit_cache = False`` every
+    filtered query was compiled again on every request (SQLAlchemy docs, "Enabling Caching
+    Support for Custom Constructs")."""
+
+    inherit_cache = True
+    _traverse_internals = [("ordered", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, expression: ColumnElement[Any]):
         self.ordered = expression
