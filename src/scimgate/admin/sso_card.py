@@ -107,7 +107,8 @@ def sso_card(db: Session, workspace: Workspace, public_url: str) -> SsoCard:
         metadata_url=sp.entity_id,
         providers=providers(sp.entity_id, sp.acs_url, sign_on_url),
         connection=connection,
-        certificates=sso_setup.certificates(connection) if connection is not None else (),
+        certificates=(sso_setup.certificates(connection)
+                      if connection is not None and connection.kind == "saml" else ()),
         now=utcnow(),
         prerequisites=sso_setup.prerequisites(db, workspace),
         admins=tuple(admins.list_admins(db, workspace)),
