@@ -6,7 +6,7 @@
 1. for each database (PostgreSQL when ``SCIMGATE_TEST_POSTGRES_URL`` answers) a fresh database and
    a one-worker ``uvicorn scimgate.asgi:app`` on loopback with the default sign-in budgets
    (services.sign_in_guard: 10 attempts per account, 30 per client address, then 2 and 10 a
-   minute; ``--hashes`` password hashes in flight, default the product default 2), one workspace
+   minute; ``--hashes`` password hashes in flight, default the product default 1), one workspace
    with a SCIM token, a user, and 20 admin accounts;
 2. one SCIM client sends PATCH ``replace displayName`` to the user back to back for S seconds in
    each of three phases: **quiet**; **flood from one address** (A threads posting wrong
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench sign_in_flood", description=summary)
     parser.add_argument("--seconds", type=float, default=10.0, help="Measured seconds per phase.")
     parser.add_argument("--attackers", type=int, default=8, help="Attacking threads.")
-    parser.add_argument("--hashes", type=int, default=2, help="SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT.")
+    parser.add_argument("--hashes", type=int, default=1, help="SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT.")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--no-docs", action="store_true", help="Print only.")
     args = parser.parse_args(argv)

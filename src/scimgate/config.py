@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     sign_in_account_per_minute: float = 2.0
     sign_in_address_burst: int = 30
     sign_in_address_per_minute: float = 10.0
-    sign_in_hashes_in_flight: int = 2
+    sign_in_hashes_in_flight: int = 1  # one argon2id at a time: docs/benchmarks.md "Sign-in flood"
     forwarded_allow_ips: str = "127.0.0.1"
     audit_flush_seconds: float = Field(default=0.2, gt=0.0, le=3600.0)
     token_cache_seconds: float = Field(default=2.0, ge=0.0, le=2.0)
