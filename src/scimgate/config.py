@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     sign_in_account_per_minute: float = 2.0
     sign_in_address_burst: int = 30
     sign_in_address_per_minute: float = 10.0
-    sign_in_hashes_in_flight: int = 2
+    sign_in_hashes_in_flight: int = 1  # one argon2id at a time: docs/benchmarks.md "Sign-in flood"
     sso_address_burst: int = 120
     sso_address_per_minute: float = 60.0
     forwarded_allow_ips: str = "127.0.0.1"

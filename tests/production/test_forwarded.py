@@ -6,6 +6,7 @@ header from an address that is not a trusted proxy is ignored (issue 13, minor).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,18 @@ import pytest
 from tests.support import free_port, wait_until_up
 
 SCIMGATE = Path(sys.executable).parent / "scimgate"
+DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+NGINX_VALUES = {"$scheme": "https", "$remote_addr": "203.0.113.9", "$host": "scim.example.com",
+                "$request_id": "nginx-request-1"}
+"""What nginx puts in each variable for a request that reached it over TLS from 203.0.113.9."""
+
+
+def documented_proxy_headers() -> dict[str, str]:
+    """The headers the nginx block of docs/deploy.md sets (``proxy_set_header``), filled in as
+    nginx fills them."""
+    block = DEPLOY.read_text().split("```nginx", 1)[1].split("```", 1)[0]
+    found = re.findall(r"^\s*proxy_set_header\s+(\S+)\s+(\S+);", block, flags=re.MULTILINE)
+    return {name: NGINX_VALUES[value] for name, value in found}
 
 
 @pytest.fixture(params=["127.0.0.1", "192.0.2.10"], ids=["trusted-proxy", "untrusted-peer"])
@@ -47,3 +60,13 @@ def test_secure_cookie_only_behind_the_trusted_proxy(served: tuple[str, bool]) -
     assert ("; secure" in cookie.lower()) is trusted
     plain = httpx.get(url + "/admin/login").headers["set-cookie"]
     assert "; secure" not in plain.lower()
+
+
+def test_the_documented_nginx_block_gives_a_secure_cookie(served: tuple[str, bool]) -> None:
+    """The headers docs/deploy.md's nginx block sets, from the proxy address scimgate trusts,
+    make the session cookie Secure (and only from a trusted proxy)."""
+    url, trusted = served
+    headers = documented_proxy_headers()
+    assert headers["X-Forwarded-Proto"] == "https" and headers["X-Forwarded-For"] == "203.0.113.9"
+    cookie = httpx.get(url + "/admin/login", headers=headers).headers["set-cookie"]
+    assert ("; secure" in cookie.lower()) is trusted

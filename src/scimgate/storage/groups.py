@@ -34,7 +34,22 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -79,6 +94,14 @@ def _flush_unique(session: Session, display_name: str) -> None:
 def _batches(ids: Sequence[str]) -> Iterator[list[str]]:
     for start in range(0, len(ids), ID_BATCH):
         yield list(ids[start:start + ID_BATCH])
+
+
+def _among(session: Session, column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """``column`` is one of ``ids``: ``column = ANY(:ids)`` on PostgreSQL (one array parameter,
+    so one statement text and one prepared plan for every list), ``IN (...)`` on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(String)))
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 def stored(group: ScimGroup) -> StoredResource:
@@ -203,19 +226,27 @@ def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[st
     Every row found is locked ``FOR KEY SHARE`` until commit (PostgreSQL), in id order: it
     cannot be deleted before the membership rows naming it are committed, and a row whose
     delete committed while this waited is not returned (read committed re-reads a locked row).
-    Two indexed IN lookups per batch of ``ID_BATCH`` ids.
+    Two primary-key lookups per batch of ``ID_BATCH`` ids.
+
+    The lookup names the ids only, and the workspace is checked on the rows found: given the
+    workspace too, PostgreSQL's planner picks the workspace's index whenever its statistics
+    are behind (a workspace just provisioned in bulk, as Entra's first cycle does) and compares
+    every row of the workspace with every id: 500 x 20,000 comparisons per batch, 8 s for a
+    10,000-member PATCH (docs/benchmarks.md, "Member lists"). A row of another workspace named
+    by a request is key-share locked for that request's few milliseconds and never returned.
     """
     found: dict[str, str] = {}
     for batch in _batches(list(dict.fromkeys(ids))):
         for kind, table in (("User", Member), ("Group", ScimGroup)):
             live = (Member.removed_at.is_(None),) if table is Member else ()  # Recently removed: not a User
             statement = (
-                select(table.id)
-                .where(table.workspace_id == workspace_id, table.id.in_(batch), *live)
+                select(table.id, table.workspace_id)
+                .where(_among(session, table.id, batch), *live)
                 .order_by(table.id)
                 .with_for_update(read=True, key_share=True)
             )
-            found.update(dict.fromkeys(session.scalars(statement), kind))
+            rows = session.execute(statement)
+            found.update((row_id, kind) for row_id, owner in rows if owner == workspace_id)
     return found
 
 
@@ -296,7 +327,8 @@ def delete_members(session: Session, group: ScimGroup, member_ids: Sequence[str]
     removed: Removed = []
     for batch in _batches(list(member_ids)):
         result = session.execute(
-            delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.member_id.in_(batch))
+            delete(GroupMember).where(GroupMember.group_id == group.id,
+                                      _among(session, GroupMember.member_id, batch))
             .returning(GroupMember.member_id, GroupMember.member_type)
         )
         removed.extend((str(member_id), str(kind)) for member_id, kind in result)
@@ -317,38 +349,38 @@ def delete_members_except(session: Session, group: ScimGroup, keep_ids: Sequence
 
 def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str]) -> dict[str, str]:
     """Add ``members`` (member id -> ``"User"``/``"Group"``) that are not members yet; adding an
-    existing member is a no-op (RFC 7644 §3.5.2.1). Reads back only the given ids that already
-    are members; returns the members inserted (id -> type)."""
-    ids = list(members)
-    present: set[str] = set()
-    for batch in _batches(ids):
-        present.update(
-            session.scalars(
-                select(GroupMember.member_id).where(
-                    GroupMember.group_id == group.id, GroupMember.member_id.in_(batch)
-                )
-            )
-        )
-    missing = {member_id: members[member_id] for member_id in ids if member_id not in present}
-    insert_rows(session, group.workspace_id, group.id, missing)
-    return missing
+    existing member is a no-op (RFC 7644 §3.5.2.1); returns the members inserted (id -> type).
+
+    One bulk ``INSERT ... ON CONFLICT DO NOTHING RETURNING member_id, member_type``: the primary
+    key decides which rows exist, so no lookup of the current members runs (PostgreSQL planned one, with the
+    group's statistics behind after a bulk add, as a scan of the whole group per batch of ids)."""
+    if not members:
+        return {}
+    table = GroupMember.metadata.tables[GroupMember.__tablename__]
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (dialect_insert(table).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
+                 .returning(table.c.member_id, table.c.member_type))
+    inserted = session.execute(statement, _rows(group.workspace_id, group.id, members)).all()
+    return {str(member_id): str(kind) for member_id, kind in inserted}
+
+
+def _rows(workspace_id: str, group_id: str, members: Mapping[str, str]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {"group_id": group_id, "member_id": member_id, "workspace_id": workspace_id,
+         "member_type": kind, "created": now,
+         "user_id": member_id if kind == "User" else None,
+         "nested_group_id": member_id if kind == "Group" else None}
+        for member_id, kind in members.items()
+    ]
 
 
 def insert_rows(session: Session, workspace_id: str, group_id: str, members: Mapping[str, str]) -> None:
     """Bulk INSERT of membership rows known not to exist yet (member id -> type)."""
     if not members:
         return
-    now = utcnow()
-    session.execute(
-        insert(GroupMember.metadata.tables[GroupMember.__tablename__]),  # Core: no ORM per-row work
-        [
-            {"group_id": group_id, "member_id": member_id, "workspace_id": workspace_id,
-             "member_type": kind, "created": now,
-             "user_id": member_id if kind == "User" else None,
-             "nested_group_id": member_id if kind == "Group" else None}
-            for member_id, kind in members.items()
-        ],
-    )
+    table = GroupMember.metadata.tables[GroupMember.__tablename__]
+    session.execute(insert(table), _rows(workspace_id, group_id, members))  # Core: no ORM per-row work
 
 
 MemberRow = tuple[Any, ...]  # (group id, member id, "User" | "Group", display)

@@ -1,0 +1,178 @@
+"""SCIM write latency under a sign-in flood against quiet (issue 13 major 2: within 1.5x).
+
+``python -m bench sign_in_flood [--seconds S] [--attackers A] [--hashes H] [--backend ...] [--no-docs]``
+(also run by ``make bench``):
+
+1. for each database (PostgreSQL when ``SCIMGATE_TEST_POSTGRES_URL`` answers) a fresh database and
+   a one-worker ``uvicorn scimgate.asgi:app`` on loopback with the default sign-in budgets
+   (services.sign_in_guard: 10 attempts per account, 30 per client address, then 2 and 10 a
+   minute; ``--hashes`` password hashes in flight, default the product default 1), one workspace
+   with a SCIM token, a user, and 20 admin accounts;
+2. one SCIM client sends PATCH ``replace displayName`` to the user back to back for S seconds in
+   each of three phases: **quiet**; **flood from one address** (A threads posting wrong
+   passwords for the admins from one client address: the budgets answer 429 before any hash);
+   **distributed flood** (A threads, every attempt from a new address against a random admin:
+   each passes the address budget, so only the account budgets and the hash slots bound the
+   argon2 work);
+3. prints per phase the median and p90 SCIM write latency, the ratio of the median to quiet, the
+   sign-in attempts per second and how many were refused 429; rewrites ``## Sign-in flood`` of
+   ``docs/benchmarks.md``.
+
+The attackers run on the same machine as the server, so on 2 cores they take CPU from it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from tests.admin.client import CSRF, make_admin
+from tests.support import (
+    LiveServer,
+    Tenant,
+    create_postgres_database,
+    drop_postgres_database,
+    make_tenant,
+    postgres_available,
+    start_server,
+    stop_server,
+)
+
+from bench import machine, replace_section
+
+SECTION = "## Sign-in flood"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ADMINS = 20
+PHASES = ("quiet", "flood from one address", "distributed flood")
+
+
+@dataclass
+class Phase:
+    """One phase's SCIM write latencies (s) and sign-in attempt statuses."""
+
+    name: str
+    latencies: list[float] = field(default_factory=list)
+    attempts: Counter[int] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def median_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    def p90_ms(self) -> float:
+        return statistics.quantiles(self.latencies, n=10)[-1] * 1000
+
+
+def _attacker(server: LiveServer, tenant: Tenant, emails: list[str], address: Callable[[], str],
+              stop: threading.Event, attempts: Counter[int], lock: threading.Lock) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        while not stop.is_set():
+            found = CSRF.search(client.get("/admin/login").text)
+            if not found:
+                continue
+            answer = client.post("/admin/login", headers={"X-Forwarded-For": address()}, data={
+                "csrf_token": found.group(1), "workspace": tenant.workspace_name,
+                "email": random.choice(emails), "password": "wrong password, again"})
+            with lock:
+                attempts[answer.status_code] += 1
+
+
+def _phase(name: str, server: LiveServer, tenant: Tenant, user_id: str, emails: list[str], seconds: float,
+           attackers: int) -> Phase:
+    phase = Phase(name)
+    stop, lock = threading.Event(), threading.Lock()
+    counter = iter(range(10**9))
+    one = lambda: "198.51.100.7"  # noqa: E731 (TEST-NET-2, RFC 5737)
+    fresh = lambda: f"10.{next(counter) % 250}.{random.randrange(256)}.{random.randrange(1, 255)}"  # noqa: E731
+    threads = [] if name == "quiet" else [
+        threading.Thread(target=_attacker, daemon=True, args=(
+            server, tenant, emails, one if name == PHASES[1] else fresh, stop, phase.attempts, lock))
+        for _ in range(attackers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0 if threads else 0.0)  # let the flood build up before measuring
+    started = time.monotonic()
+    n = 0
+    while time.monotonic() - started < seconds:
+        n += 1
+        body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName",
+                                                       "value": f"Writer {n}"}]}
+        before = time.perf_counter()
+        answer = tenant.patch(f"/Users/{user_id}", json=body)
+        phase.latencies.append(time.perf_counter() - before)
+        if answer.status_code != 200:
+            raise RuntimeError(f"SCIM write answered {answer.status_code}: {answer.text[:200]}")
+    phase.seconds = time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return phase
+
+
+def run(backend: str, seconds: float, attackers: int, hashes: int, folder: Path) -> list[Phase]:
+    url = f"sqlite:///{folder / 'flood.db'}" if backend == "sqlite" else create_postgres_database()
+    env = {"SCIMGATE_SIGN_IN_ADDRESS_BURST": "30", "SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT": str(hashes)}
+    try:
+        server = start_server(url, folder / f"{backend}.log", backend, env=env)
+        try:
+            tenant = make_tenant(server)
+            user_id = tenant.create_user("writer@example.com")["id"]
+            emails = [make_admin(tenant) for _ in range(ADMINS)]
+            phases = [_phase(name, server, tenant, user_id, emails, seconds, attackers) for name in PHASES]
+            tenant.client.close()
+        finally:
+            stop_server(server)
+    finally:
+        if backend == "postgres":
+            drop_postgres_database(url)
+    return phases
+
+
+def table(backend: str, phases: list[Phase]) -> list[str]:
+    quiet = phases[0].median_ms()
+    lines = [f"**{backend}**", "",
+             "| phase | SCIM writes | median ms | p90 ms | median / quiet | sign-in attempts/s "
+             "| refused 429 |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for phase in phases:
+        total = sum(phase.attempts.values())
+        rate = total / phase.seconds if phase.seconds else 0.0
+        lines.append(f"| {phase.name} | {len(phase.latencies)} | {phase.median_ms():.1f} "
+                     f"| {phase.p90_ms():.1f} | {phase.median_ms() / quiet:.2f} | {rate:.0f} "
+                     f"| {phase.attempts[429]} |")
+    return lines + [""]
+
+
+def main(argv: list[str] | None = None) -> None:
+    summary = (__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m bench sign_in_flood", description=summary)
+    parser.add_argument("--seconds", type=float, default=10.0, help="Measured seconds per phase.")
+    parser.add_argument("--attackers", type=int, default=8, help="Attacking threads.")
+    parser.add_argument("--hashes", type=int, default=1, help="SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT.")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--no-docs", action="store_true", help="Print only.")
+    args = parser.parse_args(argv)
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if "postgres" in backends and not postgres_available():
+        backends.remove("postgres")
+    body = [f"`python -m bench sign_in_flood --seconds {args.seconds:g} --attackers {args.attackers} "
+            f"--hashes {args.hashes}`, {started}; {machine('uvicorn', 'argon2-cffi')}. One worker; one "
+            "SCIM client sending PATCH replace displayName back to back; the attackers post wrong passwords "
+            "for 20 admin accounts, from one address or from a new address each time (issue 13: median "
+            "within 1.5x of quiet).", ""]
+    with tempfile.TemporaryDirectory(prefix="scimgate-flood-") as folder:
+        for backend in backends:
+            body += table(backend, run(backend, args.seconds, args.attackers, args.hashes, Path(folder)))
+            print("\n".join(body[-7:]), flush=True)
+    if not args.no_docs:
+        replace_section(SECTION, "\n\n".join([SECTION, "\n".join(body)]))
