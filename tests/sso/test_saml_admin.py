@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select, update
 
+from scimgate.sso.metadata import stored_certificates, with_signing_certificates
 from scimgate.storage.db import transaction
 from scimgate.storage.models import EmailDomain, SsoBinding, SsoConnection
 from tests.admin.client import AdminClient, signed_in
@@ -341,3 +342,36 @@ def test_admin_api_configures_saml(setup: Setup) -> None:
     assert body["tested_at"] is None and body["required"] is False
     other = admin_client(make_tenant(tenant.server, domains=()))
     assert other.get("/sso").status_code == 404
+
+
+def test_an_expired_certificate_signs_nothing(setup: Setup, tmp_path: Path) -> None:
+    """A certificate left in the metadata after it expired is not trusted: its signatures are
+    refused while the valid one's are accepted; with only expired ones every sign-in is refused,
+    the test sign-in says why and the card warns."""
+    sso = connect(setup)
+    _, admin, idp, _ = setup
+    expired = TestIdp(idp.entity_id, days=1, folder=tmp_path)  # its certificate ends now
+    expired.trust_sp(sp_metadata_of(sso.tenant))
+    email = f"ada@{sso.domain}"
+    sso.tenant.create_user(email)
+    user = TestUser(email, str(uuid.uuid4()))
+
+    def trust(*idps: TestIdp) -> None:
+        certificates = [stored_certificates(i.metadata_xml)[0] for i in idps]
+        with transaction(sso.server.sessions) as session:
+            session.execute(update(SsoConnection).where(SsoConnection.workspace_id == sso.tenant.workspace_id)
+                            .values(metadata_xml=with_signing_certificates(idp.metadata_xml, certificates)))
+
+    trust(expired, idp)
+    signed_by_expired = SsoTenant(sso.tenant, expired, sso.domain, sso.entity_id, sso.acs_url)
+    assert sign_in(signed_by_expired, browser(), user).status_code == 403
+    assert sign_in(sso, browser(), user).status_code == 303
+    trust(expired)
+    assert sign_in(signed_by_expired, browser(), user).status_code == 403
+    request_id = start_test(sso, admin)
+    answer = expired.response(user, sp_entity_id=sso.entity_id, acs_url=sso.acs_url,
+                              in_response_to=request_id)
+    result = post_acs(sso, browser(), answer)
+    assert result.status_code == 403 and "every trusted IdP signing certificate has expired" in result.text
+    assert "Test sign-in found a problem" in result.text
+    assert "Every trusted signing certificate has expired" in card(admin)

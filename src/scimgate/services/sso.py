@@ -23,6 +23,7 @@ the replay cache, binding, session), so concurrent workers accept a response at 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 from scimgate.services import sessions
 from scimgate.services.domains import email_domain
 from scimgate.services.workspaces import WorkspaceError
-from scimgate.sso.metadata import read_idp_metadata
+from scimgate.sso.metadata import read_idp_metadata, stored_certificates, with_signing_certificates
 from scimgate.sso.saml import ServiceProvider, SignIn, authn_request
 from scimgate.sso.xml_guard import SamlRefused, check_response
 from scimgate.storage.models import (
@@ -72,11 +73,13 @@ class SsoError(WorkspaceError):
 
 class SignInRefused(Exception):
     """A sign-in refused; ``str()`` is what the member sees, ``reason`` what is logged (and shown
-    to the admin of a test sign-in: it holds no personal data)."""
+    to the admin of a test sign-in: it holds no personal data). ``test`` is True when the refused
+    response is known to answer a test sign-in."""
 
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason or message
+        self.test = False
 
 
 def service_provider(public_url: str, connection: SsoConnection) -> ServiceProvider:
@@ -222,7 +225,27 @@ def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_respo
         if request is None:
             raise _refusal(workspace_id, "InResponseTo names no open request of this workspace")
         outstanding[request.id] = "test" if request.test else "/me"
-    return PendingAcs(service_provider(public_url, connection), outstanding, shape.in_response_to)
+    try:
+        sp = trusted_sp(public_url, connection)
+    except SignInRefused as exc:
+        exc.test = "test" in outstanding.values()
+        raise
+    return PendingAcs(sp, outstanding, shape.in_response_to)
+
+
+def trusted_sp(public_url: str, connection: SsoConnection) -> ServiceProvider:
+    """The SP to check a response with, trusting only the connection's unexpired signing
+    certificates (an expired one left in the metadata after a roll-over signs nothing). Raises
+    SignInRefused when every certificate has expired."""
+    now = utcnow()
+    certificates = stored_certificates(connection.metadata_xml)
+    valid = [c for c in certificates if c.not_after > now]
+    if not valid:
+        raise _refusal(connection.workspace_id, "every trusted IdP signing certificate has expired")
+    sp = service_provider(public_url, connection)
+    if len(valid) == len(certificates):
+        return sp
+    return dataclasses.replace(sp, idp_metadata_xml=with_signing_certificates(connection.metadata_xml, valid))
 
 
 def _refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:
