@@ -136,6 +136,8 @@ def configure_saml(
     connection.tested_at = None
     connection.updated = utcnow()
     session.flush()
+    log.info("SAML connection configured for IdP %s", metadata.entity_id,
+             extra={"workspace_id": workspace.id})
     return connection
 
 
