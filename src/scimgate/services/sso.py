@@ -12,6 +12,12 @@ whose NameID is itself a display value (emailAddress or unspecified format: ``st
 is re-pointed when the member it named was renamed; a stable binding is never replaced. No member
 is created at sign-in (just-in-time creation stays off while SCIM provisions the workspace).
 
+A test sign-in (started by an admin from the Single sign-on card: an AuthnRequest marked
+``test``) runs every check and the binding rules inside a savepoint that is rolled back: it
+reports the member matched, the attributes and any problem, starts no session, binds nothing,
+and on success records ``sso_connection.tested_at`` (a prerequisite of requiring SSO,
+services.sso_setup).
+
 Every refusal raises SignInRefused with the text the member sees; nothing is bound and no
 session starts. Refusals are logged with the workspace and reason, never the assertion or email.
 
