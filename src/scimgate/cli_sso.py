@@ -11,6 +11,7 @@ from scimgate.config import Settings, resolve_secret_key
 from scimgate.services import oidc, sso, sso_setup, workspaces
 from scimgate.sso.oidc import DiscoveryError, fetch_discovery
 from scimgate.sso.saml import ServiceProvider
+from scimgate.storage.models import utcnow
 
 sso_app = typer.Typer(help="Single sign-on (SAML 2.0 or OpenID Connect) of a workspace.",
                       no_args_is_help=True)
@@ -82,6 +83,52 @@ def oidc_add(
         typer.echo(f"Redirect URI: {oidc.redirect_uri(settings.public_url, found.id)}")
         typer.echo("Scopes: openid email profile")
         typer.echo(f"Sign on URL: {settings.public_url.rstrip('/')}/login")
+
+
+CertificateArgument = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                     help="The new signing certificate (PEM or base64 DER).")
+
+
+@saml_app.command("show")
+def saml_show(workspace: str) -> None:
+    """Show WORKSPACE's SAML connection: IdP, trusted certificates with expiry, test, Require SSO."""
+    public_url = Settings().public_url
+    with unit_of_work() as session:
+        found = workspaces.find_workspace(session, workspace)
+        connection = sso.get_connection(session, found.id, "saml")
+        if connection is None:
+            raise sso.SsoError(sso_setup.NO_CONNECTION)
+        sp = sso.service_provider(public_url, connection)
+        typer.echo(f"SP entity ID: {sp.entity_id}")
+        typer.echo(f"ACS URL: {sp.acs_url}")
+        typer.echo(f"Identity provider: {connection.idp_entity_id} (first sign-in by {connection.lookup})")
+        now = utcnow()
+        for certificate in sso_setup.certificates(connection):
+            days = certificate.days_left(now)
+            state = "EXPIRED" if days < 0 else ("expires soon" if certificate.expiring_soon(now) else "valid")
+            typer.echo(f"Certificate {certificate.fingerprint} {certificate.subject}: "
+                       f"until {certificate.not_after:%Y-%m-%d} ({state})")
+        tested = f"{connection.tested_at:%Y-%m-%d %H:%M} UTC" if connection.tested_at else "never"
+        typer.echo(f"Last successful test sign-in: {tested}")
+        typer.echo(f"Require SSO: {'on' if connection.required else 'off'}")
+
+
+@saml_app.command("certificate-add")
+def saml_certificate_add(workspace: str, certificate: Path = CertificateArgument) -> None:
+    """Trust a second IdP signing certificate next to the current ones (roll-over)."""
+    with unit_of_work() as session:
+        added = sso_setup.add_certificate(session, workspaces.find_workspace(session, workspace),
+                                          certificate.read_bytes())
+        typer.echo(f"Trusted: {added.fingerprint} ({added.subject}, until {added.not_after:%Y-%m-%d}).")
+
+
+@saml_app.command("certificate-remove")
+def saml_certificate_remove(workspace: str, fingerprint: str) -> None:
+    """Stop trusting the IdP signing certificate with this SHA-256 FINGERPRINT (hex)."""
+    with unit_of_work() as session:
+        removed = sso_setup.remove_certificate(session, workspaces.find_workspace(session, workspace),
+                                               fingerprint)
+        typer.echo(f"No longer trusted: {removed.fingerprint} ({removed.subject}).")
 
 
 @sso_app.command("require")

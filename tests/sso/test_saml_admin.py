@@ -18,10 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select, update
 
+from scimgate.sso.metadata import stored_certificates, with_signing_certificates
 from scimgate.storage.db import transaction
 from scimgate.storage.models import EmailDomain, SsoBinding, SsoConnection
 from tests.admin.client import AdminClient, signed_in
-from tests.sso.support import SsoTenant, browser, cli, me, post_acs, sign_in
+from tests.sso.support import SsoTenant, browser, cli, me, post_acs, sign_in, sso_tenant
 from tests.sso_idp import TestIdp, TestUser
 from tests.support import LiveServer, Tenant, admin_client, make_tenant
 
@@ -341,3 +342,61 @@ def test_admin_api_configures_saml(setup: Setup) -> None:
     assert body["tested_at"] is None and body["required"] is False
     other = admin_client(make_tenant(tenant.server, domains=()))
     assert other.get("/sso").status_code == 404
+
+
+def test_an_expired_certificate_signs_nothing(setup: Setup, tmp_path: Path) -> None:
+    """A certificate left in the metadata after it expired is not trusted: its signatures are
+    refused while the valid one's are accepted; with only expired ones every sign-in is refused,
+    the test sign-in says why and the card warns."""
+    sso = connect(setup)
+    _, admin, idp, _ = setup
+    expired = TestIdp(idp.entity_id, days=1, folder=tmp_path)  # its certificate ends now
+    expired.trust_sp(sp_metadata_of(sso.tenant))
+    email = f"ada@{sso.domain}"
+    sso.tenant.create_user(email)
+    user = TestUser(email, str(uuid.uuid4()))
+
+    def trust(*idps: TestIdp) -> None:
+        certificates = [stored_certificates(i.metadata_xml)[0] for i in idps]
+        with transaction(sso.server.sessions) as session:
+            session.execute(update(SsoConnection).where(SsoConnection.workspace_id == sso.tenant.workspace_id)
+                            .values(metadata_xml=with_signing_certificates(idp.metadata_xml, certificates)))
+
+    trust(expired, idp)
+    signed_by_expired = SsoTenant(sso.tenant, expired, sso.domain, sso.entity_id, sso.acs_url)
+    assert sign_in(signed_by_expired, browser(), user).status_code == 403
+    assert sign_in(sso, browser(), user).status_code == 303
+    trust(expired)
+    assert sign_in(signed_by_expired, browser(), user).status_code == 403
+    request_id = start_test(sso, admin)
+    answer = expired.response(user, sp_entity_id=sso.entity_id, acs_url=sso.acs_url,
+                              in_response_to=request_id)
+    result = post_acs(sso, browser(), answer)
+    assert result.status_code == 403 and "every trusted IdP signing certificate has expired" in result.text
+    assert "Test sign-in found a problem" in result.text
+    assert "Every trusted signing certificate has expired" in card(admin)
+
+
+def test_cli_shows_the_connection_and_rolls_certificates(live_server: LiveServer, tmp_path: Path) -> None:
+    """`scimgate sso saml show`, `certificate-add` and `certificate-remove`: the same rules as the
+    card (the last valid certificate stays; an unknown fingerprint is an error)."""
+    sso = sso_tenant(live_server, tmp_path)
+    workspace = sso.tenant.workspace_id
+    shown = cli(live_server, "sso", "saml", "show", workspace)
+    assert shown.exit_code == 0, shown.output
+    assert f"SP entity ID: {sso.entity_id}" in shown.output and fingerprint(sso.idp) in shown.output
+    assert "Last successful test sign-in: never" in shown.output and "Require SSO: off" in shown.output
+    new = sso.idp.forger()
+    added = cli(live_server, "sso", "saml", "certificate-add", workspace, str(new.cert_file))
+    assert added.exit_code == 0 and fingerprint(new) in added.output
+    assert fingerprint(new) in cli(live_server, "sso", "saml", "show", workspace).output
+    removed = cli(live_server, "sso", "saml", "certificate-remove", workspace, fingerprint(sso.idp))
+    assert removed.exit_code == 0 and "No longer trusted" in removed.output
+    last = cli(live_server, "sso", "saml", "certificate-remove", workspace, fingerprint(new))
+    assert last.exit_code == 1 and "last valid signing certificate" in last.output
+    unknown = cli(live_server, "sso", "saml", "certificate-remove", workspace, "ab" * 32)
+    assert unknown.exit_code == 1 and "No trusted signing certificate" in unknown.output
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    refused = cli(live_server, "sso", "saml", "certificate-add", workspace, str(garbage))
+    assert refused.exit_code == 1 and "not an X.509 certificate" in refused.output

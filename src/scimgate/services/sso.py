@@ -12,6 +12,12 @@ whose NameID is itself a display value (emailAddress or unspecified format: ``st
 is re-pointed when the member it named was renamed; a stable binding is never replaced. No member
 is created at sign-in (just-in-time creation stays off while SCIM provisions the workspace).
 
+A test sign-in (started by an admin from the Single sign-on card: an AuthnRequest marked
+``test``) runs every check and the binding rules inside a savepoint that is rolled back: it
+reports the member matched, the attributes and any problem, starts no session, binds nothing,
+and on success records ``sso_connection.tested_at`` (a prerequisite of requiring SSO,
+services.sso_setup).
+
 Every refusal raises SignInRefused with the text the member sees; nothing is bound and no
 session starts. Refusals are logged with the workspace and reason, never the assertion or email.
 
@@ -23,6 +29,7 @@ the replay cache, binding, session), so concurrent workers accept a response at 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -36,7 +43,7 @@ from sqlalchemy.orm import Session
 from scimgate.services import sessions
 from scimgate.services.domains import email_domain
 from scimgate.services.workspaces import WorkspaceError
-from scimgate.sso.metadata import read_idp_metadata
+from scimgate.sso.metadata import read_idp_metadata, stored_certificates, with_signing_certificates
 from scimgate.sso.saml import ServiceProvider, SignIn, authn_request
 from scimgate.sso.xml_guard import SamlRefused, check_response
 from scimgate.storage.models import (
@@ -73,11 +80,13 @@ class SsoError(WorkspaceError):
 
 class SignInRefused(Exception):
     """A sign-in refused; ``str()`` is what the member sees, ``reason`` what is logged (and shown
-    to the admin of a test sign-in: it holds no personal data)."""
+    to the admin of a test sign-in: it holds no personal data). ``test`` is True when the refused
+    response is known to answer a test sign-in."""
 
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason or message
+        self.test = False
 
 
 def service_provider(public_url: str, connection: SsoConnection) -> ServiceProvider:
@@ -136,6 +145,8 @@ def configure_saml(
     connection.tested_at = None
     connection.updated = utcnow()
     session.flush()
+    log.info("SAML connection configured for IdP %s", metadata.entity_id,
+             extra={"workspace_id": workspace.id})
     return connection
 
 
@@ -232,7 +243,27 @@ def prepare_acs(session: Session, public_url: str, workspace_id: str, saml_respo
         if request is None:
             raise refusal(workspace_id, "InResponseTo names no open request of this workspace")
         outstanding[request.id] = "test" if request.test else "/me"
-    return PendingAcs(service_provider(public_url, connection), outstanding, shape.in_response_to)
+    try:
+        sp = trusted_sp(public_url, connection)
+    except SignInRefused as exc:
+        exc.test = "test" in outstanding.values()
+        raise
+    return PendingAcs(sp, outstanding, shape.in_response_to)
+
+
+def trusted_sp(public_url: str, connection: SsoConnection) -> ServiceProvider:
+    """The SP to check a response with, trusting only the connection's unexpired signing
+    certificates (an expired one left in the metadata after a roll-over signs nothing). Raises
+    SignInRefused when every certificate has expired."""
+    now = utcnow()
+    certificates = stored_certificates(connection.metadata_xml)
+    valid = [c for c in certificates if c.not_after > now]
+    if not valid:
+        raise _refusal(connection.workspace_id, "every trusted IdP signing certificate has expired")
+    sp = service_provider(public_url, connection)
+    if len(valid) == len(certificates):
+        return sp
+    return dataclasses.replace(sp, idp_metadata_xml=with_signing_certificates(connection.metadata_xml, valid))
 
 
 def refusal(workspace_id: str, reason: str, message: str | None = None) -> SignInRefused:

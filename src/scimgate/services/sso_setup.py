@@ -15,6 +15,7 @@ way in when the identity provider is down or misconfigured.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,8 @@ from scimgate.sso.metadata import (
     with_signing_certificates,
 )
 from scimgate.storage.models import EmailDomain, SsoConnection, Workspace, utcnow
+
+log = logging.getLogger("scimgate.sso")
 
 NO_CONNECTION = "Configure SAML first: give the identity provider's metadata (scimgate sso saml add)."
 NO_VERIFIED_DOMAIN = "Verify an email domain first: SSO is required for the workspace's verified domains."
@@ -86,6 +89,7 @@ def set_required(session: Session, workspace: Workspace, required: bool) -> SsoC
     assert connection is not None
     connection.required = required
     connection.updated = utcnow()
+    log.info("require SSO switched %s", "on" if required else "off", extra={"workspace_id": workspace.id})
     return connection
 
 
@@ -120,6 +124,7 @@ def add_certificate(session: Session, workspace: Workspace, text: str | bytes) -
     if any(c.fingerprint == added.fingerprint for c in trusted):
         raise SsoError("This certificate is already trusted.")
     _store(connection, [*trusted, added])
+    log.info("IdP signing certificate %s added", added.fingerprint[:16], extra={"workspace_id": workspace.id})
     return added
 
 
@@ -137,4 +142,6 @@ def remove_certificate(session: Session, workspace: Workspace, fingerprint: str)
         raise SsoError("This is the last valid signing certificate: add the new one first, or give "
                        "fresh metadata from the identity provider.")
     _store(connection, remaining)
+    log.info("IdP signing certificate %s removed", target.fingerprint[:16],
+             extra={"workspace_id": workspace.id})
     return target

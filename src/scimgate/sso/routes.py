@@ -227,7 +227,7 @@ def acs(
         with transaction(state.sessions) as session:
             done = sso.complete_acs(session, workspace_id, sign_in, pending, request.cookies.get(COOKIE))
     except sso.SignInRefused as exc:
-        if pending is not None and pending.test:
+        if exc.test or (pending is not None and pending.test):
             return _test_result(request, 403, problem=f"{exc.reason}: {exc}")
         return _result(request, 403, "Sign-in refused", str(exc))
     return _signed_in(request, public_url, done, "The assertion was accepted and matched this member.")
