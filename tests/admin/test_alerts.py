@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -17,7 +18,9 @@ from aiosmtpd.controller import Controller
 from click.testing import Result
 from typer.testing import CliRunner
 
+from scimgate.alerts.run import run_alerts
 from scimgate.cli import app as cli_app
+from scimgate.config import Settings
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AlertSent, AuditEvent, SsoConnection, utcnow
 from tests.admin.client import make_admin
@@ -138,3 +141,15 @@ def test_an_unreachable_mail_server_fails_the_run_and_the_next_run_sends(smtp: t
 def test_without_an_smtp_host_the_run_says_so(tenant: Tenant) -> None:
     done = _run(tenant.server, None)
     assert done.exit_code == 1 and "SCIMGATE_SMTP_HOST is not set" in done.output
+
+
+def test_parallel_runs_mail_an_alert_once(smtp: tuple[Inbox, int], tenant: Tenant) -> None:
+    """Four runs at once (cron overlapping itself): the unique claim lets one mail out."""
+    inbox, port = smtp
+    admin = make_admin(tenant)
+    _fail_provisioning(tenant)
+    settings = Settings(database_url=tenant.server.database_url, public_url=tenant.server.url,
+                        smtp_host="127.0.0.1", smtp_port=port)
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: run_alerts(tenant.server.sessions, settings), range(4)))
+    assert sum(len(r.sent) for r in reports) == 1 and len(inbox.to(admin)) == 1

@@ -215,3 +215,12 @@ def test_admin_api_export_streams_keyset_pages_without_loss_or_repeat(tenant: Te
     ids = [r["request_id"] for r in records]
     assert len(ids) == count and len(set(ids)) == count
     assert [r["at"] for r in records] == sorted(r["at"] for r in records)
+
+
+def test_admin_api_export_answers_only_get(tenant: Tenant) -> None:
+    """POST/DELETE on /audit: 405 in the admin API's JSON with ``Allow`` (RFC 9110 §15.5.6)."""
+    with admin_client(tenant) as api:
+        for method in ("POST", "DELETE"):
+            response = api.request(method, "/audit")
+            assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
+            assert response.json()["error"]["code"] == "method_not_allowed"

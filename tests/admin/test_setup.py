@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -260,3 +261,20 @@ def test_another_workspaces_admin_cannot_revoke_the_link(admin: AdminClient, ten
     finally:
         stranger.close()
     assert httpx.get(link, timeout=30).status_code == 200
+
+
+def test_the_link_secret_never_reaches_the_access_log(admin: AdminClient, tenant: Tenant) -> None:
+    """The access log names the link's page with its secret redacted (``sg_`` segments)."""
+    link = _make_link(admin)
+    secret = link.rsplit("/", 1)[1]
+    colleague = _colleague(tenant)
+    try:
+        assert colleague.get(link[len(tenant.server.url):]).status_code == 200
+    finally:
+        colleague.close()
+    deadline = time.monotonic() + 10  # the server process writes its log line after answering
+    redacted = "/admin/setup-link/<redacted>"
+    while redacted not in tenant.server.log_path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    written = tenant.server.log_path.read_text()
+    assert redacted in written and secret not in written

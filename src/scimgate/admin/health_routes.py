@@ -6,6 +6,8 @@ The cards are one partial (templates/_health_cards.html) that htmx reloads every
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -19,7 +21,7 @@ POLL_SECONDS = 30
 CLIENT_TITLES = {"entra": "Microsoft Entra ID", "okta": "Okta", "other": "Other SCIM clients"}
 
 
-def _cards(state: AppState, workspace_id: str) -> dict[str, object]:
+def _cards(state: AppState, workspace_id: str) -> dict[str, Any]:
     flush_journal(state)
     with snapshot(state.readers) as db:
         workspace = workspaces.find_workspace(db, workspace_id)
