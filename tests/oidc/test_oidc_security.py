@@ -245,6 +245,7 @@ def test_provider_error_is_refused(live_server: LiveServer, tmp_path: Path) -> N
     client = browser()
     response = sign_in(oidc, client, f"unknown-at-idp@{oidc.domain}")
     assert_refused(oidc, client, response, "did not sign you in")
+    assert "the provider answered error access_denied" in logged_reason(live_server, oidc.tenant.workspace_id)
 
 
 def test_refusals_are_logged_without_personal_data(live_server: LiveServer, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Single sign-on rules: a workspace's SAML connection, home realm discovery, and binding a
-sign-in to the provisioned member (issue 18).
+sign-in to the provisioned member (issue 18). The binding rules below serve OpenID Connect too
+(services.oidc calls :func:`bind_member` and :func:`start_member_session`).
 
 Binding (the rule that keeps a renamed member whole): a member is found by a stable key, never by
 a display value. The assertion's subject (sso.saml.SignIn.subject: Entra's objectidentifier
@@ -161,9 +162,9 @@ def clear_oidc(connection: SsoConnection) -> None:
 
 
 def discover(session: Session, email: str) -> SsoConnection:
-    """Home realm discovery: the SSO connection (SAML or OIDC) of the one workspace that verified the email's
-    domain. Raises SignInRefused when the address has no domain, no workspace verified it, or
-    the workspace has no SSO connection."""
+    """Home realm discovery: the SSO connection (SAML or OIDC) of the one workspace that
+    verified the email's domain. Raises SignInRefused when the address has no domain, no
+    workspace verified it, or the workspace has no SSO connection."""
     domain = email_domain(email.strip())
     if domain is None:
         raise SignInRefused("Enter your work email address (name@company.example).")

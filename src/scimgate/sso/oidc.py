@@ -55,7 +55,8 @@ LOGGABLE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 """What a provider- or token-chosen value (an error code, an ``alg``) must look like to be logged."""
 
 
-def _loggable(value: object) -> str:
+def loggable(value: object) -> str:
+    """``value`` when it looks like a code (LOGGABLE), else ``"other"``: what may be logged."""
     return value if isinstance(value, str) and LOGGABLE.fullmatch(value) else "other"
 
 
@@ -315,7 +316,7 @@ class RelyingParty:
                     allow_redirects=False,
                 )
             except OAuthError as exc:
-                raise OidcRefused(f"the token endpoint refused the code ({_loggable(exc.error)})") from exc
+                raise OidcRefused(f"the token endpoint refused the code ({loggable(exc.error)})") from exc
             except (requests.RequestException, ValueError) as exc:
                 raise OidcRefused(f"the token endpoint could not be used ({type(exc).__name__})") from exc
         id_token = token.get("id_token")
@@ -333,7 +334,7 @@ class RelyingParty:
         header = _header(id_token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
-            raise OidcRefused(f"ID token algorithm {_loggable(alg)!r} is not allowed")
+            raise OidcRefused(f"ID token algorithm {loggable(alg)!r} is not allowed")
         if "crit" in header:
             raise OidcRefused("ID token has critical header parameters")
         kid = header.get("kid")

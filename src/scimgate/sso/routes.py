@@ -22,7 +22,6 @@ first (services.sign_in_guard): over it, 429 with ``Retry-After`` and nothing el
 
 from __future__ import annotations
 
-import re
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -35,14 +34,13 @@ from scimgate.http.deps import State
 from scimgate.services import oidc, sso
 from scimgate.services.sign_in_guard import SignInThrottled
 from scimgate.services.sso_throttle import SsoThrottle
-from scimgate.sso.oidc import JwksCache, OidcRefused, OidcSignIn
+from scimgate.sso.oidc import JwksCache, OidcRefused, OidcSignIn, loggable
 from scimgate.sso.saml import read_response, sp_metadata
 from scimgate.sso.xml_guard import SamlRefused
 from scimgate.storage.db import transaction
 
 COOKIE = "scimgate_member"
 OIDC_STATE_COOKIE = "scimgate_oidc_state"
-PROVIDER_ERROR = re.compile(r"[a-z_]{1,40}")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store"}
@@ -174,10 +172,9 @@ def oidc_callback(
                 session, settings.public_url, settings.secret_key, workspace_id, returned_state
             )
         if error or not code:
-            shown = error if PROVIDER_ERROR.fullmatch(error) else "other"
             raise sso.refusal(
                 workspace_id,
-                f"the provider answered error {shown}" if error else "the provider sent no code",
+                f"the provider answered error {loggable(error)}" if error else "the provider sent no code",
                 "Your identity provider did not sign you in. Start again from the sign-in page.",
             )
         try:
