@@ -39,7 +39,13 @@ from scimgate.services.sign_in_guard import make_sign_in_guard
 from scimgate.services.sso_throttle import make_sso_throttle
 from scimgate.services.token_cache import TokenCache
 from scimgate.sso.routes import router as sso_router
-from scimgate.storage.db import make_engine, read_only_factory, session_factory, transaction
+from scimgate.storage.db import (
+    loop_reader_factory,
+    make_engine,
+    read_only_factory,
+    session_factory,
+    transaction,
+)
 from scimgate.storage.migrate import is_behind
 
 
@@ -71,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deliverer.stop()
         journal.close()  # the reads' audit rows still waiting (services.audit_journal)
         engine.dispose()
+        if loop_readers is not None:
+            loop_readers.kw["bind"].dispose()
         forget_this_worker()
 
     app = FastAPI(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -79,8 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     token_cache = TokenCache(settings.token_cache_seconds) if settings.token_cache_seconds > 0 else None
     if token_cache is not None:
         token_cache.watch(sessions)
+    loop_readers = loop_reader_factory(engine)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
-                                  readers=read_only_factory(sessions), journal=journal, tokens=token_cache)
+                                  readers=read_only_factory(sessions), journal=journal, tokens=token_cache,
+                                  loop_readers=loop_readers)
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)

@@ -36,7 +36,9 @@ class AppState:
     """What every request shares: settings, the engine and its session factories (``sessions``
     for units of work that may write, ``readers`` for read-only ones: storage.db), the audit
     journal of reads (services.audit_journal; None: every row in its request's transaction) and
-    the SCIM token cache (services.token_cache; None: every request looks its token up)."""
+    the SCIM token cache (services.token_cache; None: every request looks its token up) and the
+    read-only sessions of reads answered on the event loop's thread (storage.db.loop_reader_factory;
+    None: every read runs in a worker thread)."""
 
     settings: Settings
     engine: Engine
@@ -45,6 +47,7 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)
     journal: AuditJournal | None = None
     tokens: TokenCache | None = None
+    loop_readers: sessionmaker[Session] | None = None
 
 
 async def app_state(request: Request) -> AppState:

@@ -145,8 +145,17 @@ async def execute_read(
     operation: Callable[[Session], T],
     render: Callable[[T], Response],
     resource_id: str | None = None,
+    *,
+    short: bool = False,
 ) -> Response:
     """:func:`execute_rendered` of a read (GET, ``POST .../.search``) from an ``async def``
-    route, run in a worker thread."""
+    route: in a worker thread, or with ``short`` (a read known to be a few indexed lookups,
+    such as a GET by id) on the event loop's own SQLite connection when there is one
+    (``state.loop_readers``, storage.db.loop_reader_factory), skipping the hop to a thread and
+    back, which costs more CPU than such a read. A list or a filter may scan: it never blocks
+    the loop."""
+    if short and state.loop_readers is not None:
+        return execute_rendered(state, record, resource_type, operation, render, resource_id,
+                                readers=state.loop_readers)
     return await run_in_threadpool(execute_rendered, state, record, resource_type, operation, render,
                                    resource_id)

@@ -124,7 +124,7 @@ async def get_user(member_id: str, request: Request) -> Response:
     return await execute_read(
         state, caller.audit, "User",
         lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
-        lambda written: read_response(written, if_none_match), resource_id=member_id,
+        lambda written: read_response(written, if_none_match), resource_id=member_id, short=True,
     )
 
 

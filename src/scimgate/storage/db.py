@@ -32,6 +32,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool
 
 from scimgate.storage.writer_lock import WriterLock
 
@@ -131,6 +132,23 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def read_only_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions like ``factory``'s whose transactions are :func:`snapshot` ones."""
     return sessionmaker(factory.kw["bind"].execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+def loop_reader_factory(engine: Engine) -> sessionmaker[Session] | None:
+    """Read-only (:func:`snapshot`) sessions for the event loop's own thread, or None.
+
+    On a SQLite file: an engine of its own on the same file, holding one connection for the one
+    thread that uses it (``SingletonThreadPool``), so a read answered on the event loop never
+    waits for a connection that a worker thread holds. A WAL reader never waits for the writer,
+    so such a read takes what its statements take (a primary-key lookup: tens of microseconds),
+    less than the hop to a worker thread and back. None for PostgreSQL, whose every statement
+    waits for a network round trip (its reads stay in worker threads), and for an in-memory
+    SQLite database (a second engine would open another, empty, database)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    own = make_engine(engine.url.render_as_string(hide_password=False), poolclass=SingletonThreadPool,
+                      pool_size=1)
+    return sessionmaker(own.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 @contextmanager
