@@ -79,7 +79,7 @@ def test_unreachable_issuer_and_empty_secret_are_refused(live_server: LiveServer
 
 def test_oidc_connection_is_stored(live_server: LiveServer, tmp_path: Path) -> None:
     """Configuring OIDC on a workspace stores an ``oidc`` connection with its endpoints; the
-    SAML metadata endpoint then answers 404 for it."""
+    SAML SP metadata stays served (it exists before any IdP is connected) and names no IdP."""
     tenant = make_tenant(live_server, domains=(f"{uuid.uuid4().hex[:10]}.example",))
     provider = OidcProvider("entra")
     result = configure(live_server, tmp_path, tenant.workspace_id, provider)
@@ -89,5 +89,6 @@ def test_oidc_connection_is_stored(live_server: LiveServer, tmp_path: Path) -> N
     assert connection.idp_entity_id == provider.issuer and connection.oidc_algorithms == "RS256"
     assert connection.oidc_jwks_uri == provider.issuer + "/keys" and connection.metadata_xml is None
     answer = httpx.get(f"{live_server.url}/sso/saml/{tenant.workspace_id}/metadata")
-    assert answer.status_code == 404
+    assert answer.status_code == 200 and "entityID" in answer.text
+    assert provider.issuer not in answer.text
     provider.close()

@@ -185,7 +185,9 @@ def test_add_one_member_costs_the_same_in_a_huge_group(scale: Scale) -> None:
     small = _patch(scale, scale.small_id, add)
     big = _patch(scale, scale.big_id, add)
     assert big == small
-    assert big[0] <= 8 and big[1] <= 6, big
+    # 10: the write's own statements plus the events outbox's two (the workspace's event counter
+    # and the multi-row event insert, events.outbox), the same for any size of group.
+    assert big[0] <= 10 and big[1] <= 6, big
     assert _is_member(scale, scale.big_id, scale.spare_ids[0])
 
 

@@ -27,7 +27,15 @@ from starlette.responses import JSONResponse, Response
 
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
-from scimgate.http.admin_api import DomainIn, SampleDataIn
+from scimgate.http.admin_api import (
+    DomainIn,
+    RequiredIn,
+    RolesIn,
+    SamlIn,
+    SampleDataIn,
+    SettingsIn,
+    TransferIn,
+)
 from scimgate.http.deps import State
 from scimgate.scim import json_schema
 from scimgate.scim.limits import MAX_MEMBERS_PER_REQUEST
@@ -216,13 +224,16 @@ def scim_description(base_url: str) -> dict[str, Any]:
     }
 
 
-ADMIN_CODES = ["invalid", "unauthorized", "not_found", "method_not_allowed", "conflict", "too_large",
-               "internal"]
+ADMIN_CODES = ["invalid", "unauthorized", "not_found", "method_not_allowed", "conflict", "last_admin",
+               "cursor_expired", "too_large", "internal"]
 ADMIN_FAILURES = {
     "400": "invalid: the body or a value is not valid.",
     "401": "unauthorized: missing or unknown admin key.",
     "404": "not_found: no such domain or member in the key's workspace.",
-    "409": "conflict: the domain exists, or another workspace verified it.",
+    "409": "conflict: the domain exists, another workspace verified it, a prerequisite is missing "
+           "(Require SSO), the userName or the last seat was taken (restore); last_admin: the "
+           "change would leave the workspace without an active admin.",
+    "410": "cursor_expired: the events after the cursor were purged (older than the retention).",
     "413": "too_large: the body is larger than the configured limit.",
     "500": "internal: an unexpected fault; the detail names the request id.",
 }
@@ -249,6 +260,12 @@ def _admin_schemas() -> dict[str, Any]:
     return {
         "DomainIn": DomainIn.model_json_schema(),
         "SampleDataIn": SampleDataIn.model_json_schema(),
+        "RolesIn": _inline(RolesIn.model_json_schema()),
+        "SettingsIn": SettingsIn.model_json_schema(),
+        "TransferIn": TransferIn.model_json_schema(),
+        "RequiredIn": RequiredIn.model_json_schema(),
+        "SamlIn": SamlIn.model_json_schema(),
+        "Object": {"type": "object"},
         "Domain": domain,
         "DomainList": {"type": "object", "required": ["domains"],
                        "properties": {"domains": {"type": "array", "items": _ref("Domain")}}},
@@ -263,6 +280,107 @@ def _admin_schemas() -> dict[str, Any]:
             "type": "object", "required": ["status", "code", "detail"], "properties": {
                 "status": {"type": "integer"}, "code": {"type": "string", "examples": ADMIN_CODES},
                 "detail": text}}}},
+    }
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic schema with its local ``$defs`` references replaced by the definitions."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    return dict(walk(schema))
+
+
+def _object(operation_id: str, summary: str, description: str, failures: dict[str, Any],
+            body: str | None = None, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An admin API operation answering a JSON object (its fields in the module named by
+    ``description``)."""
+    operation: dict[str, Any] = {
+        "operationId": operation_id, "summary": summary,
+        "responses": {"200": {"description": description, "content": _json("Object")}, **failures},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": _json(body)}
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+def _more_admin_paths(member: dict[str, Any], reads: dict[str, Any],
+                      writes: dict[str, Any]) -> dict[str, Any]:
+    """Roles, leaving, seats, single sign-on, the provisioning log and the events feed."""
+    integer = {"type": "integer"}
+    audit_formats = {"application/jsonl": {"schema": {"type": "string"}},
+                     "text/csv": {"schema": {"type": "string"}}}
+    return {
+        "/roles": {
+            "get": _object("getRoles", "Role settings: default role, winning source, group mappings",
+                           "The settings (services.roles).", reads),
+            "put": _object("putRoles", "Save the role settings; every member's role is recomputed",
+                           "The settings and the changes made.", writes, "RolesIn"),
+        },
+        "/roles/preview": {
+            "post": _object("previewRoles", "Who would change role if these settings were saved",
+                            "The changes, and whether saving would be refused.", writes, "RolesIn"),
+        },
+        "/settings": {
+            "get": _object("getSettings", "Deletion policy, keep days and seat limit",
+                           "The settings.", reads),
+            "put": _object("putSettings", "Set the deletion policy, keep days and seat limit",
+                           "The settings.", writes, "SettingsIn"),
+        },
+        "/seats": {"get": _object("getSeats", "Member counts by state and the seat limit",
+                                  "The counts.", reads)},
+        "/members/removed": {"get": _object(
+            "listRemoved", "Recently removed members (kept under the deletion policy)", "A page of them.",
+            reads, parameters=[_query("offset", "Members to skip (0 or more).", integer),
+                               _query("limit", "Members per page (1 to 200).", integer)])},
+        "/members/{member_id}": {"parameters": [member], "get": _object(
+            "getMemberRole", "A live member's role and where it comes from", "The role.", reads)},
+        "/members/{member_id}/restore": {"parameters": [member], "post": _object(
+            "restoreMember", "Restore a removed member under its SCIM id", "The member restored.", writes)},
+        "/members/{member_id}/transfer": {"parameters": [member], "post": _object(
+            "transferOwned", "Hand the member's chats and agents to another member", "What moved.",
+            writes, "TransferIn")},
+        "/sso": {"get": _object("getSso", "The SAML connection, its certificates and Require SSO",
+                                "The connection.", reads)},
+        "/sso/saml": {"put": _object("putSsoSaml", "Configure SAML from the IdP's metadata",
+                                     "The connection.", writes, "SamlIn")},
+        "/sso/required": {"put": _object("putSsoRequired", "Switch Require SSO for verified domains",
+                                         "The connection.", writes, "RequiredIn")},
+        "/audit": {"get": {
+            "operationId": "exportAudit", "summary": "The provisioning log of a time range, streamed",
+            "parameters": [
+                _query("from", "Start (ISO 8601, inclusive).", {"type": "string", "format": "date-time"}),
+                _query("to", "End (ISO 8601, exclusive).", {"type": "string", "format": "date-time"}),
+                _query("format", "jsonl (default) or csv.", {"enum": ["jsonl", "csv"]}),
+                _query("client", "entra, okta or other.", {"enum": ["entra", "okta", "other"]}),
+                _query("resource", "User or Group.", {"enum": ["User", "Group"]}),
+                _query("failures", "1: failures only.", {"enum": ["0", "1"]}),
+            ],
+            "responses": {"200": {"description": "One row per line.", "content": audit_formats},
+                          **_admin_failures("400", "401", "500")},
+        }},
+        "/events": {"get": {
+            "operationId": "listEvents", "summary": "Lifecycle events after a cursor, in commit order",
+            "parameters": [
+                _query("after", "The cursor (``next`` of the previous page).", {"type": "string"}),
+                _query("limit", "Events per page (1 to 1000).", integer),
+                _query("type", "Event types, comma-separated.", {"type": "string"}),
+            ],
+            "responses": {"200": {"description": "A page of events with the next cursor.",
+                                  "content": _json("Object")},
+                          **_admin_failures("400", "401", "410", "500")},
+        }},
     }
 
 
@@ -309,6 +427,7 @@ def admin_description(base_url: str) -> dict[str, Any]:
                      "responses": {"201": {"description": "The new counts.", "content": _json("Owned")},
                                    **writes}},
         },
+        **_more_admin_paths(member, reads, writes),
     }
     responses = {
         f"Admin{status}": {"description": text, "content": _json("AdminError")}
@@ -317,7 +436,8 @@ def admin_description(base_url: str) -> dict[str, Any]:
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "scimgate admin API", "version": version("scimgate"),
-                 "description": "A workspace's email domains and owned data, for its admin key."},
+                 "description": "A workspace's domains, roles, leavers, seats, single sign-on, "
+                                "provisioning log and events, for its admin key."},
         "servers": [{"url": base_url}],
         "security": [{"bearer": []}],
         "paths": paths,

@@ -14,10 +14,14 @@ first) value, a complex one its ``formatted`` or its sub-attributes joined; each
 to ``VALUE_LIMIT`` characters and at most ``ATTRIBUTE_LIMIT`` attributes are kept. A password
 is never among them (RFC 7643 §4.1.1: ``password`` is writeOnly and never stored, and it is
 left out here as well, whatever its case), nor is any attribute named in ``SECRET_NAMES``.
+A value that holds something shaped like a scimgate secret (a SCIM token, admin key or setup
+link: ``sg_`` and 20 or more URL-safe characters) shows it as ``sg_[redacted]``: a client that
+pastes its token into an attribute must not get it into the log.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,6 +30,7 @@ INFO_KEY = "scimgate.change"
 VALUE_LIMIT = 200
 ATTRIBUTE_LIMIT = 12
 SECRET_NAMES = frozenset({"password", "secret", "token"})
+SECRET_SHAPE = re.compile(r"sg_[A-Za-z0-9_-]{20,}")
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
@@ -40,6 +45,7 @@ def take(session: Session) -> dict[str, Any] | None:
 
 
 def _cut(text: str) -> str:
+    text = SECRET_SHAPE.sub("sg_[redacted]", text)
     return text if len(text) <= VALUE_LIMIT else text[: VALUE_LIMIT - 1] + "…"
 
 

@@ -260,7 +260,7 @@ def trusted_sp(public_url: str, connection: SsoConnection) -> ServiceProvider:
     certificates = stored_certificates(connection.metadata_xml)
     valid = [c for c in certificates if c.not_after > now]
     if not valid:
-        raise _refusal(connection.workspace_id, "every trusted IdP signing certificate has expired")
+        raise refusal(connection.workspace_id, "every trusted IdP signing certificate has expired")
     sp = service_provider(public_url, connection)
     if len(valid) == len(certificates):
         return sp
