@@ -249,3 +249,26 @@ def test_concurrent_deactivations_keep_one_admin(tenant: Tenant) -> None:
         assert sorted(statuses) == [200, 400], (round_number, statuses)
         assert sum(workspace.get(f"/Users/{m}").json()["active"] for m in ids) == 1
         workspace.client.close()
+
+
+def role_events(admin: httpx.Client, member_id: str) -> list[dict[str, Any]]:
+    response = admin.get("/events", params={"type": "member.role_changed", "limit": 1000})
+    assert response.status_code == 200, response.text
+    return [e for e in response.json()["data"] if e["resource"]["id"] == member_id]
+
+
+def test_a_role_change_is_a_member_role_changed_event(tenant: Tenant, admin: httpx.Client) -> None:
+    """Each change of a member's role is one ``member.role_changed`` event with the roles before
+    and after, committed with the change (issue 15 and 16); a refused change makes none."""
+    a = tenant.create_user("ev-a@example.com")["id"]
+    b = tenant.create_user("ev-b@example.com")["id"]
+    editors = group(tenant, "Event editors", b)
+    assert save_roles(admin, {editors: "editor"}).status_code == 200
+    [saved] = role_events(admin, b)
+    assert (saved["data"]["before"], saved["data"]["after"]) == ("member", "editor")
+    assert role_events(admin, a) == []
+    assert patch(tenant, f"/Groups/{editors}", {"op": "add", "path": "members",
+                                                "value": [{"value": a}]}).status_code == 204
+    [joined] = role_events(admin, a)
+    assert (joined["data"]["before"], joined["data"]["after"]) == ("member", "editor")
+    assert joined["seq"] > saved["seq"]
