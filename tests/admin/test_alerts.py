@@ -24,7 +24,7 @@ from scimgate.config import Settings
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AlertSent, AuditEvent, SsoConnection, utcnow
 from tests.admin.client import make_admin
-from tests.support import LiveServer, Tenant, free_port, make_tenant
+from tests.support import LiveServer, Tenant, admin_client, free_port, make_tenant
 
 ENTRA = {"User-Agent": "Azure AD SCIM Client"}
 
@@ -92,6 +92,10 @@ def test_failing_provisioning_is_mailed_to_the_admins_once_a_day(smtp: tuple[Inb
     again = _run(tenant.server, port)
     assert again.exit_code == 0 and "already sent today" in again.output
     assert len(inbox.to(first)) == 1
+    with admin_client(tenant) as admin:  # and once as an event for the product (docs/events.md)
+        alerts = admin.get("/events", params={"type": "workspace.alert"}).json()["data"]
+    assert [e["data"]["subject"] for e in alerts] == [mail["Subject"]]
+    assert alerts[0]["resource"] == {"type": "Workspace", "id": tenant.workspace_id}
 
 
 def test_quiet_entra_and_an_ending_certificate_are_mailed(smtp: tuple[Inbox, int], tenant: Tenant) -> None:

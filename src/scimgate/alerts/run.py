@@ -2,9 +2,12 @@
 
 For each workspace with admins: the alerts due (scimgate.alerts.conditions), each claimed by
 inserting its ``alert_sent`` row for the current period (``PERIOD``: one UTC day) before it is
-mailed. The unique key (workspace, condition, period) lets exactly one run claim it; a run that
-finds it claimed skips it. When mailing fails the claim is deleted, so the next run tries again;
-a run killed between claim and mail loses that period's alert (the next period alerts again).
+mailed, with a ``workspace.alert`` event in the same transaction (events.outbox: the product
+and its webhooks hear of it too). The unique key (workspace, condition, period) lets exactly one
+run claim it; a run that finds it claimed skips it. When mailing fails the claim is deleted, so the next run tries again;
+a run killed between claim and mail loses that period's mail (the next period alerts again). An
+event whose mail failed stays: the next run's claim emits the alert again, so a receiver may see
+one condition twice in a period (at least once, as every event).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scimgate.alerts import mail
 from scimgate.alerts.conditions import Alert, due_alerts
 from scimgate.config import Settings
+from scimgate.events import catalogue, outbox
 from scimgate.storage.db import transaction
 from scimgate.storage.models import AdminAccount, AlertSent, Workspace, utcnow
 
@@ -41,6 +45,9 @@ def _claim(sessions: sessionmaker[Session], workspace_id: str, alert: Alert, per
         with transaction(sessions) as session:
             session.add(AlertSent(workspace_id=workspace_id, condition=alert.condition, period=period,
                                   recipients=recipients))
+            session.flush()  # the claim first: a run that lost it emits nothing
+            outbox.emit(session, workspace_id, catalogue.WORKSPACE_ALERT, "Workspace", workspace_id,
+                        {"condition": alert.condition, "subject": alert.subject, "period": period})
     except IntegrityError:
         return False
     return True
