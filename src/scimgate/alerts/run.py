@@ -4,7 +4,8 @@ For each workspace with admins: the alerts due (scimgate.alerts.conditions), eac
 inserting its ``alert_sent`` row for the current period (``PERIOD``: one UTC day) before it is
 mailed, with a ``workspace.alert`` event in the same transaction (events.outbox: the product
 and its webhooks hear of it too). The unique key (workspace, condition, period) lets exactly one
-run claim it; a run that finds it claimed skips it. When mailing fails the claim is deleted, so the next run tries again;
+run claim it; a run that finds it claimed skips it. When mailing fails the claim is deleted, so
+the next run tries again;
 a run killed between claim and mail loses that period's mail (the next period alerts again). An
 event whose mail failed stays: the next run's claim emits the alert again, so a receiver may see
 one condition twice in a period (at least once, as every event).
