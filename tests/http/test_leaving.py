@@ -273,3 +273,15 @@ def test_seat_limit_holds_under_racing_creates(tenant: Tenant, admin: httpx.Clie
                              for n in range(8)])
     assert sorted(statuses) == [201] * 3 + [400] * 5, statuses
     assert tenant.get("/Users").json()["totalResults"] == 3
+
+
+def test_settings_refuse_unknown_fields_and_wrong_types(admin: httpx.Client) -> None:
+    """A typo or a value of the wrong JSON type is 400 in the admin API's format; nothing is
+    reset to its default (``{"a": 1}`` once answered 200 and reset every setting)."""
+    assert admin.put("/settings", json={"deletion_policy": "keep", "removal_keep_days": 12}).status_code == 200
+    for body in ({"a": 1}, {"seat_limit": True}, {"removal_keep_days": "10"}):
+        refused = admin.put("/settings", json=body)
+        assert refused.status_code == 400, (body, refused.text)
+        assert refused.json()["error"]["code"] == "invalid"
+    assert admin.get("/settings").json()["removal_keep_days"] == 12
+    assert admin.put("/roles", json={"mapping": []}).status_code == 400

@@ -46,7 +46,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
@@ -243,12 +243,19 @@ def member_sample_data(member_id: str, admin: Admin, state: State,
     return JSONResponse(_owned_json(member_id, counts), 201)
 
 
+STRICT = ConfigDict(extra="forbid", strict=True)
+"""Bodies of the admin API's settings: an unknown field (a typo) or a value of the wrong JSON
+type is a 400, never a silent default or coercion (``true`` is not a seat limit)."""
+
+
 class MappingIn(BaseModel):
+    model_config = STRICT
     group_id: str = Field(min_length=1, max_length=64)
     role: str = Field(min_length=1, max_length=16)
 
 
 class RolesIn(BaseModel):
+    model_config = STRICT
     default_role: str = Field(default="member", max_length=16)
     source: str = Field(default="groups", max_length=16)
     mappings: list[MappingIn] = Field(default_factory=list, max_length=1000)
@@ -297,6 +304,7 @@ def preview_roles(payload: RolesIn, admin: Admin, state: State) -> JSONResponse:
 
 
 class SettingsIn(BaseModel):
+    model_config = STRICT
     deletion_policy: str = Field(default="keep", max_length=8)
     removal_keep_days: int = Field(default=30)
     seat_limit: int | None = None
@@ -361,6 +369,7 @@ def restore_member(member_id: str, admin: Admin, state: State) -> JSONResponse:
 
 
 class TransferIn(BaseModel):
+    model_config = STRICT
     to: str = Field(min_length=1, max_length=64)
 
 
@@ -381,10 +390,12 @@ def member_role(member_id: str, admin: Admin, state: State) -> JSONResponse:
         found = roles.member_role(session, workspace, member_id)
     return JSONResponse(found)
 class RequiredIn(BaseModel):
+    model_config = STRICT
     required: bool
 
 
 class SamlIn(BaseModel):
+    model_config = STRICT
     metadata_xml: str = Field(min_length=1, max_length=1024 * 1024)
     lookup: str = "userName"
 

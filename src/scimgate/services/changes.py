@@ -86,16 +86,34 @@ def _flatten(document: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def whole_value(value: Any) -> str | bool | None:
+    """``value`` in full for the log, when its shown value hides the change (a second email
+    added beside the primary one, ``name.givenName`` under an unchanged ``formatted``): every
+    element of a list, every sub-attribute of a complex value (secret names left out)."""
+    if isinstance(value, list):
+        parts = [whole_value(element) for element in value]
+        return _cut(", ".join(str(p) for p in parts if p is not None)) or None
+    if isinstance(value, dict):
+        parts = [f"{key} {shown_value(sub)}" for key, sub in sorted(value.items())
+                 if key.lower() not in SECRET_NAMES and sub is not None]
+        return _cut(", ".join(parts)) or None
+    return shown_value(value)
+
+
 def attribute_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """The attributes whose shown value differs between two stored documents, in a stable
-    order (``active`` first, then by name), at most ``ATTRIBUTE_LIMIT``."""
+    """Every attribute whose stored value differs between two documents, in a stable order
+    (``active`` first, then by name), at most ``ATTRIBUTE_LIMIT``: shown values, or the whole
+    values (:func:`whole_value`) where the shown ones are equal."""
     old, new = _flatten(before), _flatten(after)
     names = sorted(set(old) | set(new), key=lambda name: (name != "active", name.lower()))
     found = []
     for name in names:
+        if old.get(name) == new.get(name):
+            continue
         was, now = shown_value(old.get(name)), shown_value(new.get(name))
-        if old.get(name) != new.get(name) and (was != now or name == "active"):
-            found.append({"name": name, "before": was, "after": now})
+        if was == now and name != "active":
+            was, now = whole_value(old.get(name)), whole_value(new.get(name))
+        found.append({"name": name, "before": was, "after": now})
     return found[:ATTRIBUTE_LIMIT]
 
 
