@@ -278,7 +278,8 @@ def test_seat_limit_holds_under_racing_creates(tenant: Tenant, admin: httpx.Clie
 def test_settings_refuse_unknown_fields_and_wrong_types(admin: httpx.Client) -> None:
     """A typo or a value of the wrong JSON type is 400 in the admin API's format; nothing is
     reset to its default (``{"a": 1}`` once answered 200 and reset every setting)."""
-    assert admin.put("/settings", json={"deletion_policy": "keep", "removal_keep_days": 12}).status_code == 200
+    saved = admin.put("/settings", json={"deletion_policy": "keep", "removal_keep_days": 12})
+    assert saved.status_code == 200, saved.text
     for body in ({"a": 1}, {"seat_limit": True}, {"removal_keep_days": "10"}):
         refused = admin.put("/settings", json=body)
         assert refused.status_code == 400, (body, refused.text)
