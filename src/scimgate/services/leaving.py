@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.roles import role_of_attribute
 from scimgate.services import audit, roles, seats, sessions
-from scimgate.services.owned import UnknownMember
+from scimgate.services.owned import UnknownMember, owned_counts
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage import groups as group_store
 from scimgate.storage import members as store
@@ -130,27 +130,14 @@ class Removed:
     purge_after: datetime
 
 
-def _owned_counts(session: Session, workspace_id: str, member_ids: list[str]) -> dict[str, tuple[int, int]]:
-    found = dict.fromkeys(member_ids, (0, 0))
-    if not member_ids:
-        return found
-    for table, slot in ((Chat, 0), (Agent, 1)):
-        rows = session.execute(select(table.member_id, func.count()).where(
-            table.workspace_id == workspace_id, table.member_id.in_(member_ids)).group_by(table.member_id))
-        for member_id, count in rows:
-            pair = list(found[member_id])
-            pair[slot] = count
-            found[member_id] = (pair[0], pair[1])
-    return found
-
-
 def list_removed(session: Session, workspace: Workspace, offset: int = 0,
                  limit: int = 25) -> tuple[int, list[Removed]]:
     """(how many, one page) of Recently removed, latest removal first, with owned counts."""
     total, rows = store.removed_page(session, workspace.id, offset, limit)
-    owned = _owned_counts(session, workspace.id, [m.id for m in rows])
+    owned = owned_counts(session, workspace, [m.id for m in rows])
     keep = timedelta(days=workspace.removal_keep_days)
-    return total, [Removed(m, *owned[m.id], m.removed_at + keep) for m in rows if m.removed_at]
+    return total, [Removed(m, owned[m.id].chats, owned[m.id].agents, m.removed_at + keep)
+                   for m in rows if m.removed_at]
 
 
 def get_removed(session: Session, workspace: Workspace, member_id: str, *, lock: bool = False) -> Member:

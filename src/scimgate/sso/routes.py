@@ -192,8 +192,7 @@ def oidc_callback(
         refused = _result(request, 403, "Sign-in refused", str(exc))
         refused.delete_cookie(OIDC_STATE_COOKIE, path=_callback_path(workspace_id))
         return refused
-    accepted = "The ID token was accepted and matched this member."
-    return _signed_in(request, settings.public_url, done, accepted)
+    return _signed_in(request, settings.public_url, done)
 
 
 @router.post("/sso/saml/{workspace_id}/acs")
@@ -227,10 +226,10 @@ def acs(
         if exc.test or (pending is not None and pending.test):
             return _test_result(request, 403, problem=f"{exc.reason}: {exc}")
         return _result(request, 403, "Sign-in refused", str(exc))
-    return _signed_in(request, public_url, done, "The assertion was accepted and matched this member.")
+    return _signed_in(request, public_url, done)
 
 
-def _signed_in(request: Request, public_url: str, done: sso.SignedIn, accepted: str) -> Response:
+def _signed_in(request: Request, public_url: str, done: sso.SignedIn) -> Response:
     """The answer to an accepted sign-in: the test result page, or the member cookie and 303
     to /me (an OIDC state cookie is cleared)."""
     if done.test:
