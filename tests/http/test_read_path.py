@@ -1,10 +1,13 @@
-"""GET /Users/{id} is a read-only unit of work (issue 14): on SQLite it runs on the event loop's
-own connection (storage.db.loop_reader_factory), so it must never wait for the writer."""
+"""GET /Users/{id} and a ``userName eq`` lookup are read-only units of work (issue 14): on SQLite
+they run on the event loop's own connection (storage.db.loop_reader_factory), so they must
+never wait for the writer."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
+from scimgate.scim.params import ListQuery, is_unique_user_lookup
 from scimgate.storage.db import transaction
 from scimgate.storage.models import Member
 from tests.support import Tenant
@@ -22,3 +25,41 @@ def test_a_user_read_answers_while_a_writer_holds_the_database(tenant: Tenant) -
         assert read.status_code == 200, read.text
         assert read.json()["displayName"] == "Ada"
         assert read.headers["ETag"] == created["meta"]["version"]
+
+
+def test_a_user_name_lookup_answers_while_a_writer_holds_the_database(tenant: Tenant) -> None:
+    """``filter=userName eq "..."`` (the lookup Entra and Okta make before a create) is answered on
+    the same read-only path as a GET by id: with the last committed version, while another
+    connection holds an uncommitted change of that user; and a lookup that matches nobody, or
+    that the server refuses, answers as any list does."""
+    created = tenant.create_user("grace@example.com", displayName="Grace")
+    with transaction(tenant.server.sessions) as session:
+        session.execute(update(Member).where(Member.id == created["id"]).values(display_name="Held"))
+        found = tenant.get("/Users", params={"filter": 'userName eq "GRACE@example.com"'}, timeout=10)
+        assert found.status_code == 200, found.text
+        assert found.json()["totalResults"] == 1
+        assert found.json()["Resources"][0]["displayName"] == "Grace"
+        by_id = tenant.get("/Users", params={"filter": f'id eq "{created["id"]}"'}, timeout=10)
+        assert [r["userName"] for r in by_id.json()["Resources"]] == ["grace@example.com"]
+    missing = tenant.get("/Users", params={"filter": 'userName eq "nobody@example.com"'})
+    assert missing.status_code == 200
+    assert missing.json()["totalResults"] == 0
+    bad = tenant.get("/Users", params={"filter": 'userName eq "unterminated\\"'})
+    assert bad.status_code == 400
+    assert bad.json()["scimType"] == "invalidFilter"
+
+
+@pytest.mark.parametrize(("text", "unique"), [
+    ('userName eq "a@example.com"', True),
+    ('USERNAME EQ "a\\"b"', True),
+    (' id eq "2819c223" ', True),
+    ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a"', True),
+    ('userName eq "a" or userName eq "b"', False),
+    ('userName eq "a" and id eq "b"', False),
+    ('userName co "a"', False),
+    ('emails.value eq "a@example.com"', False),
+    ('externalId eq "a"', False),
+    (None, False),
+])
+def test_unique_user_lookup_is_one_comparison_of_a_unique_attribute(text: str | None, unique: bool) -> None:
+    assert is_unique_user_lookup(ListQuery(filter=text)) is unique

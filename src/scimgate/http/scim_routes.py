@@ -20,7 +20,7 @@ from scimgate.http.execute import execute, execute_read, execute_rendered
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
 from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
-from scimgate.scim.params import ListQuery, parse_list_query
+from scimgate.scim.params import ListQuery, is_unique_user_lookup, parse_list_query
 from scimgate.scim.serialize import list_response, parse_etag
 from scimgate.services import members, search
 from scimgate.services.resources import Projection, Written
@@ -73,7 +73,7 @@ async def list_users(request: Request) -> Response:
     return await execute_read(
         state, caller.audit, "User",
         lambda s: members.list_users(s, caller.workspace, query, caller.base_url),
-        scim_response,
+        scim_response, short=is_unique_user_lookup(query),
     )
 
 

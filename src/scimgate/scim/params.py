@@ -36,6 +36,21 @@ class ListQuery:
     type lacks is treated as unassigned for that type instead of being an error."""
 
 
+UNIQUE_USER_LOOKUP = re.compile(
+    r'\s*(?:urn:ietf:params:scim:schemas:core:2\.0:User:)?(?:userName|id)\s+eq\s+"(?:[^"\\]|\\.)*"\s*',
+    re.IGNORECASE,
+)
+
+
+def is_unique_user_lookup(query: ListQuery) -> bool:
+    """True when ``query`` is one ``userName eq "..."`` or ``id eq "..."`` comparison: the two
+    User attributes unique within a workspace (RFC 7643 §4.1.1 ``uniqueness: server``, §3.1),
+    so at most one user matches, found through a unique index. This is how Entra ID and Okta look
+    a user up before creating it. The text is only matched here; the filter is parsed and checked
+    where it is compiled."""
+    return query.filter is not None and UNIQUE_USER_LOOKUP.fullmatch(query.filter) is not None
+
+
 DECIMAL_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
