@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from scimgate.admin.headers import AdminSecurityHeaders
 from scimgate.admin.routes import install as install_admin_pages
 from scimgate.admin.routes import router as admin_pages_router
 from scimgate.admin.sso_routes import router as admin_sso_router
@@ -27,7 +26,7 @@ from scimgate.http.deps import AppState
 from scimgate.http.errors import install_error_handlers
 from scimgate.http.events_api import router as events_api_router
 from scimgate.http.group_routes import router as group_router
-from scimgate.http.metrics import MetricsMiddleware, forget_this_worker
+from scimgate.http.metrics import forget_this_worker
 from scimgate.http.middleware import EdgeMiddleware
 from scimgate.http.openapi import router as openapi_router
 from scimgate.http.ops_routes import router as ops_router
@@ -110,7 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(group_router)
     app.include_router(ops_router)
     app.include_router(sso_router)
-    app.add_middleware(AdminSecurityHeaders)
-    app.add_middleware(MetricsMiddleware, engine=engine)  # inside EdgeMiddleware: sees normalised paths
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, engine=engine)
     return app

@@ -1,4 +1,5 @@
-"""Security headers on every response under ``/admin`` (pages, redirects, errors, static files).
+"""Security headers on every response under ``/admin`` (pages, redirects, errors, static files),
+added by the edge middleware (``http.middleware``).
 
 - ``Content-Security-Policy``: scripts, styles, images and requests only from this origin (the
   pages load ``/admin/static/*`` and htmx fetches same-origin fragments; no inline script or
@@ -12,8 +13,6 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
           "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
           "object-src 'none'")
@@ -24,22 +23,3 @@ HEADERS = [
     (b"referrer-policy", b"same-origin"),
 ]
 
-
-class AdminSecurityHeaders:
-    """ASGI middleware adding ``HEADERS`` to responses whose path is ``/admin`` or below it."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path != "/admin" and not path.startswith("/admin/"):
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

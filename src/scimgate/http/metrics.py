@@ -21,7 +21,6 @@ imported, which ``serve`` guarantees by setting it before the workers start.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from prometheus_client import (
@@ -35,7 +34,6 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scimgate.config import SCIM_PREFIX
 from scimgate.scim.errors import ScimError
@@ -97,33 +95,21 @@ def _observe_pool(engine: Engine) -> None:
         POOL_SIZE.set(pool.size() + max(getattr(pool, "_max_overflow", 0), 0))
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request; samples the pool after each one.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    Install it inside the edge middleware so it sees normalised SCIM paths.
-    """
 
-    def __init__(self, app: ASGIApp, engine: Engine):
-        self.app = app
-        self.engine = engine
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            resource = resource_of(scope["path"])
-            REQUESTS.labels(resource, scope["method"], str(status)).inc()
-            LATENCY.labels(resource, scope["method"]).observe(time.perf_counter() - started)
-            _observe_pool(self.engine)
+def observe(path: str, method: str, status: int, seconds: float, engine: Engine | None) -> None:
+    """Count and time one answered request (``path`` normalised, ``method`` as routed: a HEAD is
+    a GET) and sample ``engine``'s pool. Called by the edge middleware after every request. The
+    labelled series are kept per (resource, method, status): their number is bounded by the
+    fixed resources, the server's methods and the statuses, and looking a series up through
+    ``labels()`` costs more than the increment."""
+    resource = resource_of(path)
+    series = _SERIES.get((resource, method, status))
+    if series is None:
+        series = REQUESTS.labels(resource, method, str(status)), LATENCY.labels(resource, method)
+        _SERIES[(resource, method, status)] = series
+    series[0].inc()
+    series[1].observe(seconds)
+    if engine is not None:
+        _observe_pool(engine)

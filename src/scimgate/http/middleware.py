@@ -15,6 +15,8 @@
   which closes the connection, the only way left to tell the client the answer is cut short.
 - ``HEAD`` is answered as the ``GET`` of the same URL without its body, headers included
   (RFC 9110 §9.3.2), wherever GET is answered.
+- Every request is counted and timed for Prometheus (``http.metrics``), refusals included, and
+  every response under ``/admin`` gets the admin pages' security headers (``admin.headers``).
 - One structured log line per request: request id, method, path (no query string: filters
   may hold personal data; a path segment that may be an email or a token is redacted), status,
   duration. Never a header, a token or a body.
@@ -26,13 +28,15 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
+from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scimgate.admin.headers import HEADERS as ADMIN_HEADERS
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.errors import unexpected_error_response
+from scimgate.http.metrics import observe
 from scimgate.http.surfaces import render_error
 from scimgate.scim.errors import InvalidValueException, PayloadTooLargeException, ScimError
 
@@ -72,11 +76,16 @@ def normalise_scim_path(path: str) -> str:
 
 
 class EdgeMiddleware:
-    """The middleware described in the module docstring."""
+    """The middleware described in the module docstring. It also counts and times every request
+    for Prometheus (``http.metrics.observe``) and adds the admin pages' security headers
+    (``admin.headers``) to every response under ``/admin``: these were two middlewares of their
+    own, and each layer cost a call and a wrapped ``send`` per request (docs/decisions.md,
+    "A lean request path"). ``engine``: the pool the metrics sample after each request."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int):
+    def __init__(self, app: ASGIApp, max_body_bytes: int, engine: Engine | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.engine = engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,41 +95,48 @@ class EdgeMiddleware:
         head = scope["method"] == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        sent_id = headers.get("x-request-id", "")
+        sent_id, declared = "", b""
+        for name, value in scope.get("headers", ()):
+            name = name.lower()
+            if name == b"x-request-id":
+                sent_id = value.decode("latin-1")
+            elif name == b"content-length":
+                declared = value
         request_id = sent_id if REQUEST_ID.match(sent_id) else uuid.uuid4().hex
-        scope["path"] = normalise_scim_path(scope["path"])
+        path = scope["path"] = normalise_scim_path(scope["path"])
         scope.setdefault("state", {})["request_id"] = request_id
-        status_holder: dict[str, Any] = {"status": 500, "started": False}
+        added = [(b"x-request-id", request_id.encode())]
+        if path == "/admin" or path.startswith("/admin/"):
+            added += ADMIN_HEADERS
+        status, started_response = 500, False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status_holder.update(status=message["status"], started=True)
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [(b"x-request-id", request_id.encode())]
+                status, started_response = message["status"], True
+                message["headers"] = [*message.get("headers", ()), *added]
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse(scope, send_with_id, PayloadTooLargeException(
-                detail=f"The request body is larger than {self.max_body_bytes} bytes."))
-        elif "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"").lower():
-            await self._refuse(scope, send_with_id, InvalidValueException(
-                detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
-        else:
-            try:
-                await self.app(scope, self._limited(receive), send_with_id)
-            except Exception as exc:
-                if status_holder["started"]:
-                    raise
-                response = await unexpected_error_response(Request(scope, receive), exc)
-                await response(scope, receive, send_with_id)
-            finally:
-                self._log(scope, request_id, status_holder["status"], started)
-            return
-        self._log(scope, request_id, status_holder["status"], started)
+        try:
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._refuse(scope, send_with_id, PayloadTooLargeException(
+                    detail=f"The request body is larger than {self.max_body_bytes} bytes."))
+            elif "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
+                await self._refuse(scope, send_with_id, InvalidValueException(
+                    detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
+            else:
+                try:
+                    await self.app(scope, self._limited(receive), send_with_id)
+                except Exception as exc:
+                    if started_response:
+                        raise
+                    response = await unexpected_error_response(Request(scope, receive), exc)
+                    await response(scope, receive, send_with_id)
+        finally:
+            observe(path, scope["method"], status, time.perf_counter() - started, self.engine)
+            self._log(scope, request_id, status, started)
 
     @staticmethod
     def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
