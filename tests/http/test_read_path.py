@@ -9,8 +9,11 @@ from sqlalchemy import update
 
 from scimgate.scim.params import ListQuery, is_unique_user_lookup
 from scimgate.storage.db import transaction
+from scimgate.storage.members import GROUPS_READ_WITH_MEMBER
 from scimgate.storage.models import Member
 from tests.support import Tenant
+
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 def test_a_user_read_answers_while_a_writer_holds_the_database(tenant: Tenant) -> None:
@@ -63,3 +66,26 @@ def test_a_user_name_lookup_answers_while_a_writer_holds_the_database(tenant: Te
 ])
 def test_unique_user_lookup_is_one_comparison_of_a_unique_attribute(text: str | None, unique: bool) -> None:
     assert is_unique_user_lookup(ListQuery(filter=text)) is unique
+
+
+def test_a_user_read_names_every_group_in_order_however_many(tenant: Tenant) -> None:
+    """GET by id reads the member and its groups in one statement up to
+    ``GROUPS_READ_WITH_MEMBER`` groups and in two beyond; either way it names every group, in
+    the order and with the version the list read gives them."""
+    lonely = tenant.create_user("lonely@example.com")
+    busy = tenant.create_user("busy@example.com")
+    some = tenant.create_user("some@example.com")
+    for n in range(GROUPS_READ_WITH_MEMBER + 1):
+        members = [{"value": busy["id"]}] + ([{"value": some["id"]}] if n in (3, 1) else [])
+        created = tenant.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": f"Team {n:03d}",
+                                               "members": members})
+        assert created.status_code == 201, created.text
+    for user, count in ((lonely, 0), (some, 2), (busy, GROUPS_READ_WITH_MEMBER + 1)):
+        read = tenant.get(f"/Users/{user['id']}").json()
+        listed = tenant.get("/Users", params={"filter": f'userName eq "{user["userName"]}"',
+                                              "count": "2"}).json()["Resources"][0]
+        assert [g["display"] for g in read.get("groups", [])] == sorted(
+            g["display"] for g in read.get("groups", []))
+        assert len(read.get("groups", [])) == count
+        assert read.get("groups", []) == listed.get("groups", [])
+        assert read["meta"]["version"] == listed["meta"]["version"]

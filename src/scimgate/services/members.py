@@ -162,7 +162,11 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
 def get_user(session: Session, workspace: Workspace, member_id: str, base_url: str,
              projection: Projection = WHOLE) -> Written:
     """GET /Users/{id} (RFC 7644 §3.4.1); 404 if the id is not this workspace's."""
-    return _written(session, _load(session, workspace, member_id), base_url, projection)
+    found = store.load_with_groups(session, workspace.id, member_id)
+    if found is None:
+        raise NotFoundException(detail=f"User {member_id} not found.")
+    member, groups = found
+    return _as_written(_render(member, base_url, groups), projection)
 
 
 def list_users(session: Session, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
