@@ -169,11 +169,12 @@ def _note_use(state: AppState, token: ScimToken) -> None:
 Caller = Annotated[ScimCaller, Depends(scim_caller)]
 
 
-async def read_caller(request: Request) -> tuple[ScimCaller, AppState]:
-    """:func:`scim_caller` called directly by a read route that takes only the ``Request``:
-    FastAPI's dependency resolution (one ``Caller`` with its nested ``State`` and header
-    parameters) cost more CPU than the whole read it guards (docs/decisions.md, "A lean request
-    path"). Same answers, same audit record; returns the caller and the app's state."""
+async def direct_caller(request: Request) -> tuple[ScimCaller, AppState]:
+    """:func:`scim_caller` called directly by a route that takes only the ``Request`` (the SCIM
+    reads and writes of Users and Groups): FastAPI's dependency resolution (one ``Caller`` with
+    its nested ``State`` and header parameters) cost more CPU than the whole read it guards
+    (docs/decisions.md, "A lean request path"). Same answers, same audit record; returns the
+    caller and the app's state."""
     state: AppState = request.app.state.scimgate
     return await scim_caller(request, state), state
 

@@ -159,3 +159,19 @@ async def execute_read(
                                 readers=state.loop_readers)
     return await run_in_threadpool(execute_rendered, state, record, resource_type, operation, render,
                                    resource_id)
+
+
+async def execute_write(
+    state: AppState,
+    record: AuditRecord,
+    resource_type: str,
+    operation: Callable[[Session], T],
+    render: Callable[[T], Response],
+    resource_id: str | None = None,
+    id_of: Callable[[T], str | None] | None = None,
+) -> Response:
+    """:func:`execute_rendered` of a write (POST, PUT, PATCH) from an ``async def`` route, in a
+    worker thread: a write may wait for SQLite's writer lock or PostgreSQL's row locks, which
+    must never hold up the event loop."""
+    return await run_in_threadpool(execute_rendered, state, record, resource_type, operation, render,
+                                   resource_id, id_of)

@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
-from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, read_caller
-from scimgate.http.execute import execute, execute_read, execute_rendered
+from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, direct_caller, json_body
+from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write
 from scimgate.http.responses import scim_response
 from scimgate.http.scim_routes import (
     IfMatch,
@@ -47,9 +47,9 @@ def _group_sync_on(caller: ScimCaller) -> ScimCaller:
     return caller
 
 
-async def group_reader(request: Request) -> tuple[ScimCaller, AppState]:
-    """``GroupCaller`` for a read route that takes only the ``Request`` (http.deps.read_caller)."""
-    caller, state = await read_caller(request)
+async def direct_group_caller(request: Request) -> tuple[ScimCaller, AppState]:
+    """``GroupCaller`` for a route that takes only the ``Request`` (http.deps.direct_caller)."""
+    caller, state = await direct_caller(request)
     return _group_sync_on(caller), state
 
 
@@ -62,7 +62,7 @@ def _id_of(written: Written) -> str | None:
 
 @router.get("/Groups")
 async def list_groups(request: Request) -> Response:
-    caller, state = await group_reader(request)
+    caller, state = await direct_group_caller(request)
     query = list_query(request, state)
     return await execute_read(
         state, caller.audit, "Group",
@@ -90,10 +90,12 @@ def search_groups_other_methods(request: Request) -> Response:
 
 
 @router.post("/Groups")
-def create_group(request: Request, caller: GroupCaller, state: State, body: Body) -> Response:
+async def create_group(request: Request) -> Response:
+    caller, state = await direct_group_caller(request)
+    body = await json_body(request)
     check_member_count(body, patch=False)
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    return await execute_write(
         state, caller.audit, "Group",
         lambda s: groups.create_group(s, caller.workspace, body, caller.base_url, projection),
         lambda written: written_response(written, 201), id_of=_id_of,
@@ -102,7 +104,7 @@ def create_group(request: Request, caller: GroupCaller, state: State, body: Body
 
 @router.get("/Groups/{group_id}")
 async def get_group(group_id: str, request: Request) -> Response:
-    caller, state = await group_reader(request)
+    caller, state = await direct_group_caller(request)
     projection = Projection.of(list_query(request, state))
     if_none_match = request.headers.get("if-none-match")
     return await execute_read(
@@ -113,11 +115,13 @@ async def get_group(group_id: str, request: Request) -> Response:
 
 
 @router.put("/Groups/{group_id}")
-def replace_group(group_id: str, request: Request, caller: GroupCaller, state: State, body: Body,
-                  if_match: IfMatch = None) -> Response:
+async def replace_group(group_id: str, request: Request) -> Response:
+    caller, state = await direct_group_caller(request)
+    body = await json_body(request)
+    if_match = request.headers.get("if-match")
     check_member_count(body, patch=False)
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    return await execute_write(
         state, caller.audit, "Group",
         lambda s: groups.replace_group(s, caller.workspace, group_id, body, caller.base_url, if_match,
                                        projection),
@@ -126,12 +130,14 @@ def replace_group(group_id: str, request: Request, caller: GroupCaller, state: S
 
 
 @router.patch("/Groups/{group_id}")
-def patch_group(group_id: str, request: Request, caller: GroupCaller, state: State, body: Body,
-                if_match: IfMatch = None) -> Response:
+async def patch_group(group_id: str, request: Request) -> Response:
+    caller, state = await direct_group_caller(request)
+    body = await json_body(request)
+    if_match = request.headers.get("if-match")
     check_member_count(body, patch=True)
     query = list_query(request, state)
     projection = Projection.of(query) if query.attributes or query.excluded_attributes else None
-    return execute_rendered(
+    return await execute_write(
         state, caller.audit, "Group",
         lambda s: groups.patch_group(s, caller.workspace, group_id, body, caller.base_url, if_match,
                                      projection),

@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
-from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, read_caller
-from scimgate.http.execute import execute, execute_read, execute_rendered
+from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, direct_caller, json_body
+from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
 from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
@@ -68,7 +68,7 @@ def _id_of(written: Written) -> str | None:
 
 @router.get("/Users")
 async def list_users(request: Request) -> Response:
-    caller, state = await read_caller(request)
+    caller, state = await direct_caller(request)
     query = list_query(request, state)
     return await execute_read(
         state, caller.audit, "User",
@@ -107,9 +107,11 @@ def search_users_other_methods(request: Request) -> Response:
 
 
 @router.post("/Users")
-def create_user(request: Request, caller: Caller, state: State, body: Body) -> Response:
+async def create_user(request: Request) -> Response:
+    caller, state = await direct_caller(request)
+    body = await json_body(request)
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    return await execute_write(
         state, caller.audit, "User",
         lambda s: members.create_user(s, caller.workspace, body, caller.base_url, projection),
         lambda written: written_response(written, 201), id_of=_id_of,
@@ -118,7 +120,7 @@ def create_user(request: Request, caller: Caller, state: State, body: Body) -> R
 
 @router.get("/Users/{member_id}")
 async def get_user(member_id: str, request: Request) -> Response:
-    caller, state = await read_caller(request)
+    caller, state = await direct_caller(request)
     projection = Projection.of(list_query(request, state))
     if_none_match = request.headers.get("if-none-match")
     return await execute_read(
@@ -129,10 +131,12 @@ async def get_user(member_id: str, request: Request) -> Response:
 
 
 @router.put("/Users/{member_id}")
-def replace_user(member_id: str, request: Request, caller: Caller, state: State, body: Body,
-                 if_match: IfMatch = None) -> Response:
+async def replace_user(member_id: str, request: Request) -> Response:
+    caller, state = await direct_caller(request)
+    body = await json_body(request)
+    if_match = request.headers.get("if-match")
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    return await execute_write(
         state, caller.audit, "User",
         lambda s: members.replace_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
                                        projection),
@@ -141,10 +145,12 @@ def replace_user(member_id: str, request: Request, caller: Caller, state: State,
 
 
 @router.patch("/Users/{member_id}")
-def patch_user(member_id: str, request: Request, caller: Caller, state: State, body: Body,
-               if_match: IfMatch = None) -> Response:
+async def patch_user(member_id: str, request: Request) -> Response:
+    caller, state = await direct_caller(request)
+    body = await json_body(request)
+    if_match = request.headers.get("if-match")
     projection = Projection.of(list_query(request, state))
-    return execute_rendered(
+    return await execute_write(
         state, caller.audit, "User",
         lambda s: members.patch_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
                                      projection),
