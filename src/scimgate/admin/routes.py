@@ -217,7 +217,7 @@ def login(request: Request, session: Session_, state: State, _csrf: Csrf,
     try:
         guard.admit(workspace, email, request.client.host if request.client else "")
         token = admins.sign_in(state.readers, state.sessions, workspace, email, password,
-                               hash_slot=guard.hash_slot, previous_token=session.token)
+                               run_hashes=guard.run_hashes, previous_token=session.token)
     except SignInThrottled as exc:
         error = (f"Too many sign-in attempts for this account or from this network. "
                  f"Wait {exc.retry_after} seconds and try again.")

@@ -9,9 +9,15 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    typed; unknown accounts have buckets too, so the answer does not tell which exist). An empty
    bucket answers 429 with ``Retry-After`` before any hashing or transaction (OWASP
    Authentication Cheat Sheet, "Protect Against Automated Attacks"; RFC 6585 §4). Bucket keys
-   are SHA-256 digests: no email or address is stored.
+   are SHA-256 digests: no email or address is stored. Each worker first asks its own
+   in-memory buckets (storage.rate_limit.LocalBuckets, same budgets, bounded in keys): an
+   attempt they refuse touches no database or Redis at all, so a flood that is already over
+   budget costs no write transaction (on SQLite: no turn of the writer lock SCIM writes need);
+   only what they admit is asked of the shared buckets, which stay the truth across workers.
 2. **Hash slots**: at most ``sign_in_hashes_in_flight`` verifications run at once per process
    (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
+   The hashes run on the guard's own threads at the lowest CPU priority (Linux: nice 19 per
+   thread, setpriority(2)), so on a busy machine SCIM work gets the CPU first.
 3. The account lockout of services.admins stays as it was (5 free failures, then a doubling lock).
 
 Member single sign-on (``POST /login``, the SAML ACS, the OIDC callback) has no password; its
@@ -27,17 +33,29 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.config import Settings
-from scimgate.storage.rate_limit import BucketStore, DatabaseBuckets, FallbackBuckets, RedisBuckets
+from scimgate.storage.rate_limit import (
+    BucketStore,
+    DatabaseBuckets,
+    FallbackBuckets,
+    LocalBuckets,
+    RedisBuckets,
+)
 
 HASH_WAIT_SECONDS = 2.0
+T = TypeVar("T")
+HASH_NICENESS = 19
+"""The niceness of the hashing threads (the lowest priority; setpriority(2))."""
 
 
 class SignInThrottled(Exception):
@@ -63,21 +81,26 @@ class Budget:
 class SignInGuard:
     """The budgets and hash slots of one process (see the module docstring)."""
 
-    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int):
+    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int,
+                 local: LocalBuckets | None = None):
         self.store, self.account, self.address = store, account, address
+        self.local = local if local is not None else LocalBuckets()
         self._slots = threading.BoundedSemaphore(max(1, hashes_in_flight))
+        self._hashers = ThreadPoolExecutor(max(1, hashes_in_flight), "sign-in-hash", _lower_priority)
 
     def admit(self, workspace_name: str, email: str, address: str) -> None:
-        """Spend one attempt of the address's and the account's budgets; SignInThrottled when
-        either is used up (the address is checked first: a refused address spends nothing of the
-        account's budget)."""
-        wait = self.store.take(bucket_key("signin-addr", address), self.address.rate, self.address.burst)
-        if wait > 0:
-            raise SignInThrottled(wait)
+        """Spend one attempt of the address's and the account's budgets, first in this process's
+        buckets, then in the shared ones; SignInThrottled when either is used up (the address is
+        checked first: a refused address spends nothing of the account's budget; a refusal by
+        the process's buckets asks nothing of the shared store)."""
         account = workspace_name.strip().lower() + "\n" + email.strip().lower()
-        wait = self.store.take(bucket_key("signin-acct", account), self.account.rate, self.account.burst)
-        if wait > 0:
-            raise SignInThrottled(wait)
+        keys = ((bucket_key("signin-addr", address), self.address),
+                (bucket_key("signin-acct", account), self.account))
+        for store in (self.local, self.store):
+            for key, budget in keys:
+                wait = store.take(key, budget.rate, budget.burst)
+                if wait > 0:
+                    raise SignInThrottled(wait)
 
     @contextmanager
     def hash_slot(self) -> Iterator[None]:
@@ -89,6 +112,19 @@ class SignInGuard:
             yield
         finally:
             self._slots.release()
+
+    def run_hashes(self, work: Callable[[], T]) -> T:
+        """``work()`` (the password hashing of one attempt) in one of the process's hash slots,
+        on a low-priority hashing thread; SignInThrottled as :meth:`hash_slot`."""
+        with self.hash_slot():
+            return self._hashers.submit(work).result()
+
+
+def _lower_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: niceness is per thread); a no-op
+    where that is not supported."""
+    with suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
 
 
 def bucket_key(kind: str, value: str) -> str:
