@@ -16,8 +16,12 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    only what they admit is asked of the shared buckets, which stay the truth across workers.
 2. **Hash slots**: at most ``sign_in_hashes_in_flight`` verifications run at once per process
    (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
-   The hashes run on the guard's own threads at the lowest CPU priority (Linux: nice 19 per
-   thread, setpriority(2)), so on a busy machine SCIM work gets the CPU first.
+   And at most ``sign_in_hashes_per_second`` hashes a second (bursts of twice that) per
+   process, a budget of this process's memory checked before the slot: a distributed flood
+   (every attempt from a new address, each account within its budget) gets 429 instead of
+   more argon2 work than that. The hashes run on the guard's own threads at the lowest CPU
+   priority (Linux: nice 19 per thread, setpriority(2)), so on a busy machine SCIM work gets
+   the CPU first.
 3. The account lockout of services.admins stays as it was (5 free failures, then a doubling lock).
 
 Member single sign-on (``POST /login``, the SAML ACS, the OIDC callback) has no password; its
@@ -82,8 +86,11 @@ class SignInGuard:
     """The budgets and hash slots of one process (see the module docstring)."""
 
     def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int,
-                 local: LocalBuckets | None = None):
+                 local: LocalBuckets | None = None, hashes_per_second: float = 0.0):
         self.store, self.account, self.address = store, account, address
+        self.hashing = (Budget(hashes_per_second * 60, max(1.0, 2 * hashes_per_second))
+                        if hashes_per_second > 0 else None)
+        self._hash_bucket = LocalBuckets(max_keys=1)
         self.local = local if local is not None else LocalBuckets()
         self._slots = threading.BoundedSemaphore(max(1, hashes_in_flight))
         self._hashers = ThreadPoolExecutor(max(1, hashes_in_flight), "sign-in-hash", _lower_priority)
@@ -115,7 +122,12 @@ class SignInGuard:
 
     def run_hashes(self, work: Callable[[], T]) -> T:
         """``work()`` (the password hashing of one attempt) in one of the process's hash slots,
-        on a low-priority hashing thread; SignInThrottled as :meth:`hash_slot`."""
+        on a low-priority hashing thread; SignInThrottled when the process's hashes-per-second
+        budget is spent, or as :meth:`hash_slot`."""
+        if self.hashing is not None:
+            wait = self._hash_bucket.take("hashes", self.hashing.rate, self.hashing.burst)
+            if wait > 0:
+                raise SignInThrottled(wait)
         with self.hash_slot():
             return self._hashers.submit(work).result()
 
@@ -143,4 +155,5 @@ def make_sign_in_guard(settings: Settings, sessions: sessionmaker[Session]) -> S
         account=Budget(settings.sign_in_account_per_minute, max(1.0, float(settings.sign_in_account_burst))),
         address=Budget(settings.sign_in_address_per_minute, max(1.0, float(settings.sign_in_address_burst))),
         hashes_in_flight=settings.sign_in_hashes_in_flight,
+        hashes_per_second=settings.sign_in_hashes_per_second,
     )
