@@ -86,14 +86,16 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _attacker(url: str, workspace: str, emails: list[str], one_address: bool, stop: Any,
-              results: Any) -> None:
-    """One attacking process (at nice 19): wrong passwords until ``stop`` is set; puts its
-    Counter of answer statuses on ``results``."""
+              results: Any, pace: float) -> None:
+    """One attacking process (at nice 19): wrong passwords until ``stop`` is set, one attempt
+    per ``pace`` seconds at most (0: back to back); puts its Counter of answer statuses on
+    ``results``."""
     os.setpriority(os.PRIO_PROCESS, 0, 19)  # stands for "the attackers are elsewhere"
     attempts: Counter[int] = Counter()
     counter = iter(range(10**9))
     with httpx.Client(base_url=url, timeout=60) as client:
         while not stop.is_set():
+            stop.wait(pace)
             found = CSRF.search(client.get("/admin/login").text)
             if not found:
                 continue
@@ -107,13 +109,14 @@ def _attacker(url: str, workspace: str, emails: list[str], one_address: bool, st
 
 
 def _phase(name: str, server: LiveServer, tenant: Tenant, user_id: str, emails: list[str], seconds: float,
-           attackers: int) -> Phase:
+           attackers: int, rate: float) -> Phase:
     phase = Phase(name)
     context = multiprocessing.get_context("fork")
     stop, results = context.Event(), context.Queue()
     threads = [] if name == "quiet" else [
         context.Process(target=_attacker, daemon=True, args=(
-            server.url, tenant.workspace_name, emails, name == PHASES[1], stop, results))
+            server.url, tenant.workspace_name, emails, name == PHASES[1], stop, results,
+            attackers / rate if rate else 0.0))
         for _ in range(attackers)]
     for thread in threads:
         thread.start()
@@ -140,7 +143,7 @@ def _phase(name: str, server: LiveServer, tenant: Tenant, user_id: str, emails: 
 
 
 def run(backend: str, seconds: float, attackers: int, hashes: int, folder: Path,
-        hashes_per_second: float | None = None) -> list[Phase]:
+        hashes_per_second: float | None = None, rate: float = 0.0) -> list[Phase]:
     url = f"sqlite:///{folder / 'flood.db'}" if backend == "sqlite" else create_postgres_database()
     env = {"SCIMGATE_SIGN_IN_ADDRESS_BURST": "30", "SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT": str(hashes)}
     if hashes_per_second is not None:
@@ -151,7 +154,8 @@ def run(backend: str, seconds: float, attackers: int, hashes: int, folder: Path,
             tenant = make_tenant(server)
             user_id = tenant.create_user("writer@example.com")["id"]
             emails = [make_admin(tenant) for _ in range(ADMINS)]
-            phases = [_phase(name, server, tenant, user_id, emails, seconds, attackers) for name in PHASES]
+            phases = [_phase(name, server, tenant, user_id, emails, seconds, attackers, rate)
+                      for name in PHASES]
             tenant.client.close()
         finally:
             stop_server(server)
@@ -184,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hashes", type=int, default=1, help="SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT.")
     parser.add_argument("--hashes-per-second", type=float, default=None,
                         help="SCIMGATE_SIGN_IN_HASHES_PER_SECOND (default: the product default; 0 = off).")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="Bound on the attempts per second of all attackers (0: back to back).")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--no-docs", action="store_true", help="Print only.")
     args = parser.parse_args(argv)
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     if "postgres" in backends and not postgres_available():
         backends.remove("postgres")
     body = [f"`python -m bench sign_in_flood --seconds {args.seconds:g} --attackers {args.attackers} "
-            f"--hashes {args.hashes}"
+            f"--hashes {args.hashes}{f' --rate {args.rate:g}' if args.rate else ''}"
             f"{'' if args.hashes_per_second is None else f' --hashes-per-second {args.hashes_per_second:g}'}`"
             f"{' with SCIMGATE_REDIS_URL' if os.environ.get('SCIMGATE_REDIS_URL') else ''}, "
             f"{started}; {machine('uvicorn', 'argon2-cffi')}. One worker; one "
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="scimgate-flood-") as folder:
         for backend in backends:
             lines = table(backend, run(backend, args.seconds, args.attackers, args.hashes, Path(folder),
-                                        args.hashes_per_second))
+                                        args.hashes_per_second, args.rate))
             body += lines
             print("\n".join(lines), flush=True)
     if not args.no_docs:
