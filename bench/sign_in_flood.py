@@ -20,8 +20,8 @@
 
 The attackers run on the same machine as the server, so on 2 cores they would take CPU from it
 too; they run as separate processes (not sharing the SCIM client's interpreter lock) at the
-lowest CPU priority (nice 19) to stand for "the attackers are
-elsewhere": what is measured is what the server's own work under the flood costs the SCIM
+lowest CPU priority (Linux ``SCHED_IDLE``, sched(7): only CPU nothing else wants) to stand for
+"the attackers are elsewhere": what is measured is what the server's own work under the flood costs the SCIM
 client. The server's CPU per SCIM write (user + system, from ``/proc/<pid>/stat``, divided by the
 phase's writes) is printed too: under a flood it includes the sign-in work.
 """
@@ -87,10 +87,10 @@ def _cpu_seconds(pid: int) -> float:
 
 def _attacker(url: str, workspace: str, emails: list[str], one_address: bool, stop: Any,
               results: Any, pace: float) -> None:
-    """One attacking process (at nice 19): wrong passwords until ``stop`` is set, one attempt
+    """One attacking process (under SCHED_IDLE): wrong passwords until ``stop`` is set, one attempt
     per ``pace`` seconds at most (0: back to back); puts its Counter of answer statuses on
     ``results``."""
-    os.setpriority(os.PRIO_PROCESS, 0, 19)  # stands for "the attackers are elsewhere"
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # stands for "the attackers are elsewhere"
     attempts: Counter[int] = Counter()
     counter = iter(range(10**9))
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{' with SCIMGATE_REDIS_URL' if os.environ.get('SCIMGATE_REDIS_URL') else ''}, "
             f"{started}; {machine('uvicorn', 'argon2-cffi')}. One worker; one "
             "SCIM client sending PATCH replace displayName back to back; the attackers post wrong passwords "
-            "for 20 admin accounts, from one address or from a new address each time, at nice 19 (standing "
+            "for 20 admin accounts, from one address or from a new address each time, under SCHED_IDLE "
+            "(standing "
             "for attackers on other machines; issue 13: median within 1.5x of quiet).", ""]
     with tempfile.TemporaryDirectory(prefix="scimgate-flood-") as folder:
         for backend in backends:

@@ -9,6 +9,7 @@ trusted proxy (loopback), as behind the nginx of docs/deploy.md.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import uuid
@@ -186,7 +187,16 @@ def test_worker_buckets_stay_bounded(tenant: Tenant) -> None:
 
 
 def test_hashes_run_at_the_lowest_priority(tenant: Tenant) -> None:
-    """The guard's hashing threads run at nice 19, so SCIM work gets the CPU first (Linux)."""
+    """The guard's hashing and attempt threads run at nice 19 under SCHED_IDLE, not on the
+    caller's thread, so SCIM work gets the CPU first (Linux)."""
     guard = make_sign_in_guard(Settings(), tenant.server.sessions)
-    niceness = guard.run_hashes(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-    assert niceness == sign_in_guard.HASH_NICENESS
+    caller = threading.get_native_id()
+
+    def priority() -> tuple[int, int, int]:
+        thread = threading.get_native_id()
+        return thread, os.getpriority(os.PRIO_PROCESS, thread), os.sched_getscheduler(thread)
+
+    for where, niceness, policy in (guard.run_hashes(priority), asyncio.run(guard.attempt(priority))):
+        assert where != caller
+        assert (niceness, policy) == (sign_in_guard.HASH_NICENESS, os.SCHED_IDLE)
+    assert os.sched_getscheduler(caller) != os.SCHED_IDLE

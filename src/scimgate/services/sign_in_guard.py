@@ -20,8 +20,10 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    process, a budget of this process's memory checked before the slot: a distributed flood
    (every attempt from a new address, each account within its budget) gets 429 instead of
    more argon2 work than that. The hashes run on the guard's own threads at the lowest CPU
-   priority (Linux: nice 19 per thread, setpriority(2)), so on a busy machine SCIM work gets
-   the CPU first.
+   priority (Linux: ``SCHED_IDLE`` at nice 19, per thread; setpriority(2), sched(7)), and so
+   does the rest of an attempt (:meth:`SignInGuard.attempt`): under a flood a core that
+   provisioning needs goes to provisioning first. The price: on a worker whose CPU is
+   saturated, sign-ins wait for idle CPU.
 3. The account lockout of services.admins stays as it was (5 free failures, then a doubling lock).
 
 Member single sign-on (``POST /login``, the SAML ACS, the OIDC callback) has no password; its
@@ -35,6 +37,7 @@ vanishes with Redis is what an attacker would wait for); otherwise in the databa
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import os
@@ -59,7 +62,9 @@ from scimgate.storage.rate_limit import (
 HASH_WAIT_SECONDS = 2.0
 T = TypeVar("T")
 HASH_NICENESS = 19
-"""The niceness of the hashing threads (the lowest priority; setpriority(2))."""
+"""The niceness of the sign-in threads (the lowest priority; setpriority(2))."""
+ATTEMPT_THREADS = 4
+ATTEMPTS_PENDING = 64
 
 
 class SignInThrottled(Exception):
@@ -94,6 +99,22 @@ class SignInGuard:
         self.local = local if local is not None else LocalBuckets()
         self._slots = threading.BoundedSemaphore(max(1, hashes_in_flight))
         self._hashers = ThreadPoolExecutor(max(1, hashes_in_flight), "sign-in-hash", _lower_priority)
+        self._pending = 0
+        self._attempts = ThreadPoolExecutor(ATTEMPT_THREADS, "sign-in", _lower_priority)
+
+    async def attempt(self, work: Callable[[], T]) -> T:
+        """``await`` ``work()`` (one whole sign-in attempt: budgets, account read, password check,
+        outcome write) run on one of the guard's ``ATTEMPT_THREADS`` lowest-priority threads, so
+        a flood of attempts takes only the CPU that provisioning leaves idle and holds no thread
+        of the request thread pool. At most ``ATTEMPTS_PENDING`` attempts run or wait per
+        process; beyond that SignInThrottled(1) at once. Called on the event loop only."""
+        if self._pending >= ATTEMPTS_PENDING:
+            raise SignInThrottled(1)
+        self._pending += 1
+        try:
+            return await asyncio.wrap_future(self._attempts.submit(work))
+        finally:
+            self._pending -= 1
 
     def admit(self, workspace_name: str, email: str, address: str) -> None:
         """Spend one attempt of the address's and the account's budgets, first in this process's
@@ -133,10 +154,14 @@ class SignInGuard:
 
 
 def _lower_priority() -> None:
-    """Give the calling thread the lowest CPU priority (Linux: niceness is per thread); a no-op
-    where that is not supported."""
+    """Give the calling thread the lowest CPU priority: nice ``HASH_NICENESS`` under
+    ``SCHED_IDLE`` (Linux: both per thread, and inherited by the threads it starts, such as
+    argon2's lanes; sched(7)); a no-op where that is not supported or refused."""
+    thread = threading.get_native_id()
     with suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, thread, HASH_NICENESS)
+    with suppress(AttributeError, OSError):
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
 
 
 def bucket_key(kind: str, value: str) -> str:
