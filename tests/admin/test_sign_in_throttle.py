@@ -9,20 +9,22 @@ trusted proxy (loopback), as behind the nginx of docs/deploy.md.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from scimgate.config import Settings
 from scimgate.services import sign_in_guard
 from scimgate.services.sign_in_guard import Budget, SignInGuard, SignInThrottled, make_sign_in_guard
 from scimgate.storage.db import transaction
-from scimgate.storage.models import AdminAccount
-from scimgate.storage.rate_limit import DatabaseBuckets
+from scimgate.storage.models import AdminAccount, AuditEvent, RateBucket
+from scimgate.storage.rate_limit import DatabaseBuckets, LocalBuckets
 from tests.admin.client import CSRF, PASSWORD, make_admin
 from tests.support import LiveServer, Tenant, start_server, stop_server
 
@@ -137,3 +139,64 @@ def test_hashes_in_flight_are_bounded(tenant: Tenant, monkeypatch: pytest.Monkey
     holder.join()
     with guard.hash_slot():  # free again
         pass
+
+
+def stored_buckets_and_audit(tenant: Tenant) -> tuple[list[tuple[str, float, float]], int]:
+    """Every rate_bucket row (key, tokens, updated) and the number of audit rows."""
+    with transaction(tenant.server.sessions) as db:
+        rows = [(b.key, b.tokens, b.updated) for b in db.scalars(select(RateBucket).order_by(RateBucket.key))]
+        return rows, db.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def test_refused_by_the_worker_writes_nothing(tenant: Tenant) -> None:
+    """Once a worker's own bucket for an account is empty, its refusals (429 with Retry-After)
+    touch no database: no rate_bucket row is written or added (not even for the new addresses),
+    no audit row. One keep-alive connection keeps every attempt on one worker."""
+    email = make_admin(tenant)
+    with httpx.Client(base_url=tenant.server.url, timeout=30) as client:
+        def once() -> httpx.Response:
+            found = CSRF.search(client.get("/admin/login").text)
+            assert found
+            return client.post("/admin/login", headers={"X-Forwarded-For": address()}, data={
+                "csrf_token": found.group(1), "workspace": tenant.workspace_name, "email": email,
+                "password": "wrong password!"})
+
+        for _ in range(ACCOUNT_BURST):
+            assert once().status_code == 401
+        before = stored_buckets_and_audit(tenant)
+        for _ in range(5):
+            assert_throttled(once())
+        assert stored_buckets_and_audit(tenant) == before
+    assert failed_logins(tenant, email) == ACCOUNT_BURST
+
+
+def test_worker_buckets_stay_bounded(tenant: Tenant) -> None:
+    """A distributed flood (a new address per attempt) keeps at most ``max_keys`` buckets in a
+    worker's memory; the shared budget still refuses the account after its burst."""
+    guard = SignInGuard(DatabaseBuckets(tenant.server.sessions), Budget(0.01, 3), Budget(0.01, 5),
+                        hashes_in_flight=1, local=LocalBuckets(max_keys=8))
+    account = f"bounded-{uuid.uuid4().hex}"
+    refused = 0
+    for n in range(40):
+        try:
+            guard.admit(account, f"a{n % 10}@example.com", address())
+        except SignInThrottled:
+            refused += 1
+        assert len(guard.local) <= 8
+    assert refused == 40 - 10 * 3  # ten accounts of 3 attempts each; evicted buckets defer to the shared ones
+
+
+def test_hashes_run_at_the_lowest_priority(tenant: Tenant) -> None:
+    """The guard's hashing and attempt threads run at nice 19 under SCHED_IDLE, not on the
+    caller's thread, so SCIM work gets the CPU first (Linux)."""
+    guard = make_sign_in_guard(Settings(), tenant.server.sessions)
+    caller = threading.get_native_id()
+
+    def priority() -> tuple[int, int, int]:
+        thread = threading.get_native_id()
+        return thread, os.getpriority(os.PRIO_PROCESS, thread), os.sched_getscheduler(thread)
+
+    for where, niceness, policy in (guard.run_hashes(priority), asyncio.run(guard.attempt(priority))):
+        assert where != caller
+        assert (niceness, policy) == (sign_in_guard.HASH_NICENESS, os.SCHED_IDLE)
+    assert os.sched_getscheduler(caller) != os.SCHED_IDLE

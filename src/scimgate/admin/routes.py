@@ -206,18 +206,24 @@ def login_form(request: Request, session: Session_, state: State) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, session: Session_, state: State, _csrf: Csrf,
-          workspace: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "") -> Response:
+async def login(request: Request, session: Session_, state: State, _csrf: Csrf,
+                workspace: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
+                password: Annotated[str, Form()] = "") -> Response:
     """Sign in; one message for every failure (no enumeration). Attempts over the account's or
     the address's budget get 429 with Retry-After before any password work
-    (services.sign_in_guard). On success the session is rotated: the cookie's earlier session
-    (if any) is revoked, a new one and a new CSRF token made."""
+    (services.sign_in_guard), and the attempt runs on the guard's low-priority threads. On success
+    the session is rotated: the cookie's earlier session (if any) is revoked, a new one and a new
+    CSRF token made."""
     guard: SignInGuard = state.extras["sign_in_guard"]
+    address = request.client.host if request.client else ""
+
+    def attempt() -> str | None:
+        guard.admit(workspace, email, address)
+        return admins.sign_in(state.readers, state.sessions, workspace, email, password,
+                              run_hashes=guard.run_hashes, previous_token=session.token)
+
     try:
-        guard.admit(workspace, email, request.client.host if request.client else "")
-        token = admins.sign_in(state.readers, state.sessions, workspace, email, password,
-                               hash_slot=guard.hash_slot, previous_token=session.token)
+        token = await guard.attempt(attempt)
     except SignInThrottled as exc:
         error = (f"Too many sign-in attempts for this account or from this network. "
                  f"Wait {exc.retry_after} seconds and try again.")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -110,16 +109,26 @@ class _Candidate:
     locked_until: datetime | None
 
 
+_Hashed = tuple[bool, str | None]
+"""What :func:`sign_in`'s hashing yields: (the password is right, an upgraded hash or None)."""
+
+
+def _inline(work: Callable[[], _Hashed]) -> _Hashed:
+    """Run ``work`` here and now (the default way of :func:`sign_in` to run its hashes)."""
+    return work()
+
+
 def sign_in(readers: sessionmaker[Session], writers: sessionmaker[Session], workspace_name: str,
             email: str, password: str, *,
-            hash_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+            run_hashes: Callable[[Callable[[], _Hashed]], _Hashed] = _inline,
             previous_token: str | None = None, now: datetime | None = None) -> str | None:
     """A new session token (services.sessions) for these credentials, or None for any failure
     (see the module docstring).
 
     The password hash is verified between two short units of work, never inside a transaction
     (on SQLite a write transaction holds the database-wide writer lock), and inside
-    ``hash_slot()`` (services.sign_in_guard bounds the hashes in flight; it may raise). The
+    ``run_hashes(work)`` (services.sign_in_guard bounds the hashes in flight and runs them at
+    low CPU priority; it may raise). The
     account is read from ``readers`` (a snapshot); the outcome is written in one transaction
     of ``writers`` that locks the account row and checks again that it is not locked and its
     password did not change meanwhile. A failure on an existing account counts towards its
@@ -130,13 +139,17 @@ def sign_in(readers: sessionmaker[Session], writers: sessionmaker[Session], work
     now = now or utcnow()
     with snapshot(readers) as db:
         candidate = _candidate(db, workspace_name, email)
-    with hash_slot():
+    def hashes() -> _Hashed:
         if candidate is None or (candidate.locked_until is not None and candidate.locked_until > now):
             _verify(_DUMMY_HASH, password)
-            return None
+            return False, None
         right = _verify(candidate.password_hash, password)
         outdated = right and _hasher.check_needs_rehash(candidate.password_hash)
-        upgraded = _hasher.hash(password) if outdated else None
+        return right, _hasher.hash(password) if outdated else None
+
+    right, upgraded = run_hashes(hashes)
+    if candidate is None or (candidate.locked_until is not None and candidate.locked_until > now):
+        return None
     with transaction(writers) as db:
         account = db.scalar(select(AdminAccount).where(AdminAccount.id == candidate.id).with_for_update())
         if account is None or (account.locked_until is not None and account.locked_until > now):

@@ -9,9 +9,21 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    typed; unknown accounts have buckets too, so the answer does not tell which exist). An empty
    bucket answers 429 with ``Retry-After`` before any hashing or transaction (OWASP
    Authentication Cheat Sheet, "Protect Against Automated Attacks"; RFC 6585 §4). Bucket keys
-   are SHA-256 digests: no email or address is stored.
+   are SHA-256 digests: no email or address is stored. Each worker first asks its own
+   in-memory buckets (storage.rate_limit.LocalBuckets, same budgets, bounded in keys): an
+   attempt they refuse touches no database or Redis at all, so a flood that is already over
+   budget costs no write transaction (on SQLite: no turn of the writer lock SCIM writes need);
+   only what they admit is asked of the shared buckets, which stay the truth across workers.
 2. **Hash slots**: at most ``sign_in_hashes_in_flight`` verifications run at once per process
    (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
+   And at most ``sign_in_hashes_per_second`` hashes a second (bursts of twice that) per
+   process, a budget of this process's memory checked before the slot: a distributed flood
+   (every attempt from a new address, each account within its budget) gets 429 instead of
+   more argon2 work than that. The hashes run on the guard's own threads at the lowest CPU
+   priority (Linux: ``SCHED_IDLE`` at nice 19, per thread; setpriority(2), sched(7)), and so
+   does the rest of an attempt (:meth:`SignInGuard.attempt`): under a flood a core that
+   provisioning needs goes to provisioning first. The price: on a worker whose CPU is
+   saturated, sign-ins wait for idle CPU.
 3. The account lockout of services.admins stays as it was (5 free failures, then a doubling lock).
 
 Member single sign-on (``POST /login``, the SAML ACS, the OIDC callback) has no password; its
@@ -25,19 +37,34 @@ vanishes with Redis is what an attacker would wait for); otherwise in the databa
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
+import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.config import Settings
-from scimgate.storage.rate_limit import BucketStore, DatabaseBuckets, FallbackBuckets, RedisBuckets
+from scimgate.storage.rate_limit import (
+    BucketStore,
+    DatabaseBuckets,
+    FallbackBuckets,
+    LocalBuckets,
+    RedisBuckets,
+)
 
 HASH_WAIT_SECONDS = 2.0
+T = TypeVar("T")
+HASH_NICENESS = 19
+"""The niceness of the sign-in threads (the lowest priority; setpriority(2))."""
+ATTEMPT_THREADS = 4
+ATTEMPTS_PENDING = 64
 
 
 class SignInThrottled(Exception):
@@ -63,21 +90,45 @@ class Budget:
 class SignInGuard:
     """The budgets and hash slots of one process (see the module docstring)."""
 
-    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int):
+    def __init__(self, store: BucketStore, account: Budget, address: Budget, hashes_in_flight: int,
+                 local: LocalBuckets | None = None, hashes_per_second: float = 0.0):
         self.store, self.account, self.address = store, account, address
+        self.hashing = (Budget(hashes_per_second * 60, max(1.0, 2 * hashes_per_second))
+                        if hashes_per_second > 0 else None)
+        self._hash_bucket = LocalBuckets(max_keys=1)
+        self.local = local if local is not None else LocalBuckets()
         self._slots = threading.BoundedSemaphore(max(1, hashes_in_flight))
+        self._hashers = ThreadPoolExecutor(max(1, hashes_in_flight), "sign-in-hash", _lower_priority)
+        self._pending = 0
+        self._attempts = ThreadPoolExecutor(ATTEMPT_THREADS, "sign-in", _lower_priority)
+
+    async def attempt(self, work: Callable[[], T]) -> T:
+        """``await`` ``work()`` (one whole sign-in attempt: budgets, account read, password check,
+        outcome write) run on one of the guard's ``ATTEMPT_THREADS`` lowest-priority threads, so
+        a flood of attempts takes only the CPU that provisioning leaves idle and holds no thread
+        of the request thread pool. At most ``ATTEMPTS_PENDING`` attempts run or wait per
+        process; beyond that SignInThrottled(1) at once. Called on the event loop only."""
+        if self._pending >= ATTEMPTS_PENDING:
+            raise SignInThrottled(1)
+        self._pending += 1
+        try:
+            return await asyncio.wrap_future(self._attempts.submit(work))
+        finally:
+            self._pending -= 1
 
     def admit(self, workspace_name: str, email: str, address: str) -> None:
-        """Spend one attempt of the address's and the account's budgets; SignInThrottled when
-        either is used up (the address is checked first: a refused address spends nothing of the
-        account's budget)."""
-        wait = self.store.take(bucket_key("signin-addr", address), self.address.rate, self.address.burst)
-        if wait > 0:
-            raise SignInThrottled(wait)
+        """Spend one attempt of the address's and the account's budgets, first in this process's
+        buckets, then in the shared ones; SignInThrottled when either is used up (the address is
+        checked first: a refused address spends nothing of the account's budget; a refusal by
+        the process's buckets asks nothing of the shared store)."""
         account = workspace_name.strip().lower() + "\n" + email.strip().lower()
-        wait = self.store.take(bucket_key("signin-acct", account), self.account.rate, self.account.burst)
-        if wait > 0:
-            raise SignInThrottled(wait)
+        keys = ((bucket_key("signin-addr", address), self.address),
+                (bucket_key("signin-acct", account), self.account))
+        for store in (self.local, self.store):
+            for key, budget in keys:
+                wait = store.take(key, budget.rate, budget.burst)
+                if wait > 0:
+                    raise SignInThrottled(wait)
 
     @contextmanager
     def hash_slot(self) -> Iterator[None]:
@@ -89,6 +140,28 @@ class SignInGuard:
             yield
         finally:
             self._slots.release()
+
+    def run_hashes(self, work: Callable[[], T]) -> T:
+        """``work()`` (the password hashing of one attempt) in one of the process's hash slots,
+        on a low-priority hashing thread; SignInThrottled when the process's hashes-per-second
+        budget is spent, or as :meth:`hash_slot`."""
+        if self.hashing is not None:
+            wait = self._hash_bucket.take("hashes", self.hashing.rate, self.hashing.burst)
+            if wait > 0:
+                raise SignInThrottled(wait)
+        with self.hash_slot():
+            return self._hashers.submit(work).result()
+
+
+def _lower_priority() -> None:
+    """Give the calling thread the lowest CPU priority: nice ``HASH_NICENESS`` under
+    ``SCHED_IDLE`` (Linux: both per thread, and inherited by the threads it starts, such as
+    argon2's lanes; sched(7)); a no-op where that is not supported or refused."""
+    thread = threading.get_native_id()
+    with suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, thread, HASH_NICENESS)
+    with suppress(AttributeError, OSError):
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
 
 
 def bucket_key(kind: str, value: str) -> str:
@@ -107,4 +180,5 @@ def make_sign_in_guard(settings: Settings, sessions: sessionmaker[Session]) -> S
         account=Budget(settings.sign_in_account_per_minute, max(1.0, float(settings.sign_in_account_burst))),
         address=Budget(settings.sign_in_address_per_minute, max(1.0, float(settings.sign_in_address_burst))),
         hashes_in_flight=settings.sign_in_hashes_in_flight,
+        hashes_per_second=settings.sign_in_hashes_per_second,
     )

@@ -9,7 +9,9 @@ The budget is wider than the admin sign-in's (services.sign_in_guard): a whole o
 through one NAT address in the morning, and a member's sign-in costs no password hash.
 
 Buckets live where the admin sign-in's do: Redis when ``redis_url`` is set, falling back to the
-database while Redis is down; else the database. Keys are SHA-256 digests (no address stored).
+database while Redis is down; else the database. Keys are SHA-256 digests (no address stored). Each worker
+asks its own in-memory buckets first (storage.rate_limit.LocalBuckets): a refusal there
+touches no database.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scimgate.config import Settings
 from scimgate.services.sign_in_guard import Budget, SignInThrottled, bucket_key
-from scimgate.storage.rate_limit import BucketStore, DatabaseBuckets, FallbackBuckets, RedisBuckets
+from scimgate.storage.rate_limit import (
+    BucketStore,
+    DatabaseBuckets,
+    FallbackBuckets,
+    LocalBuckets,
+    RedisBuckets,
+)
 
 ENDPOINTS = ("login", "acs")
 
@@ -26,15 +34,19 @@ ENDPOINTS = ("login", "acs")
 class SsoThrottle:
     """The per-address budget of the member sign-in endpoints (``ENDPOINTS``)."""
 
-    def __init__(self, store: BucketStore, budget: Budget):
+    def __init__(self, store: BucketStore, budget: Budget, local: LocalBuckets | None = None):
         self.store, self.budget = store, budget
+        self.local = local if local is not None else LocalBuckets()
 
     def admit(self, endpoint: str, address: str) -> None:
         """Spend one request of ``address``'s budget at ``endpoint``; SignInThrottled (with
-        ``retry_after`` in whole seconds) when it is used up."""
-        wait = self.store.take(bucket_key(f"sso-{endpoint}", address), self.budget.rate, self.budget.burst)
-        if wait > 0:
-            raise SignInThrottled(wait)
+        ``retry_after`` in whole seconds) when it is used up; this process's buckets answer
+        first, as the admin sign-in's do (services.sign_in_guard)."""
+        key = bucket_key(f"sso-{endpoint}", address)
+        for store in (self.local, self.store):
+            wait = store.take(key, self.budget.rate, self.budget.burst)
+            if wait > 0:
+                raise SignInThrottled(wait)
 
 
 def make_sso_throttle(settings: Settings, sessions: sessionmaker[Session]) -> SsoThrottle:

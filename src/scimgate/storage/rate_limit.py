@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -204,3 +205,39 @@ class FallbackBuckets:
             return self.primary.take(key, rate, burst)
         except BucketsUnavailable:
             return self.fallback.take(key, rate, burst)
+
+
+LOCAL_MAX_KEYS = 10_000
+"""Buckets one process keeps in memory at most (:class:`LocalBuckets`): about 2 MB."""
+
+
+class LocalBuckets:
+    """Buckets in this process's memory, for a cheap first answer in front of a shared store.
+
+    Same contract as the shared stores, but seen by one worker only, so it can only refuse
+    *earlier* than the shared bucket would (it never holds more tokens than the worker could
+    take there): a refusal here writes nothing anywhere, an admission still asks the shared
+    store, which stays the truth across workers and machines. At most ``max_keys`` buckets are
+    kept, least recently used dropped first (an LRU map): a flood from ever-new keys costs
+    bounded memory, and a dropped bucket starts full again, which only defers to the shared one.
+    Thread-safe; timed by ``time.monotonic``.
+    """
+
+    def __init__(self, max_keys: int = LOCAL_MAX_KEYS, clock: Any = time.monotonic):
+        self.max_keys, self._clock = max(1, max_keys), clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str, rate: float, burst: float) -> float:
+        """Take a token from ``key``'s bucket in memory; the seconds to wait when it is empty."""
+        with self._guard:
+            now = self._clock()
+            tokens, updated = self._buckets.pop(key, (float(burst), now))
+            tokens, wait = refill_and_take(tokens, now - updated, rate, burst)
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+            return wait
