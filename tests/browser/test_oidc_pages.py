@@ -1,5 +1,5 @@
 """OpenID Connect on the Single sign-on card in a real browser (issue 18): Debian's Chromium,
-headless, Playwright, against the in-process provider (tests/oidc_provider.py).
+headless, Playwright, against the in-process provider (src/scimgate/simulate/oidc_provider.py).
 
 An admin gives an issuer whose discovery document names another issuer (refused by the field
 with its message), then the provider's issuer, client id and secret; copies nothing by hand (the
@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext, expect
 
+from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from tests.admin.client import PASSWORD, make_admin
 from tests.browser.test_admin_pages import shoot
 from tests.browser.test_sso_pages import chromium, context, sqlite_only  # noqa: F401 (fixtures)
-from tests.oidc_provider import OidcProvider, ProviderUser
 from tests.support import LiveServer, make_tenant, start_server, stop_server
 
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from scimgate.storage.db import transaction
 from scimgate.storage.models import SsoBinding, SsoConnection
 from tests.admin.client import AdminClient, signed_in
-from tests.oidc_provider import OidcProvider, ProviderUser
 from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
 
 Setup = tuple[Tenant, AdminClient, OidcProvider, str]
