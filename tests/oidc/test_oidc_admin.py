@@ -19,7 +19,7 @@ from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from scimgate.storage.db import transaction
 from scimgate.storage.models import SsoBinding, SsoConnection
 from tests.admin.client import AdminClient, signed_in
-from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
+from tests.support import LiveServer, Tenant, admin_client, make_tenant, start_server, stop_server
 
 Setup = tuple[Tenant, AdminClient, OidcProvider, str]
 
@@ -208,3 +208,25 @@ def test_oidc_forms_need_csrf_and_a_session(setup: Setup) -> None:
                                    data={"csrf_token": anonymous.csrf("/admin/login"), **form})
     assert response.status_code == 303 and response.headers["location"] == "/admin/login"
     assert connection_of(tenant) is None
+
+
+def test_admin_api_configures_oidc(setup: Setup) -> None:
+    """PUT /api/admin/v1/sso/oidc: a bad discovery document 400 ``invalid`` with the reason and
+    nothing stored; a good one 200 with the issuer, client id and redirect URI, never the secret."""
+    tenant, _, provider, _ = setup
+    api = admin_client(tenant)
+    body = {"issuer": provider.issuer, "client_id": provider.client_id,
+            "client_secret": provider.client_secret}
+    provider.discovery_overrides = {"response_types_supported": ["id_token"]}
+    refused = api.put("/sso/oidc", json=body)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid"
+    assert "authorization code flow" in refused.json()["error"]["detail"]
+    assert api.get("/sso").status_code == 404
+    provider.discovery_overrides = {}
+    saved = api.put("/sso/oidc", json=body)
+    assert saved.status_code == 200, saved.text
+    answer = saved.json()
+    assert answer["kind"] == "oidc" and answer["oidc"] == {
+        "issuer": provider.issuer, "client_id": provider.client_id, "redirect_uri": redirect_uri(tenant)}
+    assert provider.client_secret not in saved.text and answer["tested_at"] is None
+    assert api.put("/sso/oidc", json={**body, "client_secret": ""}).status_code == 400
