@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scimgate.simulate import entra, okta
 from scimgate.simulate.client import ScimClient
 from scimgate.simulate.report import Recorder, render_summary
-from scimgate.simulate.sign_in import SignIns, origin_of
+from scimgate.simulate.sign_in import PROTOCOLS, SignIns, origin_of
 
 app = typer.Typer(help="Replay Entra ID or Okta provisioning runs against a SCIM server.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -66,15 +66,21 @@ def simulate_entra(
     sign_in: bool = typer.Option(False, "--sign-in",
                                  help="Each user also signs in by SAML through a local test IdP "
                                       "(scimgate only)."),
+    sign_in_protocol: str = typer.Option("saml", "--sign-in-protocol",
+                                         help="saml, or oidc: through a local OpenID Connect provider "
+                                              "(the server needs SCIMGATE_OIDC_ALLOW_LOOPBACK_HTTP=1)."),
     admin_key: str = typer.Option(None, "--admin-key", envvar="SCIMGATE_ADMIN_KEY",
-                                  help="The workspace's admin API key (--sign-in sets up SAML with it)."),
+                                  help="The workspace's admin API key (--sign-in sets up SSO with it)."),
     timeout: float = TIMEOUT,
     summary_json: Path = SUMMARY,
 ) -> None:
     """Replay an Entra ID provisioning run (docs/identity-providers.md §1-§4); with --sign-in, every
-    user also signs in through a local SAML IdP, and again after the domain move (docs/sso.md)."""
+    user also signs in through a local SAML IdP (or OIDC provider), and again after the domain move
+    (docs/sso.md)."""
     if dialect not in entra.DIALECTS:
         raise typer.BadParameter(f"use one of {', '.join(entra.DIALECTS)}", param_hint="--dialect")
+    if sign_in_protocol not in PROTOCOLS:
+        raise typer.BadParameter(f"use one of {', '.join(PROTOCOLS)}", param_hint="--sign-in-protocol")
     if sign_in and not admin_key:
         raise typer.BadParameter("--sign-in needs the workspace's admin API key "
                                  "(scimgate admin-key create WORKSPACE)", param_hint="--admin-key")
@@ -83,7 +89,8 @@ def simulate_entra(
     options = entra.EntraOptions(users, groups, dialect, domain, new_domain, batch)
     estimate = 12 * users + 4 * groups + users // batch + 4
     recorder = Recorder()
-    sign_ins = SignIns(origin_of(url), admin_key, recorder, timeout=timeout) if sign_in else None
+    sign_ins = (SignIns(origin_of(url), admin_key, recorder, timeout=timeout, protocol=sign_in_protocol)
+                if sign_in else None)
     try:
         _run(f"Entra ({dialect})", url, token, entra.USER_AGENT, estimate, timeout, summary_json,
              lambda client, phase: entra.run_entra(client, options, phase, sign_ins), recorder)

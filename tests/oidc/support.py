@@ -1,5 +1,5 @@
 """OIDC sign-in helpers: a tenant with a verified domain and an OIDC connection to an
-in-process provider (tests/oidc_provider.py), configured by the CLI contract."""
+in-process provider (src/scimgate/simulate/oidc_provider.py), configured by the CLI contract."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 from typer.testing import CliRunner
 
 from scimgate.cli import app
-from tests.oidc_provider import OidcProvider, ProviderUser
+from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from tests.support import LiveServer, Tenant, make_tenant
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from scimgate.cli import app
+from scimgate.simulate.oidc_provider import OidcProvider
 from scimgate.storage.models import SsoConnection
 from tests.oidc.support import configure
-from tests.oidc_provider import OidcProvider
 from tests.support import LiveServer, make_tenant
 
 REFUSED: dict[str, tuple[dict[str, Any], str]] = {

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from scimgate.simulate.oidc_provider import OidcProvider, new_key
 from scimgate.storage.models import SsoBinding
 from tests.oidc.support import OidcTenant, authorize, browser, me, oidc_tenant, sign_in
-from tests.oidc_provider import OidcProvider, new_key
 from tests.support import LiveServer
 
 Forge = Callable[[OidcProvider, dict[str, Any]], str]

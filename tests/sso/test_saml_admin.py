@@ -270,7 +270,7 @@ def test_require_sso_needs_a_verified_domain_and_a_test(live_server: LiveServer)
                         .values(verified_at=None, verified_by=None))
     admin = signed_in(tenant)
     refused = required(admin, "on")
-    assert refused.status_code == 409 and "Configure SAML first" in html.unescape(refused.text)
+    assert refused.status_code == 409 and "Configure single sign-on first" in html.unescape(refused.text)
     assert api.put("/sso/required", json={"required": True}).status_code == 404
     idp = TestIdp(f"https://idp-{uuid.uuid4().hex[:8]}.test/")
     sso = connect((tenant, admin, idp, domain))

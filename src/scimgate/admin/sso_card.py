@@ -5,6 +5,12 @@ The values an admin pastes into the identity provider, under each provider's own
 app integrations"; Google Workspace Admin Help, "Set up your own custom SAML app"), the trusted
 signing certificates with their expiry (warned EXPIRY_WARNING_DAYS ahead), the prerequisites of
 "Require SSO" and the local admin accounts, which stay as break-glass access.
+
+For OpenID Connect the value to paste is the redirect URI (services.oidc.redirect_uri), under
+Entra's "Redirect URI (Web)" (Microsoft Learn, "Register an application with the Microsoft
+identity platform"), Okta's "Sign-in redirect URIs" ("Create OIDC app integrations") and
+Google's "Authorized redirect URIs" (Google Cloud console, OAuth client ID for a web
+application). The client secret is stored sealed and never shown back.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from scimgate.services import admins, sso, sso_setup
+from scimgate.services import admins, oidc, sso, sso_setup
 from scimgate.sso.metadata import EXPIRY_WARNING_DAYS, Certificate
 from scimgate.storage.models import AdminAccount, SsoConnection, Workspace, utcnow
 
@@ -47,6 +53,8 @@ class SsoCard:
     sign_on_url: str
     metadata_url: str
     providers: tuple[Provider, ...]
+    redirect_uri: str
+    oidc_providers: tuple[Provider, ...]
     connection: SsoConnection | None
     certificates: tuple[Certificate, ...]
     now: datetime
@@ -94,18 +102,41 @@ def providers(entity_id: str, acs_url: str, sign_on_url: str) -> tuple[Provider,
     )
 
 
+def oidc_providers(redirect_uri: str) -> tuple[Provider, ...]:
+    """The OIDC redirect URI under Entra's, Okta's and Google's field names."""
+    return (
+        Provider("entra", "Microsoft Entra ID", (
+            Field("oidc-entra-redirect-uri", "Redirect URI (Web)", redirect_uri),
+        ), "App registrations → New registration → Redirect URI, platform Web. The issuer is "
+           "https://login.microsoftonline.com/{tenant-id}/v2.0; create the client secret under "
+           "Certificates & secrets."),
+        Provider("okta", "Okta", (
+            Field("oidc-okta-redirect-uri", "Sign-in redirect URIs", redirect_uri),
+        ), "Create App Integration → OIDC - OpenID Connect → Web Application, grant type "
+           "Authorization Code. The issuer is your authorization server's (e.g. "
+           "https://{your-org}.okta.com/oauth2/default)."),
+        Provider("google", "Google Workspace", (
+            Field("oidc-google-redirect-uri", "Authorized redirect URIs", redirect_uri),
+        ), "Google Cloud console → APIs & Services → Credentials → Create OAuth client ID → Web "
+           "application. The issuer is https://accounts.google.com."),
+    )
+
+
 def sso_card(db: Session, workspace: Workspace, public_url: str) -> SsoCard:
     """The card of ``workspace``: a few indexed reads (connection, a verified domain, admins)."""
     sp = sso.sp_of_workspace(db, public_url, workspace.id)
     assert sp is not None
     connection = sso.get_connection(db, workspace.id)
     sign_on_url = public_url.rstrip("/") + "/login"
+    redirect_uri = oidc.redirect_uri(public_url, workspace.id)
     return SsoCard(
         entity_id=sp.entity_id,
         acs_url=sp.acs_url,
         sign_on_url=sign_on_url,
         metadata_url=sp.entity_id,
         providers=providers(sp.entity_id, sp.acs_url, sign_on_url),
+        redirect_uri=redirect_uri,
+        oidc_providers=oidc_providers(redirect_uri),
         connection=connection,
         certificates=(sso_setup.certificates(connection)
                       if connection is not None and connection.kind == "saml" else ()),

@@ -29,7 +29,10 @@ Endpoints:
   handed to another member, recorded in the provisioning log (services.leaving).
 - ``PUT /sso/saml`` ``{"metadata_xml": "<EntityDescriptor ...>", "lookup": "userName"}`` ->
   200 with the connection (created or replaced; bad metadata 400 ``invalid`` with the reason);
-  ``GET /sso`` -> the SAML connection (SP entity ID and ACS URL, IdP, certificates, last test
+  ``PUT /sso/oidc`` ``{"issuer": "https://...", "client_id": "...", "client_secret": "...",
+  "lookup": "userName"}`` -> 200 with the connection, after the issuer's discovery document was
+  read (refused 400 ``invalid`` with the reason; the secret is stored sealed and never answered);
+  ``GET /sso`` -> the SAML or OIDC connection (SP entity ID and ACS URL, IdP, certificates, last test
   sign-in, ``required``); ``PUT /sso/required`` ``{"required": true}`` -> 200, or 409 ``conflict``
   naming the missing prerequisite (a verified domain, a successful test sign-in) or 404 without
   a connection.
@@ -54,11 +57,12 @@ from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, authenticate_bearer, bearer_secret
 from scimgate.http.surfaces import error_headers
 from scimgate.scim.errors import ScimError
-from scimgate.services import domains, leaving, owned, roles, seats, sso, sso_setup, workspaces
+from scimgate.services import domains, leaving, oidc, owned, roles, seats, sso, sso_setup, workspaces
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainClaimed, DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
 from scimgate.services.workspaces import WorkspaceError
+from scimgate.sso.oidc import DiscoveryError, fetch_discovery
 from scimgate.storage.db import transaction
 from scimgate.storage.models import EmailDomain, ScimToken, Workspace
 
@@ -400,18 +404,31 @@ class SamlIn(BaseModel):
     lookup: str = "userName"
 
 
+class OidcIn(BaseModel):
+    model_config = STRICT
+    issuer: str = Field(min_length=1, max_length=2048)
+    client_id: str = Field(min_length=1, max_length=1024)
+    client_secret: str = Field(min_length=1, max_length=4096)
+    lookup: str = "userName"
+
+
 def _sso_json(session: Session, admin: AdminCaller, public_url: str) -> dict[str, Any]:
     connection = sso.get_connection(session, admin.workspace.id)
     if connection is None:
-        raise AdminApiError(404, "not_found", "This workspace has no SAML connection.")
+        raise AdminApiError(404, "not_found", "This workspace has no SSO connection.")
     sp = sso.service_provider(public_url, connection)
+    oidc_json = None if connection.kind != "oidc" else {
+        "issuer": connection.idp_entity_id, "client_id": connection.oidc_client_id,
+        "redirect_uri": oidc.redirect_uri(public_url, connection.workspace_id)}
     return {
+        "oidc": oidc_json,
         "kind": connection.kind,
         "sp": {"entity_id": sp.entity_id, "acs_url": sp.acs_url, "metadata_url": sp.entity_id},
         "idp": {"entity_id": connection.idp_entity_id, "sso_url": connection.idp_sso_url},
         "lookup": connection.lookup,
         "certificates": [{"fingerprint_sha256": c.fingerprint, "subject": c.subject,
-                          "not_after": c.not_after.isoformat()} for c in sso_setup.certificates(connection)],
+                          "not_after": c.not_after.isoformat()}
+                         for c in (sso_setup.certificates(connection) if connection.kind == "saml" else ())],
         "tested_at": connection.tested_at.isoformat() if connection.tested_at else None,
         "required": connection.required,
     }
@@ -428,6 +445,19 @@ def put_sso_saml(payload: SamlIn, admin: Admin, state: State) -> JSONResponse:
     with transaction(state.sessions) as session:
         sso.configure_saml(session, admin.workspace, payload.metadata_xml, payload.lookup)
         return JSONResponse(_sso_json(session, admin, state.settings.public_url))
+
+
+@router.put("/sso/oidc")
+def put_sso_oidc(payload: OidcIn, admin: Admin, state: State) -> JSONResponse:
+    settings = state.settings
+    try:
+        provider = fetch_discovery(payload.issuer.strip(), settings.oidc_allow_loopback_http)
+    except DiscoveryError as exc:
+        raise AdminApiError(400, "invalid", str(exc)) from exc
+    with transaction(state.sessions) as session:
+        oidc.configure_oidc(session, admin.workspace, provider, payload.client_id, payload.client_secret,
+                            settings.secret_key, lookup=payload.lookup)
+        return JSONResponse(_sso_json(session, admin, settings.public_url))
 
 
 @router.put("/sso/required")

@@ -29,6 +29,7 @@ from scimgate.config import SCIM_PREFIX
 from scimgate.http.admin_api import PREFIX as ADMIN_API_PREFIX
 from scimgate.http.admin_api import (
     DomainIn,
+    OidcIn,
     RequiredIn,
     RolesIn,
     SamlIn,
@@ -265,6 +266,7 @@ def _admin_schemas() -> dict[str, Any]:
         "TransferIn": TransferIn.model_json_schema(),
         "RequiredIn": RequiredIn.model_json_schema(),
         "SamlIn": SamlIn.model_json_schema(),
+        "OidcIn": OidcIn.model_json_schema(),
         "Object": {"type": "object"},
         "Domain": domain,
         "DomainList": {"type": "object", "required": ["domains"],
@@ -351,10 +353,12 @@ def _more_admin_paths(member: dict[str, Any], reads: dict[str, Any],
         "/members/{member_id}/transfer": {"parameters": [member], "post": _object(
             "transferOwned", "Hand the member's chats and agents to another member", "What moved.",
             writes, "TransferIn")},
-        "/sso": {"get": _object("getSso", "The SAML connection, its certificates and Require SSO",
+        "/sso": {"get": _object("getSso", "The SAML or OIDC connection, its certificates and Require SSO",
                                 "The connection.", reads)},
         "/sso/saml": {"put": _object("putSsoSaml", "Configure SAML from the IdP's metadata",
                                      "The connection.", writes, "SamlIn")},
+        "/sso/oidc": {"put": _object("putSsoOidc", "Configure OpenID Connect from the issuer's discovery",
+                                     "The connection.", writes, "OidcIn")},
         "/sso/required": {"put": _object("putSsoRequired", "Switch Require SSO for verified domains",
                                          "The connection.", writes, "RequiredIn")},
         "/audit": {"get": {

@@ -7,8 +7,8 @@ metadata (both are trusted), and removing the old one takes it out; the last une
 never be removed (upload fresh metadata instead). Adding or removing a certificate keeps the
 test result and the switch: the identity provider is the same one.
 
-Requiring SSO needs a SAML connection, a verified domain of the workspace and a successful test
-sign-in since the metadata was last replaced (sso_connection.tested_at). Local admin accounts
+Requiring SSO needs a connection (SAML or OpenID Connect), a verified domain of the workspace and
+a successful test sign-in over it since it was last replaced (sso_connection.tested_at). Local admin accounts
 (services.admins, password sign-in at /admin/login) are not affected: they are the break-glass
 way in when the identity provider is down or misconfigured.
 """
@@ -34,7 +34,8 @@ from scimgate.storage.models import EmailDomain, SsoConnection, Workspace, utcno
 
 log = logging.getLogger("scimgate.sso")
 
-NO_CONNECTION = "Configure SAML first: give the identity provider's metadata (scimgate sso saml add)."
+NO_CONNECTION = ("Configure single sign-on first: give the identity provider's SAML metadata or its OpenID "
+                 "Connect issuer (Security settings, Single sign-on; scimgate sso saml add or sso oidc add).")
 NO_VERIFIED_DOMAIN = "Verify an email domain first: SSO is required for the workspace's verified domains."
 NOT_TESTED = "Run a test sign-in first (Security settings, Single sign-on, Test sign-in) and let it succeed."
 

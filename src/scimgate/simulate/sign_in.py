@@ -1,5 +1,6 @@
 """``--sign-in`` of ``scimgate simulate entra``: every provisioned user also signs in through a
-local IdP (simulate.saml_idp), over HTTP only, as a browser would.
+local IdP (simulate.saml_idp), or with ``--sign-in-protocol oidc`` a local OpenID Connect provider
+(simulate.oidc_provider, Entra-shaped ID tokens), over HTTP only, as a browser would.
 
 Setup: the workspace's SAML connection is pointed at the local IdP through the admin API
 (``PUT /api/admin/v1/sso/saml`` with the IdP's metadata; the ``--admin-key`` of the workspace),
@@ -9,6 +10,15 @@ SP-initiated Web Browser SSO profile (SAML 2.0 Profiles §4.1): ``POST /login`` 
 (expect 303 to ``/me``), then ``GET /api/me`` with the session cookie, whose ``id`` must be the
 user's SCIM id. The user's object id stays the same across sign-ins, so after the domain move
 the sign-in with the new address must land in the same id; a disabled user must be refused.
+
+OIDC: the workspace's connection is pointed at the local provider with ``PUT
+/api/admin/v1/sso/oidc`` (issuer, client id, client secret; the server reads the discovery
+document, so it must accept a plain-http loopback issuer: ``SCIMGATE_OIDC_ALLOW_LOOPBACK_HTTP=1``),
+and the provider learns the redirect URI that answer names. Each sign-in is the authorization
+code flow (OpenID Connect Core §3.1): ``POST /login`` (expect 303 to the provider's authorization
+endpoint), the provider's redirect back with a code, ``GET`` of the callback with the ``state``
+cookie (expect 303 to ``/me``, or 403 for a disabled user), then ``GET /api/me``. The user keeps
+its Entra object id (``oid``) across the domain move, as with SAML.
 
 A 429 on ``/login`` or the ACS is waited out for its ``Retry-After``, like the SCIM client does.
 """
@@ -22,11 +32,13 @@ from typing import Any
 import httpx
 
 from scimgate.simulate.client import MAX_RETRIES_AFTER_429, retry_after_seconds, split_base_url
+from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from scimgate.simulate.report import Recorder
 from scimgate.simulate.saml_idp import LocalIdp
 
 SCIM_SUFFIX = "/api/scim/v2"
 ADMIN_API = "/api/admin/v1"
+PROTOCOLS = ("saml", "oidc")
 
 
 def origin_of(scim_url: str) -> str:
@@ -36,17 +48,43 @@ def origin_of(scim_url: str) -> str:
 
 
 class SignIns:
-    """Signs simulated users in; each outcome is an exchange of ``kind`` in ``recorder``."""
+    """Signs simulated users in over ``protocol`` (``saml`` or ``oidc``); each outcome is an
+    exchange of ``kind`` in ``recorder``."""
 
-    def __init__(self, origin: str, admin_key: str, recorder: Recorder, *, timeout: float = 30.0) -> None:
+    def __init__(self, origin: str, admin_key: str, recorder: Recorder, *, timeout: float = 30.0,
+                 protocol: str = "saml") -> None:
         self.origin, self.recorder, self.timeout = origin.rstrip("/"), recorder, timeout
         self.admin_key = admin_key
+        self.protocol = protocol
         self.idp = LocalIdp()
+        self.provider = OidcProvider("entra") if protocol == "oidc" else None
         self.object_ids: dict[int, str] = {}
         self.entity_id = self.acs_url = ""
 
     def connect(self) -> bool:
-        """Point the workspace's SAML connection at the local IdP; False (recorded) on failure."""
+        """Point the workspace's connection at the local IdP or provider; False (recorded) on
+        failure."""
+        return self._connect_oidc() if self.provider is not None else self._connect_saml()
+
+    def _connect_oidc(self) -> bool:
+        assert self.provider is not None
+        headers = {"Authorization": f"Bearer {self.admin_key}"}
+        body = {"issuer": self.provider.issuer, "client_id": self.provider.client_id,
+                "client_secret": self.provider.client_secret, "lookup": "userName"}
+        try:
+            answer = httpx.put(self.origin + ADMIN_API + "/sso/oidc", headers=headers, timeout=self.timeout,
+                               json=body)
+            if answer.status_code != 200:
+                self.recorder.failure("sign-in setup", str(answer.status_code), None,
+                                      f"PUT {ADMIN_API}/sso/oidc: {answer.text[:200]}")
+                return False
+            self.provider.redirect_uris.add(answer.json()["oidc"]["redirect_uri"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            self.recorder.failure("sign-in setup", "transport", None, f"OIDC setup: {exc!r}")
+            return False
+        return True
+
+    def _connect_saml(self) -> bool:
         headers = {"Authorization": f"Bearer {self.admin_key}"}
         try:
             answer = httpx.put(self.origin + ADMIN_API + "/sso/saml", headers=headers, timeout=self.timeout,
@@ -92,11 +130,23 @@ class SignIns:
             response = browser.post(url, data=data)
         return response
 
+    def _get(self, browser: httpx.Client, url: str) -> httpx.Response:
+        response = browser.get(url)
+        for _ in range(MAX_RETRIES_AFTER_429):
+            if response.status_code != 429:
+                break
+            self.recorder.throttle()
+            time.sleep(retry_after_seconds(response))
+            response = browser.get(url)
+        return response
+
     def _flow(self, browser: httpx.Client, email: str, object_id: str,
               expect_id: str | None) -> tuple[str, str] | None:
         login = self._post(browser, "/login", {"email": email})
         if login.status_code not in (302, 303):
             return str(login.status_code), f"POST /login for {email}: expected a redirect to the IdP"
+        if self.provider is not None:
+            return self._oidc_flow(browser, login.headers["location"], email, object_id, expect_id)
         request_id = self.idp.read_request(login.headers["location"])
         saml_response = self.idp.answer(email=email, object_id=object_id, in_response_to=request_id,
                                         sp_entity_id=self.entity_id, acs_url=self.acs_url)
@@ -107,6 +157,28 @@ class SignIns:
             return None
         if acs.status_code != 303:
             return str(acs.status_code), f"ACS for {email}: expected 303 to /me"
+        return self._landed(browser, email, expect_id)
+
+    def _oidc_flow(self, browser: httpx.Client, location: str, email: str, object_id: str,
+                   expect_id: str | None) -> tuple[str, str] | None:
+        assert self.provider is not None
+        if email.lower() not in self.provider.users:  # the same Entra user (oid) under each address
+            self.provider.add_user(ProviderUser(email, object_id=object_id))
+        authorized = browser.get(location)  # the provider signs the user in at once (login_hint)
+        if authorized.status_code != 302:
+            return str(authorized.status_code), f"authorization request for {email}: expected a redirect back"
+        callback = self._get(browser, authorized.headers["location"])
+        if expect_id is None:
+            if callback.status_code != 403:
+                return (str(callback.status_code),
+                        f"OIDC callback for disabled {email}: expected 403, the sign-in is refused")
+            return None
+        if callback.status_code != 303:
+            return str(callback.status_code), f"OIDC callback for {email}: expected 303 to /me"
+        return self._landed(browser, email, expect_id)
+
+    def _landed(self, browser: httpx.Client, email: str, expect_id: str) -> tuple[str, str] | None:
+        """Check that the session of ``browser`` is the member ``expect_id``."""
         me = browser.get("/api/me")
         if me.status_code != 200:
             return str(me.status_code), f"GET /api/me after signing in {email}"
@@ -116,5 +188,7 @@ class SignIns:
         return None
 
     def close(self) -> None:
-        """Delete the local IdP's key."""
+        """Delete the local IdP's key; stop the local provider."""
         self.idp.close()
+        if self.provider is not None:
+            self.provider.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.templating import Jinja2Templates
@@ -124,16 +124,21 @@ def login(request: Request, state: State, email: Annotated[str, Form(max_length=
         )
     response = RedirectResponse(location, status_code=303, headers=NO_STORE)
     if begun is not None:
-        response.set_cookie(
-            OIDC_STATE_COOKIE,
-            begun.state,
-            path=_callback_path(workspace_id),
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request, settings.public_url),
-            max_age=int(oidc.REQUEST_LIFETIME.total_seconds()),
-        )
+        response.set_cookie(OIDC_STATE_COOKIE, begun.state,
+                            **oidc_state_cookie(request, settings.public_url, workspace_id))
     return response
+
+
+def oidc_state_cookie(request: Request, public_url: str, workspace_id: str) -> dict[str, Any]:
+    """The attributes of the ``state`` cookie of an authorization request of ``workspace_id``
+    (also set by the admin's test sign-in, admin.sso_routes)."""
+    return {
+        "path": _callback_path(workspace_id),
+        "httponly": True,
+        "samesite": "lax",
+        "secure": _secure(request, public_url),
+        "max_age": int(oidc.REQUEST_LIFETIME.total_seconds()),
+    }
 
 
 def _callback_path(workspace_id: str) -> str:
@@ -156,7 +161,9 @@ def oidc_callback(
 ) -> Response:
     """The OIDC redirection endpoint: check ``state`` against this browser's cookie, consume the
     request, exchange ``code``, verify the ID token, bind the member, start its session, 303 to
-    /me. Every refusal is a 403 page; nothing is bound and no session starts."""
+    /me. Every refusal is a 403 page; nothing is bound and no session starts. An admin's test
+    sign-in (services.oidc.begin ``test``) ends on the test result page instead: the member
+    matched, the claims received and any problem, nothing bound."""
     throttled = _throttled(request, state, "login")  # the callback finishes the sign-in /login began
     if throttled is not None:
         response = _result(request, 429, "Too many sign-in attempts", _too_many(throttled))
@@ -164,6 +171,7 @@ def oidc_callback(
         return response
     settings = state.settings
     cookie = request.cookies.get(OIDC_STATE_COOKIE, "")
+    pending: oidc.PendingCallback | None = None
     try:
         if not returned_state or not secrets.compare_digest(cookie.encode(), returned_state.encode()):
             raise sso.refusal(workspace_id, "state does not match the sign-in this browser started")
@@ -189,10 +197,13 @@ def oidc_callback(
                 session, workspace_id, OidcSignIn.from_claims(claims), pending, request.cookies.get(COOKIE)
             )
     except sso.SignInRefused as exc:
-        refused = _result(request, 403, "Sign-in refused", str(exc))
+        if pending is not None and pending.test:
+            refused = _test_result(request, 403, problem=f"{exc.reason}: {exc}", received="Claims")
+        else:
+            refused = _result(request, 403, "Sign-in refused", str(exc))
         refused.delete_cookie(OIDC_STATE_COOKIE, path=_callback_path(workspace_id))
         return refused
-    return _signed_in(request, settings.public_url, done)
+    return _signed_in(request, settings.public_url, done, received="Claims")
 
 
 @router.post("/sso/saml/{workspace_id}/acs")
@@ -229,11 +240,13 @@ def acs(
     return _signed_in(request, public_url, done)
 
 
-def _signed_in(request: Request, public_url: str, done: sso.SignedIn) -> Response:
+def _signed_in(request: Request, public_url: str, done: sso.SignedIn,
+               received: str = "Attributes") -> Response:
     """The answer to an accepted sign-in: the test result page, or the member cookie and 303
     to /me (an OIDC state cookie is cleared)."""
     if done.test:
-        return _test_result(request, 200 if done.problem is None else 403, done=done, problem=done.problem)
+        return _test_result(request, 200 if done.problem is None else 403, done=done, problem=done.problem,
+                            received=received)
     response = RedirectResponse("/me", status_code=303, headers=NO_STORE)
     response.set_cookie(
         COOKIE,
@@ -249,12 +262,15 @@ def _signed_in(request: Request, public_url: str, done: sso.SignedIn) -> Respons
 
 
 def _test_result(
-    request: Request, status: int, *, done: sso.SignedIn | None = None, problem: str | None = None
+    request: Request, status: int, *, done: sso.SignedIn | None = None, problem: str | None = None,
+    received: str = "Attributes",
 ) -> Response:
+    """The test sign-in's outcome page; ``received`` names what the IdP sent (SAML attributes,
+    OIDC claims)."""
     return templates.TemplateResponse(
         request,
         "test_result.html",
-        {"done": done, "problem": problem},
+        {"done": done, "problem": problem, "received": received},
         status_code=status,
         headers=NO_STORE,
     )

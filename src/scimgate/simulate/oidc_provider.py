@@ -1,6 +1,7 @@
-"""An in-process OpenID Connect provider for tests, on loopback over real HTTP.
+"""An in-process OpenID Connect provider on loopback over real HTTP, for ``scimgate simulate
+entra --sign-in-protocol oidc``, ``python -m bench sign_in`` and the tests.
 
-``OidcProvider`` serves, from a thread of the test process (http.server):
+``OidcProvider`` serves, from a thread of the calling process (http.server):
 
 - ``{issuer}/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0 §4),
 - ``{issuer}/keys``: the JWKS of its published signing keys (throwaway RSA keys made with
@@ -13,9 +14,10 @@
   (``tid``, ``oid``, ``preferred_username``, pairwise ``sub``, issuer ``…/{tenant}/v2.0``) or
   Okta's (``sub`` = the user id, ``email``, ``email_verified``, ``preferred_username``).
 
-``forge`` lets a test replace the ID token the token endpoint answers (wrong issuer, audience,
-nonce, expired, ``alg`` none, HS256 keyed with the public key, unknown ``kid``, tampered
-signature). Nothing leaves the machine.
+``forge`` lets a test replace the ID token the token endpoint answers (``mint_raw``,
+``hs256_with_public_key`` and ``alg_none`` make the bad ones: wrong issuer, audience, nonce,
+expired, ``alg`` none, HS256 keyed with the public key, unknown ``kid``, tampered signature).
+Nothing leaves the machine.
 """
 
 from __future__ import annotations
