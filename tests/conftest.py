@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -40,7 +41,19 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         return
     url = create_postgres_database()
     yield url
-    drop_postgres_database(url)
+    # DROP DATABASE takes seconds on a busy machine: the next module need not wait for it.
+    dropping = threading.Thread(target=drop_postgres_database, args=(url,))
+    dropping.start()
+    _DROPPING.append(dropping)
+
+
+_DROPPING: list[threading.Thread] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Every module's PostgreSQL database is dropped before the run ends."""
+    for dropping in _DROPPING:
+        dropping.join()
 
 
 @pytest.fixture(scope="module")

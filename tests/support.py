@@ -85,12 +85,19 @@ class LiveServer:
         return self.url + SCIM_PREFIX
 
 
+# Imports the app, waits for the end of its standard input, then runs ``python -m uvicorn`` with
+# the same arguments: start_server closes that input once the database is migrated.
+_IMPORT_THEN_SERVE = ("import runpy, sys; import scimgate.app; sys.stdin.read(); "
+                      "sys.argv[0] = 'uvicorn'; runpy.run_module('uvicorn', run_name='__main__')")
+
+
 def start_server(database_url: str, log_path: Path, backend: str, workers: int = 1,
                  env: dict[str, str] | None = None) -> LiveServer:
     """Migrate ``database_url`` and start ``uvicorn scimgate.asgi:app`` on a free port, with the
-    listener ``scimgate serve`` uses (scimgate.http.listener)."""
+    listener ``scimgate serve`` uses (scimgate.http.listener). With one worker the process imports
+    the app (seconds) while the migration runs, and starts uvicorn only once it has finished
+    (the app refuses a database that is behind)."""
     engine = make_engine(database_url)
-    migrate.upgrade(engine)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process_env = dict(os.environ)
@@ -109,11 +116,22 @@ def start_server(database_url: str, log_path: Path, backend: str, workers: int =
     })
     process_env.update(env or {})
     log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "scimgate.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--http", listener.PROTOCOL],
-        env=process_env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    arguments = ["scimgate.asgi:app", "--host", "127.0.0.1", "--port", str(port),
+                 "--workers", str(workers), "--log-level", "warning", "--http", listener.PROTOCOL]
+    if workers > 1:  # the worker processes import the app themselves
+        migrate.upgrade(engine)
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", *arguments],
+                                   env=process_env, stdout=log, stderr=subprocess.STDOUT)
+    else:
+        process = subprocess.Popen([sys.executable, "-c", _IMPORT_THEN_SERVE, *arguments], env=process_env,
+                                   stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            migrate.upgrade(engine)
+        except BaseException:
+            process.kill()
+            raise
+        assert process.stdin is not None
+        process.stdin.close()  # end of input: the process runs uvicorn
     # Discovery needs a token (case C30): a SCIM error answer means the app is up.
     wait_until_up(process, log_path, url + SCIM_PREFIX + "/ServiceProviderConfig", (200, 401))
     return LiveServer(url, database_url, session_factory(engine), process, log_path, backend)

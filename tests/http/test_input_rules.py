@@ -95,7 +95,8 @@ def test_deeply_nested_encoded_value_is_400_not_500(tenant: Tenant) -> None:
     response = tenant.post("/Users", json=user)
     assert response.status_code == 400, response.text
     assert user_count(tenant) == 0
-    deep_body = '{"schemas":["' + USER + '"],"userName":"ada@example.com","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    deep_body = ('{"schemas":["' + USER + '"],"userName":"ada@example.com","x":'
+                 + "[" * 100_000 + "]" * 100_000 + "}")
     response = raw_post(tenant, "/Users", deep_body)
     assert response.status_code == 400, response.text
     assert user_count(tenant) == 0
@@ -130,7 +131,8 @@ def test_sort_by_an_unsortable_attribute_speaks_of_sort_by(tenant: Tenant) -> No
     {"op": "replace", "path": "userName", "value": None},
     {"op": "replace", "path": "userName", "value": ""},
 ])
-def test_leaving_a_required_attribute_unassigned_is_mutability(tenant: Tenant, operation: dict[str, Any]) -> None:
+def test_leaving_a_required_attribute_unassigned_is_mutability(tenant: Tenant,
+                                                               operation: dict[str, Any]) -> None:
     created = tenant.create_user("ada@example.com")
     response = tenant.patch(f"/Users/{created['id']}", json=patch_body(operation))
     assert response.status_code == 400, response.text
@@ -142,6 +144,7 @@ def test_removing_a_groups_display_name_is_mutability(tenant: Tenant) -> None:
     group = tenant.post("/Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                                          "displayName": "Engineering"})
     assert group.status_code == 201, group.text
-    response = tenant.patch(f"/Groups/{group.json()['id']}", json=patch_body({"op": "remove", "path": "displayName"}))
+    response = tenant.patch(f"/Groups/{group.json()['id']}",
+                            json=patch_body({"op": "remove", "path": "displayName"}))
     assert response.status_code == 400, response.text
     assert response.json()["scimType"] == "mutability"

@@ -67,8 +67,9 @@ def assert_refused_member(response: httpx.Response, member_id: str) -> None:
 def assert_writable_as_read(tenant: Tenant, group_id: str) -> None:
     """The group can be written back as read (PUT with its own members): no ghost member."""
     group = tenant.get(f"/Groups/{group_id}").json()
-    put = tenant.put(f"/Groups/{group_id}", json={"schemas": [GROUP_SCHEMA], "displayName": group["displayName"],
-                                                    "members": group.get("members", [])})
+    put = tenant.put(f"/Groups/{group_id}", json={"schemas": [GROUP_SCHEMA],
+                                                  "displayName": group["displayName"],
+                                                  "members": group.get("members", [])})
     assert put.status_code == 200, put.text
 
 
@@ -81,7 +82,7 @@ def test_user_delete_racing_its_add_to_a_group_leaves_no_ghost(tenant: Tenant) -
         requests: list[Callable[[httpx.Client], httpx.Response]] = []
         for user in users:
             requests.append(lambda c, u=user: c.delete(f"/Users/{u}"))
-            requests.append(lambda c, u=user: c.patch(f"/Groups/{group['id']}", json=add_members(u)))
+            requests.append(lambda c, u=user, g=group["id"]: c.patch(f"/Groups/{g}", json=add_members(u)))
         responses = race(tenant, requests)
         no_5xx(responses)
         for index, user in enumerate(users):

@@ -185,8 +185,8 @@ def replace_user(session: Session, workspace: Workspace, member_id: str, body: A
                  if_match: str | None = None, projection: Projection = WHOLE) -> Written:
     """PUT /Users/{id} (RFC 7644 §3.5.1): replaces every writable attribute; readOnly ones in
     the body (id, meta, groups) are ignored. A body without ``active`` keeps the member's current
-    state: Okta's GET-modify-PUT may omit it, and must not suspend anyone by doing so (docs/identity-providers.md
-    §7; ``active`` has no default in RFC 7643 §4.1.1)."""
+    state: Okta's GET-modify-PUT may omit it, and must not suspend anyone by doing so
+    (docs/identity-providers.md §7; ``active`` has no default in RFC 7643 §4.1.1)."""
     member = _load(session, workspace, member_id, lock=store.LOCK_WRITE)
     _check_if_match(session, member, if_match)
     document = normalise_document(body, user_schema())

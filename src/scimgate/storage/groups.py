@@ -127,7 +127,8 @@ LOCK_DELETE = "delete"
 
 _LOAD = select(ScimGroup).where(ScimGroup.workspace_id == bindparam("workspace_id"),
                                 ScimGroup.id == bindparam("group_id"))  # built once: every request runs it
-_LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True), LOCK_DELETE: _LOAD.with_for_update()}
+_LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True),
+          LOCK_DELETE: _LOAD.with_for_update()}
 
 
 def load(session: Session, workspace_id: str, group_id: str, *, lock: str | None = None) -> ScimGroup | None:

@@ -119,7 +119,8 @@ LOCK_WRITE = "write"
 group changes adding the member, which hold FOR KEY SHARE; see storage.groups)."""
 LOCK_DELETE = "delete"
 """``load`` lock of a request that deletes the member (FOR UPDATE)."""
-_LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True), LOCK_DELETE: _LOAD.with_for_update()}
+_LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True),
+          LOCK_DELETE: _LOAD.with_for_update()}
 _GROUPS_OF = (
     select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
     .join(ScimGroup, ScimGroup.id == GroupMember.group_id)

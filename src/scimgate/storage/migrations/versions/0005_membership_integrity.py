@@ -45,8 +45,8 @@ def _group_member(*extra: sa.SchemaItem) -> None:
         sa.Column("workspace_id", sa.String(length=36), nullable=False),
         sa.Column("member_type", sa.String(length=8), nullable=False),
         sa.Column("created", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["group_id"], ["scim_group.id"], name=op.f("fk_group_member_group_id_scim_group"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["group_id"], ["scim_group.id"],
+                                name=op.f("fk_group_member_group_id_scim_group"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("group_id", "member_id", name=op.f("pk_group_member")),
     )
     op.create_index("ix_group_member_member_id", "group_member", ["member_id"], unique=False)
@@ -70,7 +70,8 @@ def upgrade() -> None:
         f"SELECT {COLUMNS}, CASE WHEN member_type = 'User' THEN member_id END, "
         f"CASE WHEN member_type = 'Group' THEN member_id END FROM {KEPT} AS kept "
         "WHERE (member_type = 'User' AND EXISTS (SELECT 1 FROM member WHERE member.id = kept.member_id)) "
-        "OR (member_type = 'Group' AND EXISTS (SELECT 1 FROM scim_group WHERE scim_group.id = kept.member_id))"
+        "OR (member_type = 'Group' AND EXISTS "
+        "(SELECT 1 FROM scim_group WHERE scim_group.id = kept.member_id))"
     )
     op.drop_table(KEPT)
 
