@@ -116,9 +116,12 @@ def outbox_cost(database_url: str, ops: int, rounds: int = 5) -> dict[str, tuple
         body = {"schemas": [USER], "userName": f"new{next(counter)}@example.com"}
         members.create_user(session, workspace, body, BASE)
 
+    member_calls = iter(range(10**9))
+
     def member_add(session: Session) -> None:
-        """Adds a user, the next call removes it again: one membership row and one event each."""
-        n = next(counter)
+        """Adds a user, the next call removes it again: one membership row and one event each
+        (its own count, so that with and without events both run as many adds as removes)."""
+        n = next(member_calls)
         user_id = user_ids[(n // 2) % len(user_ids)]
         operation = ({"op": "add", "path": "members", "value": [{"value": user_id}]} if n % 2 == 0
                      else {"op": "remove", "path": f'members[value eq "{user_id}"]'})
@@ -131,8 +134,8 @@ def outbox_cost(database_url: str, ops: int, rounds: int = 5) -> dict[str, tuple
                             ("group member add/remove", member_add)):
         timings: dict[bool, list[float]] = {True: [], False: []}
         cpu_ns = {True: 0, False: 0}
-        for n in range(2 * ops * rounds):  # alternate op by op: load drifts hit both alike
-            enabled = n % 2 == 0
+        for n in range(2 * ops * rounds):  # alternate on, off, off, on: load drifts hit both alike,
+            enabled = n % 4 in (0, 3)  # and each mode runs as many even calls (adds) as odd (removes)
             outbox.emit = real_emit if enabled else (lambda *args, **kwargs: None)  # type: ignore[assignment]
             cpu_before, started = cpu.now(), time.perf_counter()
             _write(sessions, record, operation)

@@ -47,6 +47,14 @@ _POSTGRES_APPEND = (
     "%(actor_id)s::text[], %(resource_type)s::text[], %(resource_id)s::text[], %(data)s::text[]) "
     "WITH ORDINALITY AS v(id, occurred_at, type, actor, actor_id, resource_type, resource_id, data, k)"
 )
+_POSTGRES_APPEND_ONE = (  # the common case, one event: no arrays to build and escape
+    "WITH c AS (INSERT INTO event_counter (workspace_id, last_seq) VALUES (%(ws)s, 1) "
+    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = event_counter.last_seq + 1 RETURNING last_seq) "
+    "INSERT INTO event (workspace_id, seq, id, occurred_at, type, actor, actor_id, resource_type, "
+    "resource_id, data) "
+    "SELECT %(ws)s, c.last_seq, %(id)s, %(occurred_at)s, %(type)s, %(actor)s, %(actor_id)s, "
+    "%(resource_type)s, %(resource_id)s, CAST(%(data)s AS jsonb) FROM c"
+)
 _SQLITE_APPEND = (
     "INSERT INTO event (workspace_id, seq, id, occurred_at, type, actor, actor_id, resource_type, "
     "resource_id, data) VALUES (:ws, (SELECT COALESCE(MAX(seq), (SELECT last_seq FROM event_counter "
@@ -74,7 +82,12 @@ def append(session: Session, workspace_id: str, rows: Sequence[dict[str, Any]]) 
         return
     cursor = session.connection().connection.cursor()
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql" and len(rows) == 1:
+            row = rows[0]
+            cursor.execute(_POSTGRES_APPEND_ONE, {
+                **{column: row[column] for column in COLUMNS}, "ws": workspace_id,
+                "occurred_at": _naive(row["occurred_at"]), "data": json.dumps(row["data"])})
+        elif session.get_bind().dialect.name == "postgresql":
             params: dict[str, Any] = {column: [row[column] for row in rows] for column in COLUMNS}
             params["occurred_at"] = [_naive(moment) for moment in params["occurred_at"]]
             params["data"] = [json.dumps(data) for data in params["data"]]
