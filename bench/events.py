@@ -9,7 +9,9 @@
    ``5 * --ops`` of each. The headline is CPU per write, read from ``/proc``: the bench thread's
    ``schedstat`` run time plus, on PostgreSQL, that of the server backends serving the bench's
    connections (the database's own work is part of the cost), totalled over the writes of each
-   mode; the median wall-clock ms per write is shown beside it (noisy on a shared machine);
+   mode (the kernel brings a running thread's total up to date at its ticks and switches, not
+   at every read, so only a total over many writes is exact); the median wall-clock ms per
+   write is shown beside it (noisy on a shared machine);
 2. delivery lag: ``scimgate serve`` (1 worker, SQLite) with a webhook endpoint on a loopback
    receiver; ``--lag-events`` POST users paced 20 ms apart, then the same number as fast as 4
    concurrent clients send them; lag = receipt time - the event's ``occurred_at``, p50/p99,
