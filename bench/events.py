@@ -238,8 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--no-lag", action="store_true", help="measure the outbox cost only")
     args = parser.parse_args(argv or [])
-    lines = [f"Machine: {machine('sqlalchemy', 'psycopg')}. `python -m bench events --ops {args.ops} "
-             f"--lag-events {args.lag_events}`.", "",
+    lines = [SECTION, "", f"Machine: {machine('sqlalchemy', 'psycopg')}. "
+             f"`python -m bench events --ops {args.ops} --lag-events {args.lag_events}`.", "",
              "Outbox cost on a SCIM write (in process, the write with its audit row; "
              f"{5 * args.ops} writes with events and as many, alternating, with `outbox.emit` a no-op). "
              "CPU per write from /proc (`schedstat` of the bench thread and, on PostgreSQL, of its "
