@@ -6,7 +6,12 @@
    SQLite database (and PostgreSQL with ``--postgres``), PATCH one attribute, POST user and
    group member add run as the SCIM routes run them (one retried transaction with the audit
    row), alternately with the outbox on and with ``events.outbox.emit`` replaced by a no-op,
-   ``5 * --ops`` of each; the median ms per operation of each is reported;
+   ``5 * --ops`` of each. The headline is CPU per write, read from ``/proc``: the bench thread's
+   ``schedstat`` run time plus, on PostgreSQL, that of the server backends serving the bench's
+   connections (the database's own work is part of the cost), totalled over the writes of each
+   mode (the kernel brings a running thread's total up to date at its ticks and switches, not
+   at every read, so only a total over many writes is exact); the median wall-clock ms per
+   write is shown beside it (noisy on a shared machine);
 2. delivery lag: ``scimgate serve`` (1 worker, SQLite) with a webhook endpoint on a loopback
    receiver; ``--lag-events`` POST users paced 20 ms apart, then the same number as fast as 4
    concurrent clients send them; lag = receipt time - the event's ``occurred_at``, p50/p99,
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from bench import machine, replace_section
@@ -58,10 +64,34 @@ def _write(sessions: Any, record: AuditRecord, operation: Callable[[Session], An
     run(sessions, unit)
 
 
-def outbox_cost(database_url: str, ops: int, rounds: int = 5) -> dict[str, tuple[float, float]]:
-    """{operation: (median ms with the outbox, without)} over ``ops * rounds`` operations each,
-    alternating one with and one without."""
+def _run_ns(path: str) -> int:
+    """CPU time a thread or process has run, in ns (the first field of /proc/.../schedstat)."""
+    with open(path) as found:
+        return int(found.read().split()[0])
+
+
+class _Cpu:
+    """CPU ns of this thread plus the PostgreSQL backends of the engine's connections (their
+    pids taken at connect; the server runs on this machine)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.paths = ["/proc/thread-self/schedstat"]
+        if engine.dialect.name == "postgresql":
+            @sa_event.listens_for(engine, "connect")
+            def _backend(dbapi_connection: Any, _record: Any) -> None:
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    self.paths.append(f"/proc/{cursor.fetchone()[0]}/schedstat")
+
+    def now(self) -> int:
+        return sum(_run_ns(path) for path in self.paths if os.path.exists(path))
+
+
+def outbox_cost(database_url: str, ops: int, rounds: int = 5) -> dict[str, tuple[float, float, float, float]]:
+    """{operation: (CPU ms per write with the outbox, without, median wall ms with, without)}
+    over ``ops * rounds`` operations each, alternating one with and one without."""
     engine = make_engine(database_url)
+    cpu = _Cpu(engine)
     migrate.upgrade(engine)
     sessions = session_factory(engine)
     with transaction(sessions) as session:
@@ -88,9 +118,12 @@ def outbox_cost(database_url: str, ops: int, rounds: int = 5) -> dict[str, tuple
         body = {"schemas": [USER], "userName": f"new{next(counter)}@example.com"}
         members.create_user(session, workspace, body, BASE)
 
+    member_calls = iter(range(10**9))
+
     def member_add(session: Session) -> None:
-        """Adds a user, the next call removes it again: one membership row and one event each."""
-        n = next(counter)
+        """Adds a user, the next call removes it again: one membership row and one event each
+        (its own count, so that with and without events both run as many adds as removes)."""
+        n = next(member_calls)
         user_id = user_ids[(n // 2) % len(user_ids)]
         operation = ({"op": "add", "path": "members", "value": [{"value": user_id}]} if n % 2 == 0
                      else {"op": "remove", "path": f'members[value eq "{user_id}"]'})
@@ -98,18 +131,22 @@ def outbox_cost(database_url: str, ops: int, rounds: int = 5) -> dict[str, tuple
         groups.patch_group(session, workspace, group_id, body, BASE)
 
     real_emit = outbox.emit
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, tuple[float, float, float, float]] = {}
     for name, operation in (("PATCH one attribute", patch_one), ("POST user", post_user),
                             ("group member add/remove", member_add)):
         timings: dict[bool, list[float]] = {True: [], False: []}
-        for n in range(2 * ops * rounds):  # alternate op by op: load drifts hit both alike
-            enabled = n % 2 == 0
+        cpu_ns = {True: 0, False: 0}
+        for n in range(2 * ops * rounds):  # alternate on, off, off, on: load drifts hit both alike,
+            enabled = n % 4 in (0, 3)  # and each mode runs as many even calls (adds) as odd (removes)
             outbox.emit = real_emit if enabled else (lambda *args, **kwargs: None)  # type: ignore[assignment]
-            started = time.perf_counter()
+            cpu_before, started = cpu.now(), time.perf_counter()
             _write(sessions, record, operation)
             timings[enabled].append((time.perf_counter() - started) * 1000)
+            cpu_ns[enabled] += cpu.now() - cpu_before
         outbox.emit = real_emit  # type: ignore[assignment]
-        results[name] = (statistics.median(timings[True]), statistics.median(timings[False]))
+        writes = ops * rounds
+        results[name] = (cpu_ns[True] / writes / 1e6, cpu_ns[False] / writes / 1e6,
+                         statistics.median(timings[True]), statistics.median(timings[False]))
     engine.dispose()
     return results
 
@@ -199,12 +236,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lag-events", type=int, default=300)
     parser.add_argument("--postgres", default=None, help="also measure the outbox on this PostgreSQL server")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--no-lag", action="store_true", help="measure the outbox cost only")
     args = parser.parse_args(argv or [])
-    lines = [f"Machine: {machine('sqlalchemy', 'psycopg')}. `python -m bench events --ops {args.ops} "
-             f"--lag-events {args.lag_events}`.", "",
-             "Outbox cost on a SCIM write (in process, the write with its audit row; median of "
-             f"{5 * args.ops} writes with events and as many, alternating, with `outbox.emit` a no-op):", "",
-             "| database | operation | ms with events | ms without | cost |", "|---|---|---:|---:|---:|"]
+    lines = [SECTION, "", f"Machine: {machine('sqlalchemy', 'psycopg')}. "
+             f"`python -m bench events --ops {args.ops} --lag-events {args.lag_events}`.", "",
+             "Outbox cost on a SCIM write (in process, the write with its audit row; "
+             f"{5 * args.ops} writes with events and as many, alternating, with `outbox.emit` a no-op). "
+             "CPU per write from /proc (`schedstat` of the bench thread and, on PostgreSQL, of its "
+             "server backends), the headline; median wall-clock ms beside it:", "",
+             "| database | operation | CPU ms with events | CPU ms without | CPU cost | wall ms with | "
+             "wall ms without | wall cost |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         backends = [("SQLite", f"sqlite:///{workdir / 'cost.db'}", None)]
@@ -213,14 +254,18 @@ def main(argv: list[str] | None = None) -> None:
             backends.append(("PostgreSQL", url, drop))
         for label, url, drop in backends:
             try:
-                for name, (on, off) in outbox_cost(url, args.ops).items():
-                    cost = 100 * (on - off) / off
-                    lines.append(f"| {label} | {name} | {on:.3f} | {off:.3f} | {cost:+.1f} % |")
+                for name, (on, off, wall_on, wall_off) in outbox_cost(url, args.ops).items():
+                    cost, wall_cost = 100 * (on - off) / off, 100 * (wall_on - wall_off) / wall_off
+                    lines.append(f"| {label} | {name} | {on:.3f} | {off:.3f} | {cost:+.1f} % | "
+                                 f"{wall_on:.3f} | {wall_off:.3f} | {wall_cost:+.1f} % |")
                     print(lines[-1], flush=True)
             finally:
                 if drop is not None:
                     drop()
-        lag = delivery_lag(workdir, args.lag_events)
+        lag = None if args.no_lag else delivery_lag(workdir, args.lag_events)
+    if lag is None:
+        print("\n".join(lines))
+        return
     lines += ["", "Webhook delivery lag, commit to receipt (`scimgate serve`, 1 worker, SQLite, loopback "
               f"receiver, {args.lag_events} member.created events each):", "",
               "| load | p50 ms | p99 ms |", "|---|---:|---:|",

@@ -31,12 +31,10 @@ def admin(tenant: Tenant) -> Iterator[httpx.Client]:
 def _bulk_events(tenant: Tenant, count: int) -> None:
     """``count`` member.updated events in one transaction (the outbox's own multi-row path)."""
     with transaction(tenant.server.sessions) as session:
-        first = store.allocate(session, tenant.workspace_id, count)
         now = utcnow()
-        store.insert_rows(session, [
-            {"id": str(uuid.uuid4()), "workspace_id": tenant.workspace_id, "seq": first + n,
-             "occurred_at": now, "type": "member.updated" if n % 10 else "member.created",
-             "actor": "system", "actor_id": None,
+        store.append(session, tenant.workspace_id, [
+            {"id": str(uuid.uuid4()), "occurred_at": now,
+             "type": "member.updated" if n % 10 else "member.created", "actor": "system", "actor_id": None,
              "resource_type": "User", "resource_id": f"u{n}", "data": {"n": n}}
             for n in range(count)
         ])
@@ -94,3 +92,20 @@ def test_purge_and_expired_cursor(tenant: Tenant, admin: httpx.Client) -> None:
     kept = _page(admin, events[10]["cursor"])
     assert [e["id"] for e in kept["data"]] == [e["id"] for e in events[11:]]
     assert _page(admin, None)["data"][0]["id"] == events[11]["id"]
+
+
+def test_numbering_goes_on_after_every_event_was_purged(tenant: Tenant, admin: httpx.Client) -> None:
+    """The purge deletes every event of the workspace: the next event still numbers after the
+    last one, and a cursor taken before the purge sees it (SQLite numbers from the newest
+    stored event, and from the counter the purge raised once none is left)."""
+    _bulk_events(tenant, 5)
+    last = _page(admin, None)["data"][-1]
+    with transaction(tenant.server.sessions) as session:
+        session.execute(update(Event).where(Event.workspace_id == tenant.workspace_id)
+                        .values(occurred_at=utcnow() - timedelta(days=31)))
+    assert feed.purge(tenant.server.sessions, 30) >= 5
+    assert _page(admin, None)["data"] == []
+    _bulk_events(tenant, 2)
+    after = admin.get("/events", params={"after": last["cursor"]})
+    assert after.status_code == 200, after.text
+    assert [e["seq"] for e in after.json()["data"]] == [last["seq"] + 1, last["seq"] + 2]

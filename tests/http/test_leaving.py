@@ -9,6 +9,7 @@ seats (states, counts, the limit under racing creates).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from scimgate.storage.models import AuditEvent, Chat, Member, utcnow
+from scimgate.storage.models import AuditEvent, Chat, Member, ScimToken, utcnow
+from tests.events.support import all_events
 from tests.http.test_roles import PATCH_OP, group, race, role, save_roles
 from tests.support import Tenant, admin_client, make_tenant
 
@@ -30,6 +32,17 @@ from tests.support import Tenant, admin_client, make_tenant
 def admin(tenant: Tenant) -> Iterator[httpx.Client]:
     with admin_client(tenant) as client:
         yield client
+
+
+def admin_key_prefix(tenant: Tenant) -> str:
+    with tenant.server.sessions() as session:
+        return str(session.scalar(select(ScimToken.prefix).where(
+            ScimToken.workspace_id == tenant.workspace_id, ScimToken.kind == "admin")))
+
+
+def log_sentences(admin: httpx.Client) -> list[str]:
+    """The provisioning log's sentences, through the admin API's audit export (JSON Lines)."""
+    return [json.loads(line)["sentence"] for line in admin.get("/audit").text.splitlines() if line]
 
 
 def owned(admin: httpx.Client, member_id: str, chats: int = 2, agents: int = 1) -> None:
@@ -129,10 +142,14 @@ def test_admin_restore_brings_back_everything(tenant: Tenant, admin: httpx.Clien
     assert removed_ids(admin) == []
     assert admin.post(f"/members/{user['id']}/restore").status_code == 404
     assert admin.post(f"/members/{keeper['id']}/restore").status_code == 404
-    with tenant.server.sessions() as session:
-        methods = list(session.scalars(select(AuditEvent.method).where(
-            AuditEvent.workspace_id == tenant.workspace_id, AuditEvent.resource_id == user["id"])))
-    assert "RESTORE" in methods
+    key = admin_key_prefix(tenant)
+    restored_line = f"admin key {key}… restored dee@example.com and their memberships of 1 group"
+    assert restored_line in log_sentences(admin)
+    restored_events = [e for e in all_events(admin) if e["type"] == "member.restored"]
+    assert len(restored_events) == 1
+    event = restored_events[0]
+    assert event["actor"]["type"] == "admin" and event["resource"]["id"] == user["id"]
+    assert event["data"]["groups"] == [kept] and event["data"]["resource"]["userName"] == "dee@example.com"
 
 
 def test_restore_refused_when_the_user_name_was_taken(tenant: Tenant, admin: httpx.Client) -> None:
@@ -192,14 +209,29 @@ def test_transfer_hands_chats_and_agents_over(tenant: Tenant, admin: httpx.Clien
     assert counts(admin, heir["id"]) == (4, 2)
     assert counts(admin, leaver["id"]) == (0, 0)
     with tenant.server.sessions() as session:
-        event = session.scalar(select(AuditEvent).where(AuditEvent.workspace_id == tenant.workspace_id,
-                                                        AuditEvent.method == "TRANSFER"))
-    assert event is not None and event.resource_id == leaver["id"] and heir["id"] in (event.detail or "")
-    assert admin.post(f"/members/{leaver['id']}/transfer", json={"to": leaver["id"]}).status_code == 400
+        row = session.scalar(select(AuditEvent).where(AuditEvent.workspace_id == tenant.workspace_id,
+                                                      AuditEvent.client == "admin"))
+    assert row is not None and row.resource_id == leaver["id"] and row.method == "" and row.path == ""
+    key = admin_key_prefix(tenant)
+    sentence = f"admin key {key}… handed over 3 chats and 2 agents from jo@example.com to kim@example.com"
+    assert sentence in log_sentences(admin)
+    moved = [e for e in all_events(admin) if e["type"] == "member.data_transferred"]
+    assert [(e["resource"]["id"], e["actor"]["type"], e["data"]) for e in moved] == [
+        (leaver["id"], "admin", {"from": {"id": leaver["id"], "userName": "jo@example.com"},
+                                 "to": {"id": heir["id"], "userName": "kim@example.com"},
+                                 "chats": 3, "agents": 2})]
+    by_name = admin.post(f"/members/{heir['id']}/transfer", json={"to": "JO@example.com"})
+    assert by_name.status_code == 404  # a member in Recently removed receives nothing
+    assert admin.post(f"/members/{leaver['id']}/transfer", json={"to": " KIM@example.com "}).json() == {
+        "from": leaver["id"], "to": heir["id"], "chats": 0, "agents": 0}
+    assert admin.post(f"/members/{heir['id']}/transfer", json={"to": "kim@example.com"}).status_code == 400
     assert admin.post(f"/members/{heir['id']}/transfer", json={"to": leaver["id"]}).status_code == 404
     other = make_tenant(tenant.server)
     stranger = other.create_user("lee@example.com")
-    assert admin.post(f"/members/{leaver['id']}/transfer", json={"to": stranger["id"]}).status_code == 404
+    for foreign in (stranger["id"], "lee@example.com", "nobody@example.com"):
+        refused = admin.post(f"/members/{leaver['id']}/transfer", json={"to": foreign})
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "not_found" and foreign in refused.json()["error"]["detail"]
     other.client.close()
 
 
@@ -217,7 +249,7 @@ def _retention_run(tenant: Tenant) -> subprocess.Popen[bytes]:
 
 
 def test_retention_run_purges_once_even_when_run_concurrently(tenant: Tenant, admin: httpx.Client) -> None:
-    """Three runs at once, then one more: the member past its window is purged once (one PURGE
+    """Three runs at once, then one more: the member past its window is purged once (one retention
     row), the one still in its window is kept."""
     due = tenant.create_user("max@example.com")
     fresh = tenant.create_user("ned@example.com")
@@ -235,8 +267,9 @@ def test_retention_run_purges_once_even_when_run_concurrently(tenant: Tenant, ad
     assert counts(admin, fresh["id"]) == (2, 1)
     with tenant.server.sessions() as session:
         purges = list(session.scalars(select(AuditEvent).where(AuditEvent.workspace_id == tenant.workspace_id,
-                                                               AuditEvent.method == "PURGE")))
-    assert [(p.resource_id, p.client) for p in purges] == [(due["id"], "retention")]
+                                                               AuditEvent.client == "retention")))
+    assert [(p.resource_id, p.method) for p in purges] == [(due["id"], "")]
+    assert "Retention purged max@example.com after their time in Recently removed" in log_sentences(admin)
 
 
 def test_seat_states_and_limit(tenant: Tenant, admin: httpx.Client) -> None:

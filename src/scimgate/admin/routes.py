@@ -535,9 +535,9 @@ def restore_removed(admin: Admin, state: State, _csrf: Csrf, member_id: str) -> 
     try:
         with in_workspace("removed member"), transaction(state.sessions) as db:
             workspace = workspaces.find_workspace(db, admin.workspace_id)
-            _, rejoined = leaving.restore(db, workspace, member_id, with_groups=True)
-            leaving.admin_record(db, workspace.id, "RESTORE", member_id,
-                                 f"restored by admin {admin.admin_id}; rejoined {len(rejoined)} groups")
+            outbox.act_as(db, "admin", admin.admin_id)
+            members.restore_removed(db, workspace, member_id, f"{admin.email} (admin)",
+                                    state.settings.scim_base_url)
     except ScimError as exc:
         raise PageError(409, "Cannot restore", str(exc.detail)) from exc
     return see_other(f"/admin/members/{member_id}?done=restored")
@@ -549,7 +549,9 @@ def transfer_removed(admin: Admin, state: State, _csrf: Csrf, member_id: str,
     """Hand the member's chats and agents to another member, named by userName or SCIM id."""
     with in_workspace("member"), transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
-        leaving.transfer(db, workspace, member_id, leaving.find_recipient(db, workspace, to))
+        outbox.act_as(db, "admin", admin.admin_id)
+        leaving.transfer(db, workspace, member_id, leaving.find_recipient(db, workspace, to),
+                         f"{admin.email} (admin)")
     return see_other("/admin/removed?done=transferred")
 
 

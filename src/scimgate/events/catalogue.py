@@ -4,8 +4,11 @@ Member events carry the member's SCIM representation (RFC 7643 §4.1) as ``data.
 ``member.updated`` also ``changed`` (the attribute paths that changed, e.g. ``name.givenName``)
 and ``before``/``after`` of those paths, except attributes that are never returned
 (``password``, RFC 7643 §4.1.1 ``returned: never``): their names appear, their values do not.
-Group events carry the group without ``members`` (a group may have 100,000); membership changes
-are ``group.member_added``/``group.member_removed``, one event per member.
+``member.restored`` (an admin brought a member back from Recently removed) also carries the ids
+of the groups it rejoined; ``member.data_transferred`` the two members (``id``, ``userName``)
+and how many chats and agents moved. Group events carry the group without ``members`` (a group
+may have 100,000); membership changes are ``group.member_added``/``group.member_removed``, one
+event per member.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ MEMBER_REACTIVATED = "member.reactivated"
 MEMBER_DELETED = "member.deleted"
 MEMBER_EMAIL_CHANGED = "member.email_changed"
 MEMBER_ROLE_CHANGED = "member.role_changed"
+MEMBER_RESTORED = "member.restored"
+MEMBER_DATA_TRANSFERRED = "member.data_transferred"
 GROUP_CREATED = "group.created"
 GROUP_UPDATED = "group.updated"
 GROUP_DELETED = "group.deleted"
@@ -30,8 +35,9 @@ WORKSPACE_ALERT = "workspace.alert"
 
 TYPES: list[str] = [
     MEMBER_CREATED, MEMBER_UPDATED, MEMBER_DEACTIVATED, MEMBER_REACTIVATED, MEMBER_DELETED,
-    MEMBER_EMAIL_CHANGED, MEMBER_ROLE_CHANGED, GROUP_CREATED, GROUP_UPDATED, GROUP_DELETED,
-    GROUP_MEMBER_ADDED, GROUP_MEMBER_REMOVED, WORKSPACE_SYNC_CHANGED, DOMAIN_VERIFIED, WORKSPACE_ALERT,
+    MEMBER_EMAIL_CHANGED, MEMBER_ROLE_CHANGED, MEMBER_RESTORED, MEMBER_DATA_TRANSFERRED, GROUP_CREATED,
+    GROUP_UPDATED, GROUP_DELETED, GROUP_MEMBER_ADDED, GROUP_MEMBER_REMOVED, WORKSPACE_SYNC_CHANGED,
+    DOMAIN_VERIFIED, WORKSPACE_ALERT,
 ]
 """Every type this release emits; features add theirs here."""
 

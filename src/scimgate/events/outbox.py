@@ -1,8 +1,8 @@
 """The transactional outbox: :func:`emit` records an event inside the caller's transaction.
 
 Events are held on the session (``session.info``) and written by a ``before_commit`` hook, all
-of the transaction's events in one counter update (storage.events.allocate) and multi-row
-INSERTs. The event rows therefore commit, or roll back, with the change that caused them, and
+of the transaction's events of a workspace in one statement that also numbers them
+(storage.events.append). The event rows therefore commit, or roll back, with the change that caused them, and
 the per-workspace counter is locked only for the transaction's last moments. A unit of work
 that is run again (storage.db.run) starts from a fresh session, so nothing is written twice.
 
@@ -90,11 +90,7 @@ def _write_pending(session: Session) -> None:
     for row in pending:
         by_workspace.setdefault(row["workspace_id"], []).append(row)
     for workspace_id in sorted(by_workspace):  # one lock order across workspaces
-        rows = by_workspace[workspace_id]
-        first = store.allocate(session, workspace_id, len(rows))
-        for offset, row in enumerate(rows):
-            row["seq"] = first + offset
-        store.insert_rows(session, rows)
+        store.append(session, workspace_id, by_workspace[workspace_id])
     session.info[_WROTE] = True
 
 

@@ -53,11 +53,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
+from scimgate.events import outbox
 from scimgate.http.allow import allowed_methods, refuses
 from scimgate.http.deps import State, authenticate_bearer, bearer_secret
 from scimgate.http.surfaces import error_headers
 from scimgate.scim.errors import ScimError
-from scimgate.services import domains, leaving, oidc, owned, roles, seats, sso, sso_setup, workspaces
+from scimgate.services import (
+    domains,
+    leaving,
+    members,
+    oidc,
+    owned,
+    roles,
+    seats,
+    sso,
+    sso_setup,
+    workspaces,
+)
 from scimgate.services.dns_verification import DnsCheck, ResolverConfig
 from scimgate.services.domains import DomainClaimed, DomainExists, DomainNotFound
 from scimgate.services.owned import OwnedCounts, UnknownMember
@@ -363,9 +375,9 @@ def restore_member(member_id: str, admin: Admin, state: State) -> JSONResponse:
     try:
         with transaction(state.sessions) as session:
             workspace = workspaces.find_workspace(session, admin.workspace.id)
-            member, rejoined = leaving.restore(session, workspace, member_id, with_groups=True)
-            leaving.admin_record(session, workspace.id, "RESTORE", member_id,
-                                 f"restored by {admin.actor}; rejoined {len(rejoined)} groups")
+            outbox.act_as(session, "admin", admin.key.prefix)
+            member, rejoined = members.restore_removed(session, workspace, member_id, admin.actor,
+                                                       state.settings.scim_base_url)
             role = member.role
     except ScimError as exc:  # userName taken meanwhile, seat limit reached
         raise AdminApiError(409, "conflict", str(exc.detail)) from exc
@@ -374,15 +386,20 @@ def restore_member(member_id: str, admin: Admin, state: State) -> JSONResponse:
 
 class TransferIn(BaseModel):
     model_config = STRICT
-    to: str = Field(min_length=1, max_length=64)
+    to: str = Field(min_length=1, max_length=600, description=(
+        "The member to hand them to: a live member of this workspace, named by its SCIM id or its "
+        "userName (any case). 404 not_found when neither matches."))
 
 
 @router.post("/members/{member_id}/transfer")
 def transfer_owned(member_id: str, payload: TransferIn, admin: Admin, state: State) -> JSONResponse:
-    """Hand the member's chats and agents to member ``to`` (recorded in the provisioning log)."""
+    """Hand the member's chats and agents to member ``to`` (its SCIM id or userName, as the admin
+    page accepts); recorded in the provisioning log and emitted as ``member.data_transferred``."""
     with transaction(state.sessions) as session:
-        done = leaving.transfer(session, workspaces.find_workspace(session, admin.workspace.id), member_id,
-                                payload.to)
+        outbox.act_as(session, "admin", admin.key.prefix)
+        workspace = workspaces.find_workspace(session, admin.workspace.id)
+        done = leaving.transfer(session, workspace, member_id,
+                                leaving.find_recipient(session, workspace, payload.to), admin.actor)
     return JSONResponse({"from": done.from_id, "to": done.to_id, "chats": done.chats, "agents": done.agents})
 
 

@@ -351,7 +351,8 @@ def _more_admin_paths(member: dict[str, Any], reads: dict[str, Any],
         "/members/{member_id}/restore": {"parameters": [member], "post": _object(
             "restoreMember", "Restore a removed member under its SCIM id", "The member restored.", writes)},
         "/members/{member_id}/transfer": {"parameters": [member], "post": _object(
-            "transferOwned", "Hand the member's chats and agents to another member", "What moved.",
+            "transferOwned", "Hand the member's chats and agents to another member (`to`: its SCIM id or "
+            "userName; 404 not_found when no live member of this workspace has either)", "What moved.",
             writes, "TransferIn")},
         "/sso": {"get": _object("getSso", "The SAML or OIDC connection, its certificates and Require SSO",
                                 "The connection.", reads)},

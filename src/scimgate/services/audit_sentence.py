@@ -8,6 +8,12 @@ User-Agent), the method and path, the status and scimType, and what a write chan
     Okta changed the email of Ada Lovelace from ada@old.example to ada@new.example
     Entra added 3 members to Engineering
     Entra could not update Ada Lovelace: 400 noTarget
+    grace@example.com (admin) restored Ada Lovelace and their memberships of 2 groups
+    grace@example.com (admin) handed over 3 chats and 2 agents from Ada Lovelace to Alan Turing
+    Retention purged Ada Lovelace after their time in Recently removed
+
+The last three are no SCIM request (services.leaving.admin_record): the row has no method or
+path, and its change names who acted (``by``).
 
 A read or a failure has no change; its resource is named by ``name`` when the caller found the
 resource's current name (services.audit_log.resource_names), else by a short id.
@@ -139,6 +145,30 @@ def _change_phrase(resource_type: str | None, change: dict[str, Any]) -> str:
     return _group_update(change) if group else _user_update(change)
 
 
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _not_scim(change: dict[str, Any]) -> str | None:
+    """The sentence of an action no SCIM request made (an admin's restore or transfer, the
+    retention purge), or None for a SCIM change."""
+    kind, display = change.get("kind"), change.get("display") or "a user"
+    by = str(change.get("by") or "an admin")
+    if kind == "restored":
+        groups = int(change.get("groups") or 0)
+        rejoined = f" and their memberships of {_count(groups, 'group')}" if groups else ""
+        phrase = f"restored {display}{rejoined}"
+    elif kind == "transferred":
+        chats, agents = int(change.get("chats") or 0), int(change.get("agents") or 0)
+        owned = f"{_count(chats, 'chat')} and {_count(agents, 'agent')}"
+        phrase = f"handed over {owned} from {display} to {change.get('to') or 'another member'}"
+    elif kind == "purged":
+        by, phrase = "Retention", f"purged {display} after their time in Recently removed"
+    else:
+        return None
+    return f"{by} {phrase}"
+
+
 def _target(event: Event, name: str | None) -> str:
     if event.resource_type in ("User", "Group") and event.resource_id:
         if name:
@@ -174,6 +204,8 @@ _PAST = {"read": "read", "list": "listed", "search": "searched", "create": "crea
 def sentence(event: Event, name: str | None = None) -> str:
     """The event as one sentence (no final period). ``name`` is the current name of the event's
     resource, used when the row holds no change (reads, failures)."""
+    if event.change and (done := _not_scim(event.change)):
+        return done
     who = client_name(event.client)
     if event.status < 400 and event.change:
         return f"{who} {_change_phrase(event.resource_type, event.change)}"

@@ -17,8 +17,10 @@ A workspace's ``deletion_policy`` decides what a SCIM DELETE (RFC 7644 §3.6) do
   automatically under its SCIM id with the posted document, answered 201; its old group
   memberships are not restored, the identity provider pushes the ones it means (docs/roles.md).
 
-An admin may instead hand a leaver's chats and agents to another member (``transfer``),
-recorded in the provisioning log.
+An admin may instead hand a leaver's chats and agents to another member (``transfer``).
+An admin's restore and transfer, and the retention purge, are provisioning-log rows that name
+who acted (:func:`admin_record`, services.audit_sentence); restore emits ``member.restored``
+(services.members.restore_removed) and transfer ``member.data_transferred``.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from scimgate.events import catalogue, outbox
 from scimgate.roles import role_of_attribute
-from scimgate.services import audit, roles, seats, sessions
+from scimgate.services import audit, changes, roles, seats, sessions
 from scimgate.services.owned import UnknownMember, owned_counts
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage import groups as group_store
@@ -158,14 +161,17 @@ def set_policy(session: Session, workspace: Workspace, policy: str, keep_days: i
     workspace.deletion_policy, workspace.removal_keep_days = policy, keep_days
 
 
-def admin_record(session: Session, workspace_id: str, method: str, member_id: str, detail: str,
-                 actor: str = "admin") -> None:
-    """A provisioning-log row for an admin action on a member (``method``: RESTORE, TRANSFER,
-    PURGE); ids and counts only, never a name or an email."""
-    record = audit.AuditRecord(request_id=uuid.uuid4().hex, method=method, path=f"/admin/members/{member_id}",
-                               client=actor[:16], workspace_id=workspace_id, resource_type="User",
-                               resource_id=member_id)
-    audit.record(session, record, 200, 0.0, detail=detail)
+def admin_record(session: Session, workspace_id: str, member: Member, change: dict[str, Any],
+                 client: str = "admin") -> None:
+    """A provisioning-log row for an action on ``member`` that no SCIM request made: an admin's
+    restore or transfer, the retention purge. ``change`` is what services.audit_sentence reads
+    (``kind`` ``restored``/``transferred``/``purged``, ``display`` the member's name, ``by`` who
+    acted); the row has no HTTP method or path (none was sent) and ``client`` is ``admin`` or
+    ``retention``."""
+    record = audit.AuditRecord(request_id=uuid.uuid4().hex, method="", path="", client=client[:16],
+                               workspace_id=workspace_id, resource_type="User", resource_id=member.id)
+    changes.note(session, {**change, "display": changes.user_display(member.document)})
+    audit.record(session, record, 200, 0.0)
 
 
 def user_names(session: Session, workspace: Workspace, member_ids: list[str]) -> dict[str, str]:
@@ -199,9 +205,10 @@ class Transferred:
     agents: int
 
 
-def transfer(session: Session, workspace: Workspace, from_id: str, to_id: str) -> Transferred:
+def transfer(session: Session, workspace: Workspace, from_id: str, to_id: str, by: str) -> Transferred:
     """Hand every chat and agent of member ``from_id`` (live or in Recently removed) to the
-    live member ``to_id``, in two UPDATEs; recorded in the provisioning log. UnknownMember for
+    live member ``to_id``, in two UPDATEs; recorded in the provisioning log as done by ``by``
+    (the admin's email or key) and emitted as ``member.data_transferred``. UnknownMember for
     an id that is not the workspace's (``to_id`` also when removed), WorkspaceError when they are
     the same member."""
     if from_id == to_id:
@@ -219,8 +226,13 @@ def transfer(session: Session, workspace: Workspace, from_id: str, to_id: str) -
                                                      table.member_id == from_id).values(member_id=to_id))
         moved.append(int(result.rowcount))  # type: ignore[attr-defined]
     done = Transferred(from_id, to_id, moved[0], moved[1])
-    admin_record(session, workspace.id, "TRANSFER", from_id,
-                 f"{done.chats} chats and {done.agents} agents handed to member {to_id}")
+    admin_record(session, workspace.id, source, {
+        "kind": "transferred", "by": by[:320], "to": changes.user_display(target.document),
+        "to_id": to_id, "chats": done.chats, "agents": done.agents})
+    outbox.emit(session, workspace.id, catalogue.MEMBER_DATA_TRANSFERRED, "User", from_id, {
+        "from": {"id": from_id, "userName": source.user_name},
+        "to": {"id": to_id, "userName": target.user_name},
+        "chats": done.chats, "agents": done.agents})
     return done
 
 
@@ -236,7 +248,7 @@ class Purged:
 def purge_due(factory: sessionmaker[Session], now: datetime | None = None) -> list[Purged]:
     """Delete every member whose time in Recently removed is over (with what it owns), workspace
     by workspace, in batches of ``PURGE_BATCH`` per transaction, each purge recorded in its
-    workspace's provisioning log (method PURGE, client ``retention``). Safe to run from several
+    workspace's provisioning log (client ``retention``). Safe to run from several
     machines at once: on PostgreSQL rows are claimed ``FOR UPDATE SKIP LOCKED`` (a row another
     run holds is left to it), on SQLite writers take turns; a second run finds nothing left
     (idempotent)."""
@@ -268,7 +280,6 @@ def _purge_batch(session: Session, workspace_id: str, cutoff: datetime) -> list[
     done = []
     for member in list(session.scalars(due)):
         done.append(Purged(workspace_id, member.id, member.removed_at or cutoff))
-        admin_record(session, workspace_id, "PURGE", member.id,
-                     "removed member purged after its time in Recently removed", actor="retention")
+        admin_record(session, workspace_id, member, {"kind": "purged", "by": "retention"}, client="retention")
         store.remove(session, member)
     return done

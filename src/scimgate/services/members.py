@@ -239,3 +239,18 @@ def delete_user(session: Session, workspace: Workspace, member_id: str, if_match
         leaving.remove(session, workspace, member)
     emit_left_containing(session, workspace.id, member.id, "User", containing)
     outbox.emit(session, workspace.id, catalogue.MEMBER_DELETED, "User", member.id, {"resource": last})
+
+
+def restore_removed(session: Session, workspace: Workspace, member_id: str, by: str,
+                    base_url: str = "") -> tuple[Member, list[str]]:
+    """An admin's restore from Recently removed (services.leaving.restore, with the groups that
+    still exist): recorded in the provisioning log as done by ``by`` (the admin's email, or the
+    admin key) and emitted as ``member.restored`` with the representation (``base_url`` makes
+    its ``meta.location``) and the rejoined group ids. Returns the member and those ids;
+    UnknownMember, seats.SeatLimitReached, UniquenessException as leaving.restore."""
+    member, rejoined = leaving.restore(session, workspace, member_id, with_groups=True)
+    leaving.admin_record(session, workspace.id, member, {"kind": "restored", "by": by[:320],
+                                                         "groups": len(rejoined)})
+    outbox.emit(session, workspace.id, catalogue.MEMBER_RESTORED, "User", member.id,
+                {"resource": _render(member, base_url, _groups(session, member)), "groups": rejoined})
+    return member, rejoined

@@ -1,63 +1,104 @@
 """Event storage: the outbox rows, their per-workspace sequence, paging and the retention purge.
 
-Sequence numbers come from one ``event_counter`` row per workspace, raised by the number of
-events a transaction writes in a single upsert (``INSERT ... ON CONFLICT DO UPDATE ...
-RETURNING``, on both databases). On PostgreSQL the row stays locked until the transaction ends,
-so a second transaction of the same workspace waits there and takes the numbers after the first
-one's: numbers are gap-free and follow commit order, which is what lets a reader page by
-``seq > cursor`` without ever skipping an event committed late. SQLite runs one writer at a time.
-The caller takes the counter as late as it can (events.outbox writes at commit), so the lock is
-held for the last moments of the transaction only.
+:func:`append` writes a transaction's events of one workspace and numbers them in the same
+statement, so the outbox costs a SCIM write one round trip (docs/decisions.md, "Outbox cost"):
+
+- PostgreSQL: ``WITH c AS (INSERT INTO event_counter ... ON CONFLICT DO UPDATE SET last_seq =
+  last_seq + n RETURNING last_seq) INSERT INTO event ... SELECT ... FROM c, unnest(arrays)``,
+  one statement for any number of events (a bulk group PATCH emits one per member). The
+  counter row stays locked until the transaction ends, so a second transaction of the same
+  workspace waits there and takes the numbers after the first one's: numbers are gap-free and
+  follow commit order, which is what lets a reader page by ``seq > cursor`` without ever
+  skipping an event committed late, with any number of workers.
+- SQLite runs one writer at a time (``BEGIN IMMEDIATE`` and the writer lock, storage.db), so
+  each row takes ``MAX(seq) + 1`` over the ``(workspace_id, seq)`` index inside its INSERT
+  (one executemany). When the purge has deleted every event of a workspace, the numbering goes
+  on from ``event_counter.last_seq``, which the purge raises to the last seq it deletes.
+
+Both run on the DBAPI cursor with SQL text built once: SQLAlchemy's per-execute work (compiled
+cache lookup, parameter processing, result set-up) cost more than the statements themselves.
+The caller writes as late as it can (events.outbox writes at commit), so the PostgreSQL counter
+lock is held for the last moments of the transaction only.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, func, select, text, union_all
 from sqlalchemy.orm import Session
 
 from scimgate.storage.models import Event, EventCounter
 
 PURGE_BATCH = 5000
-_INSERT = insert(Event.metadata.tables[Event.__tablename__])
+COLUMNS = ("id", "occurred_at", "type", "actor", "actor_id", "resource_type", "resource_id", "data")
+_POSTGRES_APPEND = (
+    "WITH c AS (INSERT INTO event_counter (workspace_id, last_seq) VALUES (%(ws)s, %(n)s) "
+    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = event_counter.last_seq + EXCLUDED.last_seq "
+    "RETURNING last_seq) "
+    "INSERT INTO event (workspace_id, seq, id, occurred_at, type, actor, actor_id, resource_type, "
+    "resource_id, data) "
+    "SELECT %(ws)s, c.last_seq - %(n)s + v.k, v.id, v.occurred_at, v.type, v.actor, v.actor_id, "
+    "v.resource_type, v.resource_id, CAST(v.data AS jsonb) FROM c, "
+    "unnest(%(id)s::text[], %(occurred_at)s::timestamp[], %(type)s::text[], %(actor)s::text[], "
+    "%(actor_id)s::text[], %(resource_type)s::text[], %(resource_id)s::text[], %(data)s::text[]) "
+    "WITH ORDINALITY AS v(id, occurred_at, type, actor, actor_id, resource_type, resource_id, data, k)"
+)
+_POSTGRES_APPEND_ONE = (  # the common case, one event: no arrays to build and escape
+    "WITH c AS (INSERT INTO event_counter (workspace_id, last_seq) VALUES (%(ws)s, 1) "
+    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = event_counter.last_seq + 1 RETURNING last_seq) "
+    "INSERT INTO event (workspace_id, seq, id, occurred_at, type, actor, actor_id, resource_type, "
+    "resource_id, data) "
+    "SELECT %(ws)s, c.last_seq, %(id)s, %(occurred_at)s, %(type)s, %(actor)s, %(actor_id)s, "
+    "%(resource_type)s, %(resource_id)s, CAST(%(data)s AS jsonb) FROM c"
+)
+_SQLITE_APPEND = (
+    "INSERT INTO event (workspace_id, seq, id, occurred_at, type, actor, actor_id, resource_type, "
+    "resource_id, data) VALUES (:ws, (SELECT COALESCE(MAX(seq), (SELECT last_seq FROM event_counter "
+    "WHERE workspace_id = :ws), 0) + 1 FROM event WHERE workspace_id = :ws), :id, :occurred_at, :type, "
+    ":actor, :actor_id, :resource_type, :resource_id, :data)"
+)
+_SQLITE_KEEP_LAST = text(
+    "INSERT INTO event_counter (workspace_id, last_seq) SELECT workspace_id, MAX(seq) FROM event "
+    "WHERE id IN :ids GROUP BY workspace_id "
+    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = MAX(event_counter.last_seq, excluded.last_seq)"
+).bindparams(bindparam("ids", expanding=True))
 
 
-def _upsert(dialect_insert: Any) -> Any:
-    """``INSERT (workspace, n) ... ON CONFLICT DO UPDATE SET last_seq = last_seq + n RETURNING
-    last_seq``, built once per dialect (a statement built per call costs more than running it)."""
-    table = EventCounter.__table__
-    statement = dialect_insert(table).values(workspace_id=bindparam("workspace_id"),
-                                             last_seq=bindparam("count"))
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.workspace_id],
-        set_={"last_seq": table.c.last_seq + statement.excluded.last_seq},
-    ).returning(table.c.last_seq)
+def _naive(moment: datetime) -> datetime:
+    """How models.UTCDateTime stores a time: naive UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-_UPSERTS = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
-
-
-def allocate(session: Session, workspace_id: str, count: int) -> int:
-    """Reserve ``count`` (>= 1) sequence numbers for the workspace; returns the first. Locks the
-    workspace's counter row until commit on PostgreSQL (see the module docstring)."""
-    statement = _UPSERTS[session.get_bind().dialect.name]
-    last = int(session.connection().execute(statement, {"workspace_id": workspace_id, "count": count})
-               .scalar_one())
-    return last - count + 1
-
-
-def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert event rows (columns of models.Event): one row with a prepared INSERT, more as an
-    executemany, which SQLAlchemy sends to PostgreSQL as multi-row INSERTs of up to 1,000 rows
-    ("insertmanyvalues") and SQLite runs natively; a statement built with ``.values(rows)``
-    instead would be compiled anew for every batch, which costs more than the rows."""
-    if rows:
-        session.connection().execute(_INSERT, list(rows))
+def append(session: Session, workspace_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the workspace's event rows (``COLUMNS``; ``occurred_at`` aware, ``data`` a
+    JSON-serialisable dict, each serialised once here) in the session's transaction, numbered
+    ``seq`` in their order after the workspace's last; see the module docstring for how each
+    database keeps the numbers gap-free and in commit order. Nothing for no rows."""
+    if not rows:
+        return
+    cursor = session.connection().connection.cursor()
+    try:
+        if session.get_bind().dialect.name == "postgresql" and len(rows) == 1:
+            row = rows[0]
+            cursor.execute(_POSTGRES_APPEND_ONE, {
+                **{column: row[column] for column in COLUMNS}, "ws": workspace_id,
+                "occurred_at": _naive(row["occurred_at"]), "data": json.dumps(row["data"])})
+        elif session.get_bind().dialect.name == "postgresql":
+            params: dict[str, Any] = {column: [row[column] for row in rows] for column in COLUMNS}
+            params["occurred_at"] = [_naive(moment) for moment in params["occurred_at"]]
+            params["data"] = [json.dumps(data) for data in params["data"]]
+            cursor.execute(_POSTGRES_APPEND, {**params, "ws": workspace_id, "n": len(rows)})
+        else:
+            cursor.executemany(_SQLITE_APPEND, [
+                {**{column: row[column] for column in COLUMNS}, "ws": workspace_id,
+                 "occurred_at": _naive(row["occurred_at"]).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                 "data": json.dumps(row["data"])} for row in rows])
+    finally:
+        cursor.close()
 
 
 def page(session: Session, workspace_id: str, after_seq: int, limit: int,
@@ -73,9 +114,12 @@ def page(session: Session, workspace_id: str, after_seq: int, limit: int,
 
 
 def last_seq(session: Session, workspace_id: str) -> int:
-    """The workspace's newest allocated seq (0 before its first event)."""
-    found = session.scalar(select(EventCounter.last_seq).where(EventCounter.workspace_id == workspace_id))
-    return int(found or 0)
+    """The workspace's newest seq (0 before its first event): the counter's, or on SQLite the
+    newest stored event's when it is higher (see the module docstring)."""
+    counter = select(EventCounter.last_seq.label("seq")).where(EventCounter.workspace_id == workspace_id)
+    newest = select(func.max(Event.seq).label("seq")).where(Event.workspace_id == workspace_id)
+    both = union_all(counter, newest).subquery()
+    return int(session.scalar(select(func.max(both.c.seq))) or 0)
 
 
 def oldest_seq(session: Session, workspace_id: str) -> int | None:
@@ -87,8 +131,12 @@ def oldest_seq(session: Session, workspace_id: str) -> int | None:
 
 def purge_batch(session: Session, before: datetime) -> int:
     """Delete up to ``PURGE_BATCH`` events that occurred before ``before`` (their deliveries go
-    with them, ON DELETE CASCADE); returns how many. Run it until it returns less than a batch."""
+    with them, ON DELETE CASCADE); returns how many. Run it until it returns less than a batch.
+    On SQLite the counter keeps the last seq deleted, so numbering never goes back (module
+    docstring); on PostgreSQL the counter is always ahead."""
     ids = list(session.scalars(select(Event.id).where(Event.occurred_at < before).limit(PURGE_BATCH)))
     if ids:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(_SQLITE_KEEP_LAST, {"ids": ids})
         session.execute(delete(Event).where(Event.id.in_(ids)))
     return len(ids)

@@ -92,7 +92,7 @@ def fan_out(session: Session, endpoint_id: str, limit: int = FAN_OUT_BATCH) -> i
 
 def insert_deliveries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert delivery rows as one executemany (multi-row INSERTs on PostgreSQL, see
-    storage.events.insert_rows)."""
+    SQLAlchemy's insertmanyvalues)."""
     if rows:
         session.connection().execute(_INSERT_DELIVERY, list(rows))
 
