@@ -404,11 +404,13 @@ def member_list(request: Request, admin: Admin, state: State, q: str = "", statu
     with transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         result = members.list_users(db, workspace, query, state.settings.scim_base_url)
-        member_roles = roles.roles_of(db, workspace, [m["id"] for m in result["Resources"]])
+        ids = [m["id"] for m in result["Resources"]]
+        member_roles = roles.roles_of(db, workspace, ids)
+        member_states = seats.states_of(db, workspace, ids)
         seat_counts = seats.counts(db, workspace)
     return page(request, admin, "members.html", members=result["Resources"], total=result["totalResults"],
                 page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status,
-                roles=member_roles, seats=seat_counts, managed=roles.MANAGED_BY_IDP)
+                roles=member_roles, states=member_states, seats=seat_counts, managed=roles.MANAGED_BY_IDP)
 
 
 @router.post("/members/seats")
@@ -440,11 +442,12 @@ def member_detail(request: Request, admin: Admin, state: State, member_id: str) 
         document = members.get_user(db, workspace, member_id, state.settings.scim_base_url).body
         counts = owned.member_owned_counts(db, workspace, member_id)
         role = roles.member_role(db, workspace, member_id)
+        member_state = seats.states_of(db, workspace, [member_id]).get(member_id, "pending")
         history = audit_log.list_events(db, workspace, audit_log.LogFilter(resource_id=member_id),
                                         per_page=LOG_PER_PAGE)
         names = audit_log.resource_names(db, workspace.id, history.events)
     return page(request, admin, "member.html", member=document, counts=counts, history=history, names=names,
-                role=role)
+                role=role, state_of_member=member_state)
 
 
 # --- Roles ------------------------------------------------------------------------------------
@@ -593,7 +596,8 @@ def group_detail(request: Request, admin: Admin, state: State, group_id: str) ->
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         group = groups.get_group(db, workspace, group_id, base_url, Projection(excluded=("members",))).body
         result = members.list_users(db, workspace, query, base_url)
-    return page(request, admin, "group.html", group=group, members=result["Resources"],
+        member_states = seats.states_of(db, workspace, [m["id"] for m in result["Resources"]])
+    return page(request, admin, "group.html", group=group, members=result["Resources"], states=member_states,
                 total=result["totalResults"], page_number=number,
                 pages=max(1, -(-result["totalResults"] // PER_PAGE)))
 
