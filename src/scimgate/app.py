@@ -38,6 +38,7 @@ from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.services.sign_in_guard import make_sign_in_guard
 from scimgate.services.sso_throttle import make_sso_throttle
 from scimgate.services.token_cache import TokenCache
+from scimgate.sso.routes import ME_API, me_failure
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import (
     loop_reader_factory,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
+    register_surface(app, ME_API, me_failure)
     app.state.routers = [openapi_router, scim_router, webhook_pages_router, admin_sso_router,
                          admin_pages_router, events_api_router, audit_api_router, admin_api_router,
                          group_router, ops_router, sso_router]
