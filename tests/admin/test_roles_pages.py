@@ -5,6 +5,7 @@ restore, transfer, deletion policy and seat limit through their forms."""
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Iterator
@@ -122,3 +123,14 @@ def test_policy_and_seat_limit_forms(tenant: Tenant, page: AdminClient, api: htt
     assert api.get("/settings").json()["seat_limit"] is None
     assert page.post("/admin/removed/policy", {"policy": "archive", "days": "7"}).status_code == 400
     assert page.post("/admin/members/seats", {"limit": "0"}).status_code == 400
+
+
+def test_an_unknown_member_status_is_said_next_to_its_filter(tenant: Tenant, page: AdminClient) -> None:
+    """A status that is not a choice is said next to the filter and not applied (as on the log)."""
+    tenant.create_user("one@example.com")
+    shown = html.unescape(page.get("/admin/members", params={"status": "enabled"}).text)
+    said = re.search(r'data-testid="problem-status">([^<]*)<', shown)
+    assert said and said.group(1) == "'enabled' is not a status: choose active or deactivated. Not applied."
+    assert "1 member ·" in shown
+    fine = page.get("/admin/members", params={"status": "active"}).text
+    assert 'data-testid="problem-status"></span>' in fine

@@ -397,7 +397,8 @@ def check_domain(request: Request, admin: Admin, state: State, _csrf: Csrf, name
 
 @router.get("/members")
 def member_list(request: Request, admin: Admin, state: State, q: str = "", status: str = "") -> Response:
-    """Members, searched by the SCIM filter engine (name, userName, email; status), paged."""
+    """Members, searched by the SCIM filter engine (name, userName, email; status), paged; a status
+    that is not one of the choices is said next to its filter and not applied."""
     number = forms.page_number(request.query_params.get("page"))
     query = ListQuery(filter=forms.member_search_filter(q, status), start_index=(number - 1) * PER_PAGE + 1,
                       count=PER_PAGE, sort_by="userName")
@@ -408,8 +409,11 @@ def member_list(request: Request, admin: Admin, state: State, q: str = "", statu
         member_roles = roles.roles_of(db, workspace, ids)
         member_states = seats.states_of(db, workspace, ids)
         seat_counts = seats.counts(db, workspace)
+    status_problem = "" if status in ("", *forms.STATUSES) else (
+        f"{status[:40]!r} is not a status: choose {' or '.join(forms.STATUSES)}. Not applied.")
     return page(request, admin, "members.html", members=result["Resources"], total=result["totalResults"],
-                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status,
+                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q,
+                status=status if not status_problem else "", status_problem=status_problem,
                 roles=member_roles, states=member_states, seats=seat_counts, managed=roles.MANAGED_BY_IDP)
 
 
