@@ -37,6 +37,7 @@ from scimgate.services.rate_limit import make_rate_limiter
 from scimgate.services.sign_in_guard import make_sign_in_guard
 from scimgate.services.sso_throttle import make_sso_throttle
 from scimgate.services.token_cache import TokenCache
+from scimgate.sso.routes import ME_API, me_failure
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import (
     loop_reader_factory,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)
     install_error_handlers(app)
     register_surface(app, ADMIN_API_PREFIX, admin_api_failure)
+    register_surface(app, ME_API, me_failure)
     # Routers in the order requests are routed: FastAPI tries each included router's routes in
     # turn, so the busiest paths (probes, SCIM Users and Groups) come first.
     app.state.routers = [ops_router, scim_router, group_router, openapi_router, webhook_pages_router,

@@ -187,9 +187,8 @@ def serve(
     import uvicorn
 
     public_url_set = bool(os.environ.get("SCIMGATE_PUBLIC_URL"))
-    if not public_url_set:  # the workers read the same environment
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        os.environ["SCIMGATE_PUBLIC_URL"] = f"http://{shown_host}:{port}"
+    # the workers read the same environment: --host/--port reach their Settings().public_url too
+    os.environ["SCIMGATE_HOST"], os.environ["SCIMGATE_PORT"] = host, str(port)
     settings = Settings()
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
@@ -247,6 +246,10 @@ def command_prefix() -> str:
 def _welcome(session: Session, settings: Settings, *, public_url_set: bool = True) -> None:
     typer.echo(f"SCIM Base URL: {settings.scim_base_url}")
     typer.echo(f"Entra ID Tenant URL: {settings.scim_base_url}?aadOptscim062020")
+    origin = settings.public_url.rstrip("/")
+    typer.echo(f"Admin pages: {origin}/admin (make an account with: {command_prefix()} admin create "
+               "<email> --workspace <workspace>)")
+    typer.echo(f"Member sign-in (SSO): {origin}/login")
     if not public_url_set:
         typer.secho("SCIMGATE_PUBLIC_URL is not set: this Base URL works on this machine only. Microsoft "
                     "Entra ID needs a public HTTPS URL (docs/deploy.md, TLS proxy); set "

@@ -7,7 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCIM_PREFIX = "/api/scim/v2"
@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     - ``database_url`` (``SCIMGATE_DATABASE_URL``): SQLAlchemy URL; SQLite at ``./var/scimgate.db``
       by default, ``postgresql+psycopg://...`` in production.
     - ``public_url`` (``SCIMGATE_PUBLIC_URL``): the externally visible origin; the SCIM Base URL is
-      this plus ``/api/scim/v2``.
+      this plus ``/api/scim/v2``. Unset, it is ``http://<host>:<port>`` of ``host``/``port``
+      (``SCIMGATE_HOST``, ``SCIMGATE_PORT``: where ``scimgate serve`` listens; a wildcard address
+      is shown as 127.0.0.1), so every command prints the address the server really has.
     - ``max_results``: the largest ``count`` a list answers (RFC 7644 §3.4.2.4; advertised as
       ``filter.maxResults``).
     - ``max_body_bytes``: larger request bodies get 413.
@@ -63,7 +65,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCIMGATE_", extra="ignore")
 
     database_url: str = "sqlite:///./var/scimgate.db"
-    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
     max_results: int = 200
     default_count: int = 100
     max_body_bytes: int = 1024 * 1024
@@ -101,6 +105,13 @@ class Settings(BaseSettings):
     secret_key: str = ""
     secret_key_file: str = "./var/secret_key"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _local_public_url(self) -> Settings:
+        if not self.public_url:
+            shown = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.public_url = f"http://{shown}:{self.port}"
+        return self
 
     @property
     def scim_base_url(self) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from scimgate.services import workspaces
 from scimgate.storage.db import transaction
-from scimgate.storage.models import AuditEvent, utcnow
+from scimgate.storage.models import AuditEvent, ScimToken, utcnow
 from tests.admin.client import AdminClient, signed_in
 from tests.support import Tenant, make_tenant
 
@@ -139,3 +139,40 @@ def test_cards_keep_to_the_workspace_and_need_a_session(admin: AdminClient, tena
         assert polled.status_code == 401 and polled.headers["hx-redirect"] == "/admin/login"
     finally:
         anonymous.close()
+
+
+def test_wrong_tokens_are_counted_and_shown_with_their_fix(admin: AdminClient, tenant: Tenant) -> None:
+    """A mistyped copy of the workspace's token (its first characters kept) and a revoked token
+    are 401s on the sender's card, with the fix; a token nobody issued is 401 and writes nothing."""
+    mangled = tenant.token[:12] + "x" * 20
+    assert tenant.get("/Users", headers={**ENTRA, "Authorization": f"Bearer {mangled}"}).status_code == 401
+    stranger = {**ENTRA, "Authorization": "Bearer sg_nobody_issued_this"}
+    assert tenant.get("/Users", headers=stranger).status_code == 401
+    assert tenant.get("/Users", headers={**ENTRA, "Authorization": "Basic x"}).status_code == 401
+    other = make_tenant(tenant.server)
+    with transaction(tenant.server.sessions) as session:
+        session.query(ScimToken).filter_by(workspace_id=other.workspace_id).update({"revoked_at": utcnow()})
+    assert other.get("/Users", headers=OKTA).status_code == 401
+    card = _card(admin, "entra")
+    assert 'data-testid="health-entra-unauthorized">1<' in card
+    assert 'data-testid="health-entra-requests">1<' in card
+    assert "1 request was refused for a revoked or mistyped SCIM bearer token" in card
+    assert "1 × 401</strong>" in card and "fix: the identity provider sends a revoked or mistyped" in card
+    assert 'data-testid="health-okta-unauthorized">0<' in _card(admin, "okta")
+    theirs = signed_in(other)
+    try:
+        assert 'data-testid="health-okta-unauthorized">1<' in _card(theirs, "okta")
+    finally:
+        theirs.close()
+
+
+def test_every_refusal_shown_has_a_fix(admin: AdminClient, tenant: Tenant) -> None:
+    """An unsupported filter (400 invalidFilter) and an unknown user (404) each get a fix line."""
+    refused = tenant.get("/Users", params={"filter": "title sw"}, headers=OKTA)
+    assert refused.json()["scimType"] == "invalidFilter"
+    assert tenant.get(f"/Users/{uuid.uuid4()}", headers=OKTA).status_code == 404
+    card = _card(admin, "okta")
+    assert "400 invalidFilter</strong>" in card
+    assert "fix: the client sends a filter scimgate does not answer" in card
+    assert "404</strong>" in card and "fix: the client refers to a user or group that is not here" in card
+    assert card.count("— fix:") == card.count("<li>")

@@ -9,9 +9,10 @@ import csv
 import html
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -105,6 +106,46 @@ def test_failures_read_as_what_could_not_be_done(admin: AdminClient, tenant: Ten
     assert "Entra could not update Ada Lovelace: 400 noTarget" in page and "Entra compatibility" in page
     tenant.get("/Users/no-such-id")
     assert "A SCIM client could not read user no-such-…: 404" in _log(admin, failures="1")
+
+
+def _problem(page: str, name: str) -> str:
+    found = re.search(rf'data-testid="problem-{name}">([^<]*)<', page)
+    assert found, page[:1500]
+    return found.group(1)
+
+
+def test_bad_filter_values_are_said_next_to_their_filter(admin: AdminClient, tenant: Tenant) -> None:
+    """An unknown client, a garbage time and a 'From' after 'To' are each said next to their
+    filter and not applied (the page, its pager and its download links); the export of those
+    values is the 400 page saying the same."""
+    _ada(tenant)
+    tenant.get("/Users/no-such-id", headers=OKTA)
+    page = _log(admin, client="azure", since="yesterday")
+    assert _problem(page, "client") == "'azure' is not a client: choose entra, okta, other. Not applied."
+    assert _problem(page, "since") == ("'yesterday' is not a time: use one like 2026-11-29T08:30 (UTC). "
+                                       "Not applied.")
+    assert _problem(page, "until") == "" and "2 events, newest first" in page
+    assert 'href="/admin/log/export?format=csv"' in page
+    swapped = _log(admin, since="2026-12-02T10:00", until="2026-12-01T10:00", client="okta")
+    assert _problem(swapped, "until") == "'To' must be later than 'From': swap them. Neither time is applied."
+    assert "1 event, newest first" in swapped and 'href="/admin/log/export?client=okta&format=csv"' in swapped
+    refused = admin.get("/admin/log/export", params={"client": "azure", "format": "csv"})
+    assert refused.status_code == 400 and "&#39;azure&#39; is not a client" in refused.text
+
+
+def test_the_admin_apis_from_and_to_names_work_on_the_page(admin: AdminClient, tenant: Tenant) -> None:
+    """``from``/``to`` (the admin API's names) filter the page and its export like since/until."""
+    with transaction(tenant.server.sessions) as session:
+        for day in (1, 2, 3):
+            session.add(AuditEvent(workspace_id=tenant.workspace_id, request_id=uuid.uuid4().hex,
+                                   at=datetime(2026, 11, day, 12, tzinfo=UTC), method="GET",
+                                   path="/api/scim/v2/Users", resource_type="User", status=200,
+                                   client="okta", duration_ms=1.0))
+    window = {"from": "2026-11-02T00:00:00Z", "to": "2026-11-03T00:00:00Z"}
+    assert "1 event, newest first" in _log(admin, **window)
+    assert "1 event, newest first" in _log(admin, since="2026-11-02T00:00", until="2026-11-03T00:00")
+    exported = admin.get("/admin/log/export", params={**window, "format": "jsonl"}).text.splitlines()
+    assert len(exported) == 1 and json.loads(exported[0])["at"].startswith("2026-11-02T12:00")
 
 
 def test_export_from_the_page_follows_the_filters(admin: AdminClient, tenant: Tenant) -> None:

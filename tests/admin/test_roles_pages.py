@@ -5,12 +5,16 @@ restore, transfer, deletion policy and seat limit through their forms."""
 
 from __future__ import annotations
 
+import html
 import re
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from scimgate.storage.db import transaction
+from scimgate.storage.models import SsoBinding, SsoConnection, utcnow
 from tests.admin.client import AdminClient, signed_in
 from tests.http.test_leaving import owned
 from tests.http.test_roles import group, role
@@ -61,6 +65,35 @@ def test_member_pages_show_the_role_and_offer_no_local_change(tenant: Tenant, pa
     assert 'name="role' not in detail.text  # no role field to change locally
 
 
+def _state_badges(text: str) -> list[str]:
+    return re.findall(r'data-state="([a-z]+)"', text)
+
+
+def test_counts_and_tables_say_a_members_state_in_one_vocabulary(tenant: Tenant, page: AdminClient) -> None:
+    """Never signed in: *pending* in the counts, the members table, the member's page and the
+    group's members; signed in once: *active* in all; SCIM active false: *deactivated*."""
+    new = tenant.create_user("new@example.com")
+    known = tenant.create_user("known@example.com")
+    gone = tenant.create_user("gone@example.com", active=False)
+    everyone = group(tenant, "Everyone", new["id"], known["id"], gone["id"])
+    with transaction(tenant.server.sessions) as session:
+        connection = SsoConnection(id=str(uuid.uuid4()), workspace_id=tenant.workspace_id,
+                                   idp_entity_id="https://idp.example/", idp_sso_url="https://idp.example/sso",
+                                   metadata_xml="<md/>", certificate_not_after=utcnow())
+        session.add(connection)
+        session.flush()
+        session.add(SsoBinding(id=str(uuid.uuid4()), workspace_id=tenant.workspace_id,
+                               connection_id=connection.id, subject="known", member_id=known["id"]))
+    listed = page.get("/admin/members").text
+    assert "1 pending</span> · <span>1 active</span> ·\n    <span>1 deactivated" in listed
+    assert sorted(_state_badges(listed)) == ["active", "deactivated", "pending"]
+    assert _state_badges(page.get(f"/admin/members/{new['id']}").text) == ["pending"]
+    assert _state_badges(page.get(f"/admin/members/{known['id']}").text) == ["active"]
+    assert sorted(_state_badges(page.get(f"/admin/groups/{everyone}").text)) == [
+        "active", "deactivated", "pending"]
+    assert "Pending or active</option>" in listed
+
+
 def test_removed_page_restore_and_transfer(tenant: Tenant, page: AdminClient, api: httpx.Client) -> None:
     gone = tenant.create_user("cal@example.com")
     heir = tenant.create_user("dot@example.com")
@@ -93,3 +126,14 @@ def test_policy_and_seat_limit_forms(tenant: Tenant, page: AdminClient, api: htt
     assert api.get("/settings").json()["seat_limit"] is None
     assert page.post("/admin/removed/policy", {"policy": "archive", "days": "7"}).status_code == 400
     assert page.post("/admin/members/seats", {"limit": "0"}).status_code == 400
+
+
+def test_an_unknown_member_status_is_said_next_to_its_filter(tenant: Tenant, page: AdminClient) -> None:
+    """A status that is not a choice is said next to the filter and not applied (as on the log)."""
+    tenant.create_user("one@example.com")
+    shown = html.unescape(page.get("/admin/members", params={"status": "enabled"}).text)
+    said = re.search(r'data-testid="problem-status">([^<]*)<', shown)
+    assert said and said.group(1) == "'enabled' is not a status: choose active or deactivated. Not applied."
+    assert "1 member ·" in shown
+    fine = page.get("/admin/members", params={"status": "active"}).text
+    assert 'data-testid="problem-status"></span>' in fine

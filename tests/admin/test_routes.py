@@ -435,7 +435,8 @@ def test_log_filters(admin: AdminClient, tenant: Tenant) -> None:
     assert "0 events" in admin.get("/admin/log", params={"since": future}).text
     assert "3 events" in admin.get("/admin/log", params={"until": future}).text
     assert f'href="/admin/members/{member["id"]}"' in admin.get("/admin/log").text
-    assert admin.get("/admin/log", params={"since": "yesterday"}).status_code == 400
+    bad = admin.get("/admin/log", params={"since": "yesterday"})  # said next to the filter, not applied
+    assert bad.status_code == 200 and "3 events" in bad.text and "is not a time" in bad.text
 
 
 def test_log_never_shows_another_workspace(admin: AdminClient, tenant: Tenant) -> None:

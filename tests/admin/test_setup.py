@@ -109,28 +109,40 @@ def test_the_token_step_shows_a_working_token_once(admin: AdminClient, tenant: T
     assert "already: a new one does not revoke them" in again
 
 
-def test_the_checklist_ticks_from_entra_traffic_only(admin: AdminClient, tenant: Tenant) -> None:
-    """Okta's traffic ticks nothing on Entra's list; Entra's test connection, a create, a group
-    and an update tick each step; once complete the checklist stops polling."""
+def _by(admin: AdminClient, idp: str) -> dict[str, str]:
+    partial = html.unescape(admin.get(f"/admin/setup/{idp}/checklist").text)
+    return dict(re.findall(r'data-testid="by-([a-z_]+)">by ([^<]+)<', partial))
+
+
+def test_the_checklist_ticks_from_any_clients_traffic(admin: AdminClient, tenant: Tenant) -> None:
+    """The README's curl examples (no identity provider's User-Agent) tick the steps on every
+    guide, and Entra's guide says the ticks did not come from Entra; Entra's own traffic says
+    Entra; once complete the checklist stops polling."""
     assert _ticks(admin, "entra") == dict.fromkeys(("test_connection", "user_created", "group_pushed",
                                                      "first_update"), False)
-    assert tenant.get("/Users", headers=OKTA).status_code == 200
-    tenant.post("/Users", json={"userName": "okta@example.com"}, headers=OKTA)
-    assert not any(_ticks(admin, "entra").values())
-    assert _ticks(admin, "okta")["test_connection"] and _ticks(admin, "okta")["user_created"]
-    probe = tenant.get("/Users", params={"filter": f'userName eq "{uuid.uuid4()}"'}, headers=ENTRA)
-    assert probe.status_code == 200 and probe.json()["totalResults"] == 0
-    assert _ticks(admin, "entra") == {"test_connection": True, "user_created": False, "group_pushed": False,
+    curl = {"User-Agent": "curl/8.5.0"}
+    assert tenant.get("/Users", params={"filter": 'userName eq "x"'}, headers=curl).status_code == 200
+    assert tenant.post("/Users", json={"userName": "curl@example.com"}, headers=curl).status_code == 201
+    for idp in ("entra", "okta", "google", "other"):
+        assert _ticks(admin, idp) == {"test_connection": True, "user_created": True, "group_pushed": False,
                                       "first_update": False}
+    assert _by(admin, "other")["user_created"] == "a SCIM client without an Entra or Okta User-Agent"
+    entra_page = admin.get("/admin/setup/entra/checklist").text
+    assert 'data-testid="not-idp-user_created"' in entra_page
+    assert "did not come from Microsoft Entra ID" in entra_page
+    assert 'data-testid="not-idp-' not in admin.get("/admin/setup/other/checklist").text
     ada = tenant.post("/Users", json={"userName": "ada@example.com"}, headers=ENTRA).json()
     tenant.post("/Groups", json={"displayName": "Engineering"}, headers=ENTRA)
     assert 'hx-trigger="every 5s"' in admin.get("/admin/setup/entra/checklist").text
-    patched = tenant.patch(f"/Users/{ada['id']}", headers=ENTRA, json={"schemas": [PATCH_OP], "Operations": [
+    patched = tenant.patch(f"/Users/{ada['id']}", headers=OKTA, json={"schemas": [PATCH_OP], "Operations": [
         {"op": "replace", "path": "displayName", "value": "Ada Lovelace"}]})
     assert patched.status_code == 200
     assert all(_ticks(admin, "entra").values())
+    by = _by(admin, "entra")
+    assert by["group_pushed"] == "Entra" and by["first_update"] == "Okta"
     done = admin.get("/admin/setup/entra/checklist").text
     assert "hx-trigger" not in done and "Every step is done." in done
+    assert 'data-testid="not-idp-group_pushed"' not in done and 'data-testid="not-idp-first_update"' in done
 
 
 def test_failed_requests_tick_nothing(admin: AdminClient, tenant: Tenant) -> None:

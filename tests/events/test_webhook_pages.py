@@ -10,7 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from scimgate.storage.db import transaction
+from scimgate.storage.models import ScimToken
 from tests.admin.client import AdminClient, signed_in
 from tests.events.support import FAST_DELIVERY, add_endpoint, all_events
 from tests.support import LiveServer, Tenant, admin_client, make_tenant, start_server, stop_server
@@ -72,7 +75,7 @@ def test_add_deliver_redeliver_remove(tenant: Tenant, page: AdminClient, receive
     assert page.post(f"/admin/webhooks/{endpoint_id}/state", {"enabled": "off"}).status_code == 303
     assert "disabled by an admin" in page.get("/admin/webhooks").text
     asked = page.post(f"/admin/webhooks/{endpoint_id}/remove")
-    assert asked.status_code == 200 and "Remove this webhook endpoint?" in asked.text
+    assert asked.status_code == 200 and f"Remove the webhook endpoint {receiver.url}?" in asked.text
     assert page.post(f"/admin/webhooks/{endpoint_id}/remove", {"confirm": "yes"}).status_code == 303
     assert receiver.url not in page.get("/admin/webhooks").text
 
@@ -85,6 +88,24 @@ def test_refused_url_and_other_workspace(tenant: Tenant, page: AdminClient, live
     for action in ("rotate", "state", "remove"):
         response = page.post(f"/admin/webhooks/{foreign}/{action}", {"confirm": "yes", "enabled": "off"})
         assert response.status_code == 404
+    asked = page.post(f"/admin/webhooks/{foreign}/remove")  # no confirmation page for it either
+    assert asked.status_code == 404 and "Remove" not in asked.text and "127.0.0.1:9" not in asked.text
+    other.client.close()
+
+
+def test_no_confirmation_page_for_another_workspaces_ids(page: AdminClient, live_server: LiveServer) -> None:
+    """The sibling confirmation pages (token revoke, domain remove) are the 404 page for another
+    workspace's token id or domain, asked without ``confirm`` as with it."""
+    other = make_tenant(live_server, domains=("theirs.example",))
+    with transaction(live_server.sessions) as session:
+        token_id = session.scalars(select(ScimToken.id)
+                                   .where(ScimToken.workspace_id == other.workspace_id)).one()
+    for fields in ({}, {"confirm": "yes"}):
+        revoke = page.post(f"/admin/security/tokens/{token_id}/revoke", fields)
+        assert revoke.status_code == 404 and "Revoke the token" not in revoke.text
+        removal = page.post("/admin/security/domains/theirs.example/remove", fields)
+        assert removal.status_code == 404 and "Remove theirs.example" not in removal.text
+    assert other.get("/Users").status_code == 200  # their token still works
     other.client.close()
 
 

@@ -148,3 +148,50 @@ def test_removing_a_groups_display_name_is_mutability(tenant: Tenant) -> None:
                             json=patch_body({"op": "remove", "path": "displayName"}))
     assert response.status_code == 400, response.text
     assert response.json()["scimType"] == "mutability"
+
+
+MULTI_VALUED_COMPLEX = ("emails", "phoneNumbers", "ims", "photos", "addresses", "entitlements", "roles",
+                        "x509Certificates")
+
+
+@pytest.mark.parametrize("attribute", MULTI_VALUED_COMPLEX)
+@pytest.mark.parametrize("value", ["x", [1], ["x"], 7, [{"value": "ok"}, "x"]])
+def test_a_multi_valued_complex_attribute_takes_only_objects(tenant: Tenant, attribute: str,
+                                                             value: Any) -> None:
+    """A string, a number or a list holding a non-object where a multi-valued complex attribute
+    is expected (RFC 7643 §2.4) is 400 invalidValue naming the attribute and its shape, on POST,
+    PUT and PATCH, and nothing is stored."""
+    name = f"shape-{attribute.lower()}@example.com"
+    shape = f"'{attribute}' is a multi-valued complex attribute: it takes a JSON array of objects"
+    created = tenant.post("/Users", json={"schemas": [USER], "userName": name, attribute: value})
+    assert created.status_code == 400 and created.json()["scimType"] == "invalidValue"
+    assert created.json()["detail"].startswith(shape)
+    assert tenant.get("/Users", params={"filter": f'userName eq "{name}"'}).json()["totalResults"] == 0
+    user = tenant.create_user(name)
+    put = tenant.put(f"/Users/{user['id']}", json={"schemas": [USER], "userName": name, attribute: value})
+    assert put.status_code == 400 and put.json()["detail"].startswith(shape)
+    patched = tenant.patch(f"/Users/{user['id']}",
+                           json=patch_body({"op": "add", "path": attribute, "value": value}))
+    assert patched.status_code == 400 and patched.json()["detail"].startswith(shape)
+    assert attribute not in tenant.get(f"/Users/{user['id']}").json()
+
+
+def test_group_members_take_only_objects(tenant: Tenant) -> None:
+    for value in ("x", [1], ["x"]):
+        created = tenant.post("/Groups", json={"displayName": "Shapes", "members": value})
+        assert created.status_code == 400 and created.json()["scimType"] == "invalidValue"
+        assert created.json()["detail"].startswith("'members' is a multi-valued complex attribute")
+    assert tenant.get("/Groups", params={"filter": 'displayName eq "Shapes"'}).json()["totalResults"] == 0
+
+
+def test_entras_string_encoded_roles_still_work(tenant: Tenant) -> None:
+    """Entra's app roles as a JSON string, alone or in a list (scim.quirks.decode_role_element)."""
+    role = json.dumps({"id": "r1", "value": "Admin", "displayName": "Administrator"})
+    created = tenant.post("/Users", json={"schemas": [USER], "userName": "roles@example.com",
+                                          "roles": [role]})
+    assert created.status_code == 201, created.text
+    assert created.json()["roles"] == [{"value": "Admin", "display": "Administrator"}]
+    patched = tenant.patch(f"/Users/{created.json()['id']}", json=patch_body(
+        {"op": "add", "path": "roles", "value": json.dumps({"value": "Editor"})}))
+    assert patched.status_code == 200, patched.text
+    assert {"value": "Editor"} in patched.json()["roles"]

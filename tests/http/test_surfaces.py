@@ -204,3 +204,31 @@ def test_a_500_is_logged_once_and_keeps_the_connection(tenant: Tenant) -> None:
               and (entry.get("request_id") == "fault-500-once" or "ASGI" in entry["message"])]
     assert len(errors) == 1 and errors[0]["request_id"] == "fault-500-once", errors
     assert tenant.get("/Users").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/admin/v1", "/api/admin/v1/", "/API/admin/v1"])
+def test_the_admin_apis_bare_prefix_is_its_json_404(tenant: Tenant, path: str) -> None:
+    """The bare prefix and its trailing-slash variant: a JSON 404 at once (no 307 to follow)."""
+    with admin_client(tenant) as api:
+        response = api.get(path, follow_redirects=False)
+    assert_admin_api_error(response, 404)
+
+
+@pytest.mark.parametrize("path", ["/api/scim/v2", "/api/scim/v2/"])
+def test_the_scim_bare_prefix_is_its_json_404(tenant: Tenant, path: str) -> None:
+    response = tenant.client.get(tenant.server.url + path, follow_redirects=False)
+    assert response.status_code == 404 and response.headers["content-type"] == "application/scim+json"
+    assert response.json()["status"] == "404"
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/api/me", 401), ("GET", "/api/me/", 404), ("GET", "/api/me/groups", 404),
+    ("POST", "/api/me", 405),
+])
+def test_api_me_answers_every_error_in_the_api_json(tenant: Tenant, method: str, path: str,
+                                                     status: int) -> None:
+    """/api/me's own 401, its trailing slash and its unknown paths and methods: one JSON error form."""
+    response = httpx.request(method, tenant.server.url + path, follow_redirects=False)
+    assert_admin_api_error(response, status)
+    if status == 405:
+        assert response.headers["allow"] == "GET, HEAD"

@@ -1,14 +1,14 @@
 """The provisioning log's download (``/admin/log/export``, CSV or JSON Lines), and the helpers
 the log's templates use to read an event as a sentence (services.audit_sentence).
 
-The export takes the log page's own filters (failures, resource, client, since, until), so
-"Download" gives what the page shows, every page of it, oldest first, streamed page by page
-(http.audit_download), never held whole.
+The export takes the log page's own filters (failures, resource, client, since/from,
+until/to: admin.routes.log_filter), so "Download" gives what the page shows, every page of it,
+oldest first, streamed page by page (http.audit_download), never held whole.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
@@ -35,11 +35,14 @@ def install(templates: Jinja2Templates) -> None:
 
 
 @router.get("/log/export")
-def export(admin: Admin, state: State, format: str = "csv", failures: str = "", resource: str = "",
-           client: str = "", since: str = "", until: str = "") -> Response:
-    """The filtered log as a CSV or JSON Lines download; the 400 page for another format or a bad time."""
+def export(request: Request, admin: Admin, state: State, format: str = "csv") -> Response:
+    """The filtered log as a CSV or JSON Lines download; the 400 page for another format or a
+    filter value the log page would not apply (saying which and why: a download must not
+    quietly hold more than was asked for)."""
     if format not in MEDIA_TYPES:
         raise PageError(400, "Bad request", "The export format is csv or jsonl.")
-    wanted = log_filter(failures, resource, client, since, until)
+    filters = log_filter(request.query_params)
+    if filters.problems:
+        raise PageError(400, "Bad request", " ".join(filters.problems.values()))
     flush_journal(state)
-    return download(state.readers, admin.workspace_id, wanted, format)
+    return download(state.readers, admin.workspace_id, filters.wanted, format)

@@ -9,9 +9,10 @@ CSRF token (403 without it). Responses are ``Cache-Control: no-store`` (a new to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
@@ -402,18 +403,24 @@ def check_domain(request: Request, admin: Admin, state: State, _csrf: Csrf, name
 
 @router.get("/members")
 def member_list(request: Request, admin: Admin, state: State, q: str = "", status: str = "") -> Response:
-    """Members, searched by the SCIM filter engine (name, userName, email; status), paged."""
+    """Members, searched by the SCIM filter engine (name, userName, email; status), paged; a status
+    that is not one of the choices is said next to its filter and not applied."""
     number = forms.page_number(request.query_params.get("page"))
     query = ListQuery(filter=forms.member_search_filter(q, status), start_index=(number - 1) * PER_PAGE + 1,
                       count=PER_PAGE, sort_by="userName")
     with transaction(state.sessions) as db:
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         result = members.list_users(db, workspace, query, state.settings.scim_base_url)
-        member_roles = roles.roles_of(db, workspace, [m["id"] for m in result["Resources"]])
+        ids = [m["id"] for m in result["Resources"]]
+        member_roles = roles.roles_of(db, workspace, ids)
+        member_states = seats.states_of(db, workspace, ids)
         seat_counts = seats.counts(db, workspace)
+    status_problem = "" if status in ("", *forms.STATUSES) else (
+        f"{status[:40]!r} is not a status: choose {' or '.join(forms.STATUSES)}. Not applied.")
     return page(request, admin, "members.html", members=result["Resources"], total=result["totalResults"],
-                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q, status=status,
-                roles=member_roles, seats=seat_counts, managed=roles.MANAGED_BY_IDP)
+                page_number=number, pages=max(1, -(-result["totalResults"] // PER_PAGE)), q=q,
+                status=status if not status_problem else "", status_problem=status_problem,
+                roles=member_roles, states=member_states, seats=seat_counts, managed=roles.MANAGED_BY_IDP)
 
 
 @router.post("/members/seats")
@@ -445,11 +452,12 @@ def member_detail(request: Request, admin: Admin, state: State, member_id: str) 
         document = members.get_user(db, workspace, member_id, state.settings.scim_base_url).body
         counts = owned.member_owned_counts(db, workspace, member_id)
         role = roles.member_role(db, workspace, member_id)
+        member_state = seats.states_of(db, workspace, [member_id]).get(member_id, "pending")
         history = audit_log.list_events(db, workspace, audit_log.LogFilter(resource_id=member_id),
                                         per_page=LOG_PER_PAGE)
         names = audit_log.resource_names(db, workspace.id, history.events)
     return page(request, admin, "member.html", member=document, counts=counts, history=history, names=names,
-                role=role)
+                role=role, state_of_member=member_state)
 
 
 # --- Roles ------------------------------------------------------------------------------------
@@ -600,7 +608,8 @@ def group_detail(request: Request, admin: Admin, state: State, group_id: str) ->
         workspace = workspaces.find_workspace(db, admin.workspace_id)
         group = groups.get_group(db, workspace, group_id, base_url, Projection(excluded=("members",))).body
         result = members.list_users(db, workspace, query, base_url)
-    return page(request, admin, "group.html", group=group, members=result["Resources"],
+        member_states = seats.states_of(db, workspace, [m["id"] for m in result["Resources"]])
+    return page(request, admin, "group.html", group=group, members=result["Resources"], states=member_states,
                 total=result["totalResults"], page_number=number,
                 pages=max(1, -(-result["totalResults"] // PER_PAGE)))
 
@@ -608,24 +617,71 @@ def group_detail(request: Request, admin: Admin, state: State, group_id: str) ->
 # --- Provisioning log -------------------------------------------------------------------------
 
 
-def log_filter(failures: str, resource: str, client: str, since: str, until: str) -> audit_log.LogFilter:
-    """The provisioning log's filters from the page's query string; PageError 400 for a bad time."""
+TIME_EXAMPLE = "2026-11-29T08:30"
+LOG_ALIASES = {"from": "since", "to": "until"}
+"""The admin API's names (``GET /api/admin/v1/audit?from=&to=``) of the page's ``since``/``until``,
+so a URL copied from one works on the other."""
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """The provisioning log page's filters read from its query string: ``wanted`` (only the values
+    that make sense), ``shown`` (every value as typed, for the form), ``applied`` (the query string
+    of ``wanted`` for the pager and the downloads) and ``problems`` (filter name -> a sentence
+    saying what was wrong and that the filter is not applied)."""
+
+    wanted: audit_log.LogFilter
+    shown: dict[str, str]
+    applied: dict[str, str]
+    problems: dict[str, str]
+
+
+def _log_time(name: str, value: str, problems: dict[str, str]) -> datetime | None:
     try:
-        return audit_log.LogFilter(
-            failures_only=failures == "1",
-            resource_type=resource if resource in audit_log.RESOURCES else None,
-            client=client if client in audit_log.CLIENTS else None,
-            since=forms.utc_datetime(since), until=forms.utc_datetime(until),
-        )
-    except ValueError as exc:
-        raise PageError(400, "Bad request", "A time must look like 2026-11-29T08:30 (UTC).") from exc
+        return forms.utc_datetime(value)
+    except ValueError:
+        problems[name] = f"{value[:40]!r} is not a time: use one like {TIME_EXAMPLE} (UTC). Not applied."
+        return None
+
+
+def log_filter(params: Mapping[str, str]) -> LogFilters:
+    """The provisioning log's filters from the page's query string (``failures``, ``resource``,
+    ``client``, ``since``/``from``, ``until``/``to``). A value that is not one of the choices, a
+    garbage time, or a ``since`` not before ``until`` is not applied and gets a problem sentence
+    (shown next to its filter) instead of being dropped silently."""
+    raw = {name: params.get(name, "") for name in ("failures", "resource", "client", "since", "until")}
+    for alias, name in LOG_ALIASES.items():
+        if not raw[name] and params.get(alias):
+            raw[name] = params[alias]
+    problems: dict[str, str] = {}
+    if raw["failures"] not in ("", "0", "1"):
+        problems["failures"] = (f"{raw['failures'][:40]!r} is not a choice: use 1 (failures only). "
+                                "Not applied.")
+    if raw["resource"] and raw["resource"] not in audit_log.RESOURCES:
+        problems["resource"] = (f"{raw['resource'][:40]!r} is not a resource: choose "
+                                f"{' or '.join(audit_log.RESOURCES)}. Not applied.")
+    if raw["client"] and raw["client"] not in audit_log.CLIENTS:
+        problems["client"] = (f"{raw['client'][:40]!r} is not a client: choose "
+                              f"{', '.join(audit_log.CLIENTS)}. Not applied.")
+    since, until = _log_time("since", raw["since"], problems), _log_time("until", raw["until"], problems)
+    if since is not None and until is not None and since >= until:
+        problems["until"] = "'To' must be later than 'From': swap them. Neither time is applied."
+        since = until = None
+    times = {"since": since, "until": until}
+    applied = {name: value for name, value in raw.items() if value and name not in problems
+               and (name not in times or times[name] is not None)}
+    wanted = audit_log.LogFilter(
+        failures_only=applied.get("failures") == "1", resource_type=applied.get("resource"),
+        client=applied.get("client"), since=since, until=until)
+    return LogFilters(wanted, raw, applied, problems)
 
 
 @router.get("/log")
-def log(request: Request, admin: Admin, state: State, failures: str = "", resource: str = "",
-        client: str = "", since: str = "", until: str = "") -> Response:
-    """The provisioning log, newest first, with its filters; and the retention setting."""
-    wanted = log_filter(failures, resource, client, since, until)
+def log(request: Request, admin: Admin, state: State) -> Response:
+    """The provisioning log, newest first, with its filters (log_filter: a bad value is said next
+    to its filter); and the retention setting."""
+    filters = log_filter(request.query_params)
+    wanted = filters.wanted
     number = forms.page_number(request.query_params.get("page"))
     flush_journal(state)
     with transaction(state.sessions) as db:
@@ -633,8 +689,8 @@ def log(request: Request, admin: Admin, state: State, failures: str = "", resour
         events = audit_log.list_events(db, workspace, wanted, number, LOG_PER_PAGE)
         names = audit_log.resource_names(db, workspace.id, events.events)
         retention = workspace.audit_retention_days
-    filters = {"failures": failures, "resource": resource, "client": client, "since": since, "until": until}
-    return page(request, admin, "log.html", log=events, names=names, filters=filters, retention=retention,
+    return page(request, admin, "log.html", log=events, names=names, filters=filters.shown,
+                params=filters.applied, problems=filters.problems, retention=retention,
                 clients=audit_log.CLIENTS, resources=audit_log.RESOURCES)
 
 

@@ -33,7 +33,7 @@ from scimgate.admin.routes import (
 )
 from scimgate.admin.session import AdminSession
 from scimgate.http.deps import AppState, State
-from scimgate.services import setup_checklist, setup_links, tokens, workspaces
+from scimgate.services import audit_sentence, setup_checklist, setup_links, tokens, workspaces
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import SetupLink, Workspace
@@ -59,11 +59,12 @@ def _guide(state: AppState, workspace_id: str, idp: str, actions: str) -> dict[s
     base_url = state.settings.scim_base_url
     with snapshot(state.readers) as db:
         workspace = workspaces.find_workspace(db, workspace_id)
-        steps = setup_checklist.checklist(db, workspace, idp)
+        steps = setup_checklist.checklist(db, workspace)
         live_tokens = sum(1 for t in tokens.list_tokens(db, workspace) if t.revoked_at is None)
         links = setup_links.live_links(db, workspace)
         compatible, name = workspace.entra_replace_creates, workspace.name
     return {"idp": idp, "title": setup_checklist.IDPS[idp], "steps": steps,
+            "expected_client": setup_checklist.CLIENT_OF.get(idp), "client_name": audit_sentence.client_name,
             "complete": all(s.done for s in steps), "poll": POLL_SECONDS, "entra_compatible": compatible,
             "live_tokens": live_tokens, "actions": actions, "base_url": base_url,
             "tenant_url": base_url + "?aadOptscim062020", "workspace_name": name,

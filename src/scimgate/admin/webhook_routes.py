@@ -92,15 +92,20 @@ def set_state(admin: Admin, state: State, _csrf: Csrf, endpoint_id: str,
 @router.post("/webhooks/{endpoint_id}/remove")
 def remove(request: Request, admin: Admin, state: State, _csrf: Csrf, endpoint_id: str,
            confirm: Annotated[str, Form()] = "") -> Response:
-    """Remove an endpoint and its deliveries; asks first."""
-    if confirm != "yes":
-        return confirmation(request, admin, action=f"/admin/webhooks/{endpoint_id}/remove",
-                            title="Remove this webhook endpoint?",
-                            consequence="Its pending deliveries are dropped and it receives no more events. "
-                            "Events stay readable through the events API.", button="Remove it")
+    """Remove an endpoint and its deliveries; asks first, naming it. The 404 page for an id not of
+    this workspace, before asking too: a confirmation page is never shown for another
+    workspace's endpoint."""
     try:
         with transaction(state.sessions) as db:
-            webhooks.remove_endpoint(db, workspaces.find_workspace(db, admin.workspace_id), endpoint_id)
+            workspace = workspaces.find_workspace(db, admin.workspace_id)
+            endpoint = webhooks.get_endpoint(db, workspace, endpoint_id)
+            if confirm != "yes":
+                return confirmation(request, admin, action=f"/admin/webhooks/{endpoint.id}/remove",
+                                    title=f"Remove the webhook endpoint {endpoint.url}?",
+                                    consequence="Its pending deliveries are dropped and it receives no "
+                                    "more events. Events stay readable through the events API.",
+                                    button="Remove it")
+            webhooks.remove_endpoint(db, workspace, endpoint.id)
     except webhooks.WebhookError as exc:
         raise _workspace_error(exc) from exc
     return see_other("/admin/webhooks?done=removed")

@@ -42,7 +42,7 @@ def _failing(workspace: Workspace, found: health.ClientHealth, admin_url: str) -
              f"{workspace.name} failed in the last 24 hours ({found.error_rate:.0%}).", ""]
     for reason in found.reasons:
         answer = f"{reason.status} {reason.scim_type}" if reason.scim_type else str(reason.status)
-        lines.append(f"- {reason.count} x {answer}" + (f": fix: {reason.fix.text}" if reason.fix else ""))
+        lines.append(f"- {reason.count} x {answer}" + f": fix: {reason.fix.text}")
     lines += ["", f"Connection health: {admin_url}/health", f"Provisioning log: {admin_url}/log?failures=1"]
     return Alert(f"failing:{found.client}", f"[scimgate] {who} provisioning is failing for {workspace.name}",
                  "\n".join(lines) + "\n")

@@ -485,6 +485,13 @@ def put_sso_required(payload: RequiredIn, admin: Admin, state: State) -> JSONRes
         return JSONResponse(_sso_json(session, admin, state.settings.public_url))
 
 
+@router.api_route("", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+@refuses
+def bare_prefix(request: Request) -> Response:
+    """``/api/admin/v1`` itself: its JSON 404 here, not the framework's 307 to ``/api/admin/v1/``."""
+    return unknown_endpoint("", request)
+
+
 @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 @refuses
 def unknown_endpoint(rest: str, request: Request) -> Response:

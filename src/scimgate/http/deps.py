@@ -20,13 +20,14 @@ from scimgate.scim.errors import (
     ForbiddenException,
     InvalidSyntaxException,
     InvalidValueException,
+    TooManyRequestsException,
     UnauthorizedException,
     UnsupportedMediaTypeException,
 )
 from scimgate.services.audit import AuditRecord, guess_client
 from scimgate.services.audit_journal import AuditJournal
 from scimgate.services.token_cache import TokenCache
-from scimgate.services.tokens import find_live_token, note_use, use_is_stale
+from scimgate.services.tokens import find_live_token, find_refused_token, note_use, use_is_stale
 from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import ScimToken, Workspace
 
@@ -128,8 +129,12 @@ async def scim_caller(request: Request, state: State) -> ScimCaller:
     The token is resolved through the process's token cache (services.token_cache: a revoked
     token fails at once on the revoking worker, within 2 s on the others); only a cache miss,
     a due ``last_used`` refresh or a database-backed rate limit leave the event loop for a
-    worker thread. A 401 is not audited (no workspace is known, and recording it would let
-    anyone write rows); every request past this point is, including the 403 and 429 raised here."""
+    worker thread. A 401 is audited only for a token the workspace recognisably issued (revoked,
+    or a mangled copy: services.tokens.find_refused_token), so a wrong token in the identity
+    provider shows on the health card; those rows are rate limited per token like the requests
+    themselves (beyond the budget the 401 is answered unrecorded). A token nobody issued writes
+    nothing (no workspace is known, and recording it would let anyone write rows). Every
+    request past this point is audited, including the 403 and 429 raised here."""
     secret = bearer_secret(request)
     cache = state.tokens
     found = cache.get(secret) if cache is not None else None
@@ -139,6 +144,7 @@ async def scim_caller(request: Request, state: State) -> ScimCaller:
         await run_in_threadpool(_note_use, state, found[0])
     token, workspace = found or (None, None)
     if token is None or workspace is None:
+        await run_in_threadpool(_note_refusal, request, state, secret)
         raise UnauthorizedException(
             detail="A valid SCIM bearer token is required (Authorization: Bearer <token>)."
         )
@@ -152,6 +158,21 @@ async def scim_caller(request: Request, state: State) -> ScimCaller:
     if limiter is not None:
         await run_in_threadpool(limiter.check, token.id)
     return ScimCaller(workspace=workspace, token=token, audit=audit, state=state)
+
+
+def _note_refusal(request: Request, state: AppState, secret: str) -> None:
+    """Keep the audit record of a 401 for a token the workspace issued (see :func:`scim_caller`)."""
+    with snapshot(state.readers) as session:
+        found = find_refused_token(session, secret)
+    if found is None:
+        return
+    limiter = state.extras.get("rate_limiter")
+    if limiter is not None:
+        try:
+            limiter.check("refused:" + found[0].id)
+        except TooManyRequestsException:
+            return
+    _audit_record(request, found[1])
 
 
 def _resolve(state: AppState, secret: str) -> tuple[ScimToken, Workspace] | None:

@@ -99,6 +99,18 @@ def _complex(attribute: Attribute, value: Any, label: str) -> dict[str, Any] | N
     return out or None
 
 
+def _not_complex_elements(attribute: Attribute, label: str, value: Any) -> str:
+    """The refusal of a multi-valued complex attribute whose value (or one of its elements) is
+    not a JSON object: names the attribute and the shape it takes (RFC 7643 §2.4: each value of
+    a multi-valued complex attribute is a complex value, its sub-attributes in a JSON object)."""
+    subs = attribute.sub_attributes
+    first = "value" if "value" in subs else next(iter(subs.values())).name
+    sent = json.dumps(value)
+    sent = sent if len(sent) <= 60 else sent[:57] + "..."
+    return (f"'{label}' is a multi-valued complex attribute: it takes a JSON array of objects such as "
+            f'[{{"{first}": ...}}], got {sent}.')
+
+
 def normalise_value(attribute: Attribute, value: Any, label: str | None = None) -> Any:
     """Validate and normalise one attribute value; None means "absent".
 
@@ -118,17 +130,9 @@ def normalise_value(attribute: Attribute, value: Any, label: str | None = None) 
         for item in items:
             if attribute.is_complex:
                 item = decode_role_element(item, attribute.name, label)
-                if isinstance(item, dict):
-                    element = _complex(attribute, item, label)
-                elif item is not None and attribute.sub("value") is not None:
-                    # A bare scalar in a multi-valued complex attribute is its "value" (RFC 7643 §2.4).
-                    element = {"value": _check_scalar(attribute.sub_attributes["value"], item, label)}
-                elif item is not None:  # no "value" to hold it (addresses): refused, not dropped
-                    raise InvalidValueException(
-                        detail=f"'{label}' takes JSON objects of its sub-attributes, got {json.dumps(item)}."
-                    )
-                else:
-                    element = None
+                if item is not None and not isinstance(item, dict):
+                    raise InvalidValueException(detail=_not_complex_elements(attribute, label, value))
+                element = None if item is None else _complex(attribute, item, label)
             else:
                 element = None if item is None else _check_scalar(attribute, item, label)
             key = json.dumps(element, sort_keys=True)

@@ -1,7 +1,9 @@
 """Connection health per SCIM client (Entra, Okta, other), from the provisioning log.
 
 For each client kind (services.audit.guess_client): the last request, the requests and failures
-of the last ``WINDOW`` and the top refusal reasons, each with the fix an admin can apply. Every
+of the last ``WINDOW``, the 401s among them (a wrong token, the most common setup fault: http.deps
+records those of tokens the workspace issued) and the top refusal reasons, each with the fix an
+admin can apply (every reason has one: ``fix_for``). Every
 figure is an SQL aggregate over ix_audit_event_workspace_client_at_status (workspace, client,
 at, status): a seek for the last request, an index range for the counts; the reasons group the
 window's failures in SQL and only the ``REASON_GROUPS`` largest groups are read.
@@ -56,7 +58,7 @@ class Reason:
     status: int
     scim_type: str | None
     detail: str | None
-    fix: Fix | None
+    fix: Fix
 
 
 @dataclass
@@ -68,6 +70,8 @@ class ClientHealth:
     last_request: datetime | None
     requests: int
     failures: int
+    unauthorized: int = 0
+    """401s in the window: a revoked or mistyped token the workspace issued (http.deps)."""
     reasons: list[Reason] = field(default_factory=list)
 
     @property
@@ -76,9 +80,52 @@ class ClientHealth:
         return self.failures / self.requests if self.requests else 0.0
 
 
-def fix_for(workspace: Workspace, status: int, scim_type: str | None, detail: str | None) -> Fix | None:
+FIX_BY_SCIM_TYPE = {  # RFC 7644 §3.12's scimType values, each with what resolves it
+    "invalidFilter": "the client sends a filter scimgate does not answer: match users on userName, "
+                     "externalId or emails.value and groups on displayName or externalId (operator eq) "
+                     "in the identity provider's attribute mappings",
+    "tooMany": "the filter matches more resources than one answer holds: narrow the filter",
+    "uniqueness": "the user or group already exists here: match it in the identity provider "
+                  "(by userName or displayName) instead of creating it again",
+    "mutability": "the client tries to change a read-only attribute (id, meta, groups): remove that "
+                  "attribute's mapping in the identity provider",
+    "invalidSyntax": "the request body is not the SCIM JSON it should be: check the client's custom "
+                     "attribute mappings and expressions (the detail says what was wrong)",
+    "invalidPath": "a PATCH path names an attribute scimgate does not hold: correct or remove that "
+                   "attribute's mapping in the identity provider",
+    "noTarget": "a PATCH path selects nothing on that resource: check that attribute's mapping",
+    "invalidValue": "an attribute has a value of the wrong type or shape (the detail names it): fix "
+                    "that attribute's mapping or expression in the identity provider",
+    "invalidVers": "the resource changed since the client read it (its ETag no longer matches): the "
+                   "client reads it again and retries",
+    "sensitive": "the request puts sensitive data in the URL: send it in the body instead",
+}
+FIX_BY_STATUS = {
+    401: "the identity provider sends a revoked or mistyped SCIM bearer token: paste the current "
+         "token into it (Security settings; generate a new one if nobody has it)",
+    403: "the request is not allowed in this workspace: the detail says which setting refuses it",
+    404: "the client refers to a user or group that is not here (deleted, or never created): let the "
+         "identity provider create it again, or restore it from Recently removed",
+    405: "the client uses a method this endpoint does not answer: check its SCIM base URL (no "
+         "extra path after /api/scim/v2)",
+    409: "concurrent requests on the same resources collided: the client retries",
+    412: "the resource changed since the client read it (its ETag no longer matches): the client "
+         "reads it again and retries",
+    413: "the request is larger than scimgate accepts: the client sends smaller batches",
+    415: "the client sends a body that is not JSON: it must send Content-Type application/scim+json",
+    429: "the client sends more than the rate limit allows; it retries after Retry-After",
+    500: "a fault on scimgate's side: the server log has the request id of each such answer",
+    501: "the client uses a SCIM feature scimgate does not offer (see /ServiceProviderConfig): "
+         "turn that feature off in the client",
+}
+FIX_OTHERWISE = "see the detail; the provisioning log lists each such request with its answer"
+
+
+def fix_for(workspace: Workspace, status: int, scim_type: str | None, detail: str | None) -> Fix:
     """The fix of a refusal, from its status, scimType and detail (the details scimgate itself
-    writes: services.domains, http.deps, http.group_routes, scim.patch); None when none is known."""
+    writes: services.domains, http.deps, http.group_routes, scim.patch), then its scimType
+    (RFC 7644 §3.12), then its status; ``FIX_OTHERWISE`` when none of those is known, so every
+    refusal shown has a fix sentence."""
     text = detail or ""
     found = _UNVERIFIED.search(text)
     if found:
@@ -89,12 +136,9 @@ def fix_for(workspace: Workspace, status: int, scim_type: str | None, detail: st
         return Fix("turn on group sync", "group")
     if scim_type == "noTarget" and not workspace.entra_replace_creates:
         return Fix("turn on Entra compatibility (PATCH replace creates)", "entra")
-    if scim_type == "uniqueness":
-        return Fix("the user or group already exists here: match it in the identity provider "
-                   "(by userName or displayName) instead of creating it again")
-    if status == 429:
-        return Fix("the client sends more than the rate limit allows; it retries after Retry-After")
-    return None
+    if scim_type in FIX_BY_SCIM_TYPE:
+        return Fix(FIX_BY_SCIM_TYPE[scim_type])
+    return Fix(FIX_BY_STATUS.get(status, FIX_OTHERWISE))
 
 
 def _reasons(session: Session, workspace: Workspace, client: str, since: datetime) -> list[Reason]:
@@ -108,7 +152,7 @@ def _reasons(session: Session, workspace: Workspace, client: str, since: datetim
     merged: dict[tuple[object, ...], Reason] = {}
     for status, scim_type, detail, count in rows:
         fix = fix_for(workspace, status, scim_type, detail)
-        key = (fix.text,) if fix else (status, scim_type)  # "User x not found" x many: one reason
+        key = (status, scim_type, fix.text)  # "User x not found" x many: one reason
         if key in merged:
             merged[key].count += count
         else:
@@ -123,8 +167,9 @@ def client_health(session: Session, workspace: Workspace, client: str,
     since = now - WINDOW
     mine = (AuditEvent.workspace_id == workspace.id, AuditEvent.client == client)
     last = session.scalar(select(func.max(AuditEvent.at)).where(*mine))
-    requests, failures = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((AuditEvent.status >= 400, 1), else_=0)), 0))
+    requests, failures, unauthorized = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((AuditEvent.status >= 400, 1), else_=0)), 0),
+               func.coalesce(func.sum(case((AuditEvent.status == 401, 1), else_=0)), 0))
         .where(*mine, AuditEvent.at >= since)
     ).one()
     if last is None:
@@ -136,7 +181,7 @@ def client_health(session: Session, workspace: Workspace, client: str,
     else:
         state = "healthy"
     reasons = _reasons(session, workspace, client, since) if failures else []
-    return ClientHealth(client, state, last, int(requests), int(failures), reasons)
+    return ClientHealth(client, state, last, int(requests), int(failures), int(unauthorized), reasons)
 
 
 def workspace_health(session: Session, workspace: Workspace,

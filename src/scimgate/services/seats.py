@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, exists, func, select, text
+from sqlalchemy import ColumnElement, case, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from scimgate.scim.errors import ScimError
@@ -50,20 +50,40 @@ class SeatCounts:
         return self.pending + self.active
 
 
-def counts(session: Session, workspace: Workspace) -> SeatCounts:
-    """The four state counts of the workspace's members, in one aggregate query."""
+STATES = ("pending", "active", "deactivated", "removed")
+"""The member states, in the words every admin page uses (the seat counts, the members table,
+a member's page, a group's members)."""
+
+
+def _state() -> ColumnElement[str]:
+    """The SQL expression of a member's state (one definition for the counts and each row)."""
     signed_in = exists().where(SsoBinding.member_id == Member.id)
-    state = case(
+    return case(
         (Member.removed_at.is_not(None), "removed"),
         (Member.active.is_(False), "deactivated"),
         (signed_in, "active"),
         else_="pending",
     )
+
+
+def counts(session: Session, workspace: Workspace) -> SeatCounts:
+    """The four state counts of the workspace's members, in one aggregate query."""
+    state = _state()
     statement = select(state, func.count()).where(Member.workspace_id == workspace.id).group_by(state)
     found = session.execute(statement)
     rows: dict[str, int] = {str(name): int(count) for name, count in found}
     return SeatCounts(rows.get("pending", 0), rows.get("active", 0), rows.get("deactivated", 0),
                       rows.get("removed", 0), workspace.seat_limit)
+
+
+def states_of(session: Session, workspace: Workspace, member_ids: list[str]) -> dict[str, str]:
+    """member id -> its state (one of ``STATES``) for the given members of the workspace, in one
+    query by primary key; ids of other workspaces are absent."""
+    if not member_ids:
+        return {}
+    rows = session.execute(select(Member.id, _state())
+                           .where(Member.workspace_id == workspace.id, Member.id.in_(member_ids)))
+    return {str(member_id): str(state) for member_id, state in rows}
 
 
 def take_seat(session: Session, workspace: Workspace) -> None:

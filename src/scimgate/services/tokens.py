@@ -70,6 +70,25 @@ def find_live_token(session: Session, secret: str, *,
     return (row[0], row[1]) if row else None
 
 
+def find_refused_token(session: Session, secret: str, *,
+                       kind: str = "scim") -> tuple[ScimToken, Workspace] | None:
+    """(token, its workspace) for a presented ``secret`` that is not a live token but is
+    recognisably one the workspace issued: a revoked token (its hash matches), or a mangled copy
+    (a truncated or mistyped paste) that still starts with a token's ``DISPLAY_CHARS``-character
+    prefix. None otherwise. Only for a request already refused 401, so that the refusal can be
+    shown on that workspace's health card (services.health); the prefix carries 42 random bits,
+    so a stranger cannot aim rows at a workspace by guessing it."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) < DISPLAY_CHARS:
+        return None
+    join = (select(ScimToken, Workspace).join(Workspace, Workspace.id == ScimToken.workspace_id)
+            .where(ScimToken.kind == kind))
+    row = session.execute(join.where(ScimToken.token_sha256 == token_hash(secret))).first()
+    if row is None:
+        row = session.execute(join.where(ScimToken.prefix == secret[:DISPLAY_CHARS])
+                              .order_by(ScimToken.created.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
 def use_is_stale(record: ScimToken) -> bool:
     """True when ``last_used`` is unset or older than ``LAST_USED_RESOLUTION_SECONDS``: it is
     refreshed at most once a minute, so that reads do not turn into writes on every request."""

@@ -23,6 +23,7 @@ first (services.sign_in_guard): over it, 429 with ``Retry-After`` and nothing el
 from __future__ import annotations
 
 import secrets
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +31,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from scimgate.http.admin_api import CODES
+from scimgate.http.allow import refuses
 from scimgate.http.deps import State
+from scimgate.http.surfaces import error_headers
+from scimgate.scim.errors import NotFoundException, ScimError
 from scimgate.services import oidc, sso
 from scimgate.services.sign_in_guard import SignInThrottled
 from scimgate.services.sso_throttle import SsoThrottle
@@ -282,13 +287,38 @@ def _home(request: Request, state: State) -> sso.MemberHome | None:
         return None if member is None else sso.member_home(session, member)
 
 
-@router.get("/api/me")
+ME_API = "/api/me"
+
+
+def _me_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error of the API surfaces (``{"error": {"status", "code", "detail"}}``, as the
+    admin API's, http.admin_api) for ``/api/me``."""
+    code = CODES.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_")
+    body = {"error": {"status": status, "code": code, "detail": detail}}
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def me_failure(request: Request, exc: ScimError) -> Response:
+    """``/api/me``'s surface renderer (http.surfaces): routing errors (``/api/me/``, a POST),
+    refused requests and unexpected errors in the same JSON as its own 401."""
+    return _me_error(exc.status, str(exc.detail), error_headers(exc))
+
+
+@router.get(ME_API)
 def api_me(request: Request, state: State) -> Response:
-    """The signed-in member as JSON; 401 without a live member session."""
+    """The signed-in member as JSON; 401 (the API surfaces' JSON error) without a live member
+    session."""
     home = _home(request, state)
     if home is None:
-        return JSONResponse({"detail": "Not signed in."}, status_code=401, headers=NO_STORE)
+        return _me_error(401, "Not signed in: sign in at /login first.")
     return JSONResponse(home.as_json(), headers=NO_STORE)
+
+
+@router.get(ME_API + "/{rest:path}")
+@refuses
+def api_me_unknown(rest: str) -> Response:
+    """Anything under ``/api/me`` (``/api/me/`` too): 404 in /api/me's JSON, not a 307."""
+    raise NotFoundException(detail=f"No endpoint at {ME_API}/{rest}: the member is at {ME_API}.")
 
 
 @router.get("/me")
