@@ -155,13 +155,14 @@ def test_entra_run_reports_a_server_without_entra_quirks(scim2_server: str, tmp_
 
 def test_a_rate_limited_run_waits_out_429s_and_still_converges(backend: str, database_url: str,
                                                                tmp_path: Path) -> None:
-    """Against a server whose token budget is smaller than the run (rate limit 20/s, burst 10),
+    """Against a server whose token budget is smaller than the run (rate limit 3/s, burst 5: small
+    enough that a run is throttled however slowly a loaded machine sends it),
     the simulator waits out each 429 for its Retry-After, as Entra does (docs/identity-providers.md §6):
     the 429s are counted as throttled, not as failures, and the run converges."""
     if backend != "sqlite":
         pytest.skip("the limiter's behaviour is the same on both databases; one server is enough")
     server = start_server(database_url, tmp_path / "limited.log", backend,
-                          env={"SCIMGATE_RATE_LIMIT_PER_SECOND": "20", "SCIMGATE_RATE_LIMIT_BURST": "10"})
+                          env={"SCIMGATE_RATE_LIMIT_PER_SECOND": "3", "SCIMGATE_RATE_LIMIT_BURST": "5"})
     try:
         tenant = entra_tenant(server)
         code, summary, output = simulate(server, tenant.token, tmp_path, "entra", "--users", "6",

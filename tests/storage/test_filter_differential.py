@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scim2_models import EnterpriseUser, ScimFilter, User
 from sqlalchemy import Engine
@@ -172,8 +172,16 @@ def _sql(engine: Engine, documents: list[dict[str, Any]], expression: str) -> se
     return found
 
 
+NO_PRIMARY = ({"userName": "0", "active": False, "emails": [{"value": "a@x.io"}]},
+              {"userName": "1", "emails": [{"value": "b@x.io", "primary": False}]})
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(documents=users, expression=filters)
+@example(documents=NO_PRIMARY, expression="emails[(primary eq false and value pr)]")
+@example(documents=NO_PRIMARY, expression="emails[primary pr]")
+@example(documents=NO_PRIMARY, expression="not (emails[primary eq false])")
+@example(documents=NO_PRIMARY, expression="emails[primary ne true]")
 def test_sql_filter_equals_reference_evaluator(engine: Engine, documents: tuple[dict[str, Any], ...],
                                                expression: str) -> None:
     """SQL filter results equal scim2-models' evaluator over the same documents (RFC 7644 §3.4.2.2)."""

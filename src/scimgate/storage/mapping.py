@@ -132,7 +132,9 @@ USER_MAPPING = ResourceMapping(
             columns={
                 "value": Column(MemberEmail.value, MemberEmail.value_lower),
                 "type": Column(MemberEmail.type),
-                "primary": Column(MemberEmail.primary),
+                # No "primary": the column stores an absent primary as false, and a filter must
+                # tell them apart (``emails[primary eq false]`` does not match an email without
+                # it, RFC 7644 §3.4.2.2), so filters on it read the document's array.
             },
         ),
         "groups": Child(
