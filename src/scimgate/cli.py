@@ -227,7 +227,10 @@ def command_prefix() -> str:
     """How to run ``scimgate`` again from this shell: ``scimgate`` when that name on PATH is the
     running program (the Docker image), else the path it was started by (``.venv/bin/scimgate``);
     led by ``SCIMGATE_DATABASE_URL=…`` when the server's database comes from the environment, so a
-    command pasted into another shell writes where the server reads."""
+    command pasted into another shell writes where the server reads, and by the address settings
+    (``SCIMGATE_PUBLIC_URL``, else a host or port other than the defaults, as ``serve --port``
+    sets them), so the addresses it prints (sign-in link, SAML entity ID and ACS URL, OIDC
+    redirect URI) are the server's."""
     import os
     import shlex
     import shutil
@@ -239,8 +242,14 @@ def command_prefix() -> str:
     same_as_path = bool(on_path) and Path(on_path or "").resolve() == Path(started).resolve()
     # "scimgate" when PATH finds this program, or when not started as scimgate (python -m, tests)
     program = "scimgate" if same_as_path or Path(started).name != "scimgate" else started
-    url = os.environ.get("SCIMGATE_DATABASE_URL")
-    return f"SCIMGATE_DATABASE_URL={shlex.quote(url)} {program}" if url else program
+    carried = {name: os.environ.get(name) for name in ("SCIMGATE_DATABASE_URL", "SCIMGATE_PUBLIC_URL")}
+    if not carried["SCIMGATE_PUBLIC_URL"]:  # the address is made of host and port: carry those
+        carried["SCIMGATE_HOST"] = os.environ.get("SCIMGATE_HOST") if os.environ.get(
+            "SCIMGATE_HOST", "127.0.0.1") != "127.0.0.1" else None
+        carried["SCIMGATE_PORT"] = os.environ.get("SCIMGATE_PORT") if os.environ.get(
+            "SCIMGATE_PORT", "8000") != "8000" else None
+    lead = " ".join(f"{name}={shlex.quote(value)}" for name, value in carried.items() if value)
+    return f"{lead} {program}" if lead else program
 
 
 def _welcome(session: Session, settings: Settings, *, public_url_set: bool = True) -> None:

@@ -45,8 +45,9 @@ def _free_port() -> int:
 
 
 def test_serve_prints_the_admin_pages_and_the_sign_in_page(tmp_path: Path) -> None:
-    """``scimgate serve --port P``: the start message gives /admin and /login on that port; the
-    server is stopped as soon as the message is read."""
+    """``scimgate serve --port P``: the start message gives /admin and /login on that port, and
+    commands to paste elsewhere carry the port; the server is stopped as soon as the message is
+    read."""
     port = _free_port()
     env = {**os.environ, "SCIMGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
     env.pop("SCIMGATE_PUBLIC_URL", None)
@@ -67,4 +68,7 @@ def test_serve_prints_the_admin_pages_and_the_sign_in_page(tmp_path: Path) -> No
     assert f"SCIM Base URL: http://127.0.0.1:{port}/api/scim/v2\n" in printed
     assert f"Admin pages: http://127.0.0.1:{port}/admin (make an account with: " in printed
     assert "admin create <email> --workspace <workspace>)" in printed
+    # the command to paste into another shell carries the port, so what it prints (sign-in link,
+    # SAML entity ID and ACS URL) is this server's address, not the default port's
+    assert f"SCIMGATE_PORT={port} scimgate admin create" in printed
     assert f"Member sign-in (SSO): http://127.0.0.1:{port}/login\n" in printed

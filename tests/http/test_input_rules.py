@@ -161,6 +161,8 @@ def test_a_multi_valued_complex_attribute_takes_only_objects(tenant: Tenant, att
     """A string, a number or a list holding a non-object where a multi-valued complex attribute
     is expected (RFC 7643 §2.4) is 400 invalidValue naming the attribute and its shape, on POST,
     PUT and PATCH, and nothing is stored."""
+    if attribute == "roles" and value in ("x", ["x"], [{"value": "ok"}, "x"]):
+        pytest.skip("roles take plain strings too: Okta's string-array shape (scim.quirks; test_roles.py)")
     name = f"shape-{attribute.lower()}@example.com"
     shape = f"'{attribute}' is a multi-valued complex attribute: it takes a JSON array of objects"
     created = tenant.post("/Users", json={"schemas": [USER], "userName": name, attribute: value})

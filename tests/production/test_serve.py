@@ -118,13 +118,14 @@ def test_sigterm_lets_in_flight_request_finish(served: Served) -> None:
 
 def test_startup_warns_without_public_url_and_hints_carry_the_database(tmp_path: Path) -> None:
     """Without SCIMGATE_PUBLIC_URL the Base URL is http://127.0.0.1 and startup says Entra needs a
-    public HTTPS URL; the commands it suggests carry the server's SCIMGATE_DATABASE_URL."""
+    public HTTPS URL; the commands it suggests carry the server's SCIMGATE_DATABASE_URL and port."""
     started = start_serve(tmp_path, workers=1, public_url=False)
     try:
         output = started.output.read_text()
     finally:
         stop(started)
-    assert f"SCIM Base URL: http://127.0.0.1:{started.url.rsplit(':', 1)[1]}" in output
+    port = started.url.rsplit(':', 1)[1]
+    assert f"SCIM Base URL: http://127.0.0.1:{port}" in output
     assert "SCIMGATE_PUBLIC_URL is not set" in output and "public HTTPS URL" in output
     database = f"SCIMGATE_DATABASE_URL=sqlite:///{tmp_path / 'serve.db'}"
-    assert f"{database} {SCIMGATE} workspace allow-any-domain Default off" in output
+    assert f"{database} SCIMGATE_PORT={port} {SCIMGATE} workspace allow-any-domain Default off" in output

@@ -290,6 +290,9 @@ def decode_role_element(item: Any, attribute_name: str, label: str) -> Any:
     - an object whose ``value`` is that JSON string (``roles`` only): the role's own ``value``
       is stored, the outer element's ``display``/``type``/``primary`` are kept.
 
+    Okta sends a ``roles`` attribute mapped from a string array as plain strings (``["editor"]``):
+    each becomes ``{"value": "editor"}``. Other attributes take objects only.
+
     In both decoded shapes the role's ``displayName`` becomes ``display`` when the element has
     none, and the app role's ``id`` (no SCIM sub-attribute) is dropped. Decoding follows
     ``decode_json_text``'s input rules. A JSON-encoded ``value`` that is not an object with a
@@ -298,6 +301,8 @@ def decode_role_element(item: Any, attribute_name: str, label: str) -> Any:
     if isinstance(item, str) and item.lstrip().startswith("{"):
         decoded = decode_json_text(item, label)
         return _app_role({}, decoded) if isinstance(decoded, dict) else item
+    if isinstance(item, str) and attribute_name.lower() == "roles":
+        return {"value": item}
     if not isinstance(item, dict) or attribute_name.lower() != "roles":
         return item
     key = _member(item, "value")
