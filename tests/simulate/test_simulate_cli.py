@@ -180,25 +180,34 @@ def test_entra_run_with_sign_in_lands_in_the_same_member(live_server: LiveServer
     after the domain move (moved users with their new address), landing in the same SCIM id; a
     disabled user is refused. SAML is set up through the admin API (PUT /sso/saml). The domains
     are this test's own: home realm discovery needs a domain verified by one workspace only."""
+    connection = run_with_sign_in(live_server, tmp_path)
+    assert connection["idp"]["entity_id"].startswith("https://simulate-")
+
+
+def run_with_sign_in(server: LiveServer, tmp_path: Path, *protocol: str) -> dict[str, Any]:
+    """An Entra run with ``--sign-in`` (and ``protocol``'s options) in a fresh workspace of its own
+    two domains, asserting that every user signed in, the moved ones again with their new address
+    into the same member, and the disabled one was refused; returns ``GET /sso`` of the admin API
+    (the connection the simulator set up)."""
     old, new = f"old-{uuid.uuid4().hex[:8]}.example", f"new-{uuid.uuid4().hex[:8]}.example"
-    tenant = make_tenant(live_server, domains=(old, new))
-    with transaction(live_server.sessions) as session:
+    tenant = make_tenant(server, domains=(old, new))
+    with transaction(server.sessions) as session:
         workspace = session.get(Workspace, tenant.workspace_id)
         assert workspace is not None
         workspaces.set_entra_replace_creates(session, workspace, True)
     api = admin_client(tenant)
     key = api.headers["authorization"].removeprefix("Bearer ")
-    code, summary, output = simulate(live_server, tenant.token, tmp_path, "entra", "--users", "6",
+    code, summary, output = simulate(server, tenant.token, tmp_path, "entra", "--users", "6",
                                      "--groups", "1", "--domain", old, "--new-domain", new, "--sign-in",
-                                     "--admin-key", key)
+                                     *protocol, "--admin-key", key)
     assert code == 0, output
     assert summary["failures"] == 0 and summary["failure_groups"] == []
     assert requests_of(summary, "sign in") == 6
     assert requests_of(summary, "sign in, new domain") == 2
     assert requests_of(summary, "sign in again") == 4
     assert requests_of(summary, "sign in, disabled") == 1
-    connection = api.get("/sso").json()
-    assert connection["idp"]["entity_id"].startswith("https://simulate-")
+    connection: dict[str, Any] = api.get("/sso").json()
+    return connection
 
 
 def test_sign_in_needs_an_admin_key(live_server: LiveServer, tmp_path: Path) -> None:
