@@ -53,6 +53,10 @@ CLAIM_LIMIT = 200
 CHAIN_LIMIT = 50
 SENDERS = 4  # chains sent side by side
 PURGE_EVERY_SECONDS = 3600
+WAKE_GAP_SECONDS = 0.05
+"""Least time from the start of one round to the start of the next that a commit brings on: the
+commits of that gap share one round. Without it every SCIM write woke a round (two probes) of
+its own, which cost as much server CPU as the write (docs/decisions.md, "The deliverer's wake")."""
 USER_AGENT = "scimgate-webhooks/1"
 
 
@@ -95,6 +99,7 @@ class Deliverer:
         self._thread: threading.Thread | None = None
         self._senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="scimgate-webhook")
         self._last_purge = 0.0
+        self._endpoints = True  # whether the last round found an enabled endpoint
 
     # -- the loop ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -118,9 +123,10 @@ class Deliverer:
         self.client.close()
 
     def run_forever(self) -> None:
-        """Rounds until stopped: a busy round is followed by another at once, an idle one by a
-        wait of ``webhook_poll_seconds`` (cut short by :meth:`wake`)."""
+        """Rounds until stopped: a busy round is followed by another at once, an idle one by
+        :meth:`_rest`."""
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 busy = self.run_once()
                 self._purge_if_due()
@@ -128,8 +134,24 @@ class Deliverer:
                 log.exception("webhook deliverer round failed")
                 busy = 0
             if not busy:
-                self._wake.wait(self.settings.webhook_poll_seconds)
-                self._wake.clear()
+                self._rest(started)
+
+    def _rest(self, started: float) -> None:
+        """Wait after an idle round that began at ``started`` (monotonic seconds): until
+        ``webhook_poll_seconds`` have passed or :meth:`wake` is called, and then until
+        ``WAKE_GAP_SECONDS`` have passed since ``started``. While the last round found no enabled
+        endpoint a wake is let pass: the commit has no one to tell, and an endpoint added since
+        (by this process or another) is found by the next poll, its cursor still before the
+        events committed meanwhile."""
+        deadline = started + self.settings.webhook_poll_seconds
+        while self._wake.wait(max(0.0, deadline - time.monotonic())):
+            if self._endpoints or self._stopping.is_set() or time.monotonic() >= deadline:
+                break
+            self._wake.clear()
+        rest = WAKE_GAP_SECONDS - (time.monotonic() - started)
+        if rest > 0:
+            self._stopping.wait(rest)
+        self._wake.clear()
 
     def _purge_if_due(self) -> None:
         if time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS:
@@ -140,8 +162,9 @@ class Deliverer:
         """One round; returns how many attempts were made (0: nothing was due)."""
         now = utcnow()
         with snapshot(self.readers) as session:
-            behind = store.needing_fan_out(session)
-            due = store.has_due(session, now)
+            self._endpoints = store.has_enabled_endpoint(session)
+            behind = store.needing_fan_out(session) if self._endpoints else []
+            due = self._endpoints and store.has_due(session, now)
         for endpoint_id in behind:
             while True:
                 with transaction(self.sessions) as session:

@@ -54,6 +54,11 @@ def get_endpoint(session: Session, workspace_id: str, endpoint_id: str) -> Webho
                                                         WebhookEndpoint.id == endpoint_id))
 
 
+def has_enabled_endpoint(session: Session) -> bool:
+    """Whether any workspace has an enabled endpoint."""
+    return session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.enabled).limit(1)) is not None
+
+
 def needing_fan_out(session: Session) -> list[str]:
     """Ids of enabled endpoints with events after their cursor (one indexed probe each)."""
     newer = select(Event.seq).where(Event.workspace_id == WebhookEndpoint.workspace_id,
