@@ -166,13 +166,20 @@ def load(session: Session, workspace_id: str, member_id: str, *, lock: str | Non
 
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
-    """Store a changed document: derived columns, email rows, version + 1, lastModified now."""
+    """Store a changed document: derived columns, email rows, version + 1, lastModified now.
+    The uniqueness check (a savepoint around the flush) runs only when the userName changed, and
+    the email rows are written again only when ``emails`` changed: the usual PATCH (a name,
+    ``active``) is one UPDATE."""
+    renamed = document["userName"].lower() != member.user_name_lower
+    emails_changed = document.get("emails") != member.document.get("emails")
     _apply_document(member, document)
     member.version += 1
     member.last_modified = utcnow()
-    _flush_unique(session, member.user_name)
-    session.execute(delete(MemberEmail).where(MemberEmail.member_id == member.id))
-    session.add_all(_email_rows(member, document))
+    if renamed:
+        _flush_unique(session, member.user_name)
+    if emails_changed:
+        session.execute(delete(MemberEmail).where(MemberEmail.member_id == member.id))
+        session.add_all(_email_rows(member, document))
     session.flush()
 
 
