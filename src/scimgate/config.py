@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     - ``rate_limit_per_second`` / ``rate_limit_burst``: the token bucket per SCIM token (0 = off).
     - ``redis_url``: share the rate-limit buckets through Redis instead of the database.
     - ``sign_in_account_burst`` / ``sign_in_account_per_minute``, ``sign_in_address_burst`` /
-      ``sign_in_address_per_minute``: admin sign-in attempts per account and per client address
+      ``sign_in_address_per_minute``: admin sign-in attempts per account (shared by every worker) and
+      per client address (per worker)
       (services.sign_in_guard); ``sign_in_hashes_in_flight``: password hashes at once per process;
       ``sign_in_hashes_per_second``: password hashes a second per process (bursts of twice that).
     - ``sso_address_burst`` / ``sso_address_per_minute``: member sign-ins (``POST /login`` with the
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
     sign_in_address_burst: int = 30
     sign_in_address_per_minute: float = 10.0
     sign_in_hashes_in_flight: int = 1  # one argon2id at a time: docs/benchmarks.md "Sign-in flood"
-    sign_in_hashes_per_second: float = 4.0  # ~ a quarter of a core of argon2id: docs/decisions.md
+    sign_in_hashes_per_second: float = 1.0  # one argon2id: ~0.14 s of both cores; docs/decisions.md
     sso_address_burst: int = 120
     sso_address_per_minute: float = 60.0
     forwarded_allow_ips: str = "127.0.0.1"

@@ -12,8 +12,9 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    are SHA-256 digests: no email or address is stored. Each worker first asks its own
    in-memory buckets (storage.rate_limit.LocalBuckets, same budgets, bounded in keys): an
    attempt they refuse touches no database or Redis at all, so a flood that is already over
-   budget costs no write transaction (on SQLite: no turn of the writer lock SCIM writes need);
-   only what they admit is asked of the shared buckets, which stay the truth across workers.
+   budget costs no write transaction (on SQLite: no turn of the writer lock SCIM writes need).
+   The address buckets live only there; what the account buckets admit is asked of the shared
+   account buckets, which stay the truth across workers (:meth:`SignInGuard.admit`).
 2. **Hash slots**: at most ``sign_in_hashes_in_flight`` verifications run at once per process
    (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
    And at most ``sign_in_hashes_per_second`` hashes a second (bursts of twice that) per
@@ -117,18 +118,22 @@ class SignInGuard:
             self._pending -= 1
 
     def admit(self, workspace_name: str, email: str, address: str) -> None:
-        """Spend one attempt of the address's and the account's budgets, first in this process's
-        buckets, then in the shared ones; SignInThrottled when either is used up (the address is
-        checked first: a refused address spends nothing of the account's budget; a refusal by
-        the process's buckets asks nothing of the shared store)."""
+        """Spend one attempt of the address's budget (this process's buckets) and of the
+        account's (this process's, then the shared ones); SignInThrottled when either is used up.
+        The address is checked first: a refused address spends nothing of the account's budget,
+        and a refusal by the process's buckets asks nothing of the shared store. The address
+        budget is per process: with N workers an address may try N times its budget, while an
+        account's budget, the one that stands between a guesser and a password, holds across
+        workers and machines. A flood from a new address each time then asks the shared store
+        only for what the process's account buckets admit."""
         account = workspace_name.strip().lower() + "\n" + email.strip().lower()
-        keys = ((bucket_key("signin-addr", address), self.address),
-                (bucket_key("signin-acct", account), self.account))
-        for store in (self.local, self.store):
-            for key, budget in keys:
-                wait = store.take(key, budget.rate, budget.burst)
-                if wait > 0:
-                    raise SignInThrottled(wait)
+        address_key, account_key = bucket_key("signin-addr", address), bucket_key("signin-acct", account)
+        for store, key, budget in ((self.local, address_key, self.address),
+                                   (self.local, account_key, self.account),
+                                   (self.store, account_key, self.account)):
+            wait = store.take(key, budget.rate, budget.burst)
+            if wait > 0:
+                raise SignInThrottled(wait)
 
     @contextmanager
     def hash_slot(self) -> Iterator[None]:
