@@ -13,7 +13,8 @@
    at every read, so only a total over many writes is exact); the median wall-clock ms per
    write is shown beside it (noisy on a shared machine);
 2. delivery lag: ``scimgate serve`` (1 worker, SQLite) with a webhook endpoint on a loopback
-   receiver; ``--lag-events`` POST users paced 20 ms apart, then the same number as fast as 4
+   receiver (added by the bench, so found by the server at its next poll, which the bench
+   waits out); ``--lag-events`` POST users paced 20 ms apart, then the same number as fast as 4
    concurrent clients send them; lag = receipt time - the event's ``occurred_at``, p50/p99,
    and events per second received during the burst;
 3. rewrites ``## Events`` of ``docs/benchmarks.md`` (not with ``--no-docs``).
@@ -198,6 +199,7 @@ def delivery_lag(workdir: Path, count: int) -> dict[str, float]:
             webhook_service.add_endpoint(session, workspace, f"http://127.0.0.1:{receiver.server_address[1]}/",
                                          allow_private=True)
         engine.dispose()
+        time.sleep(1.5)  # an endpoint added by another process is found at the next poll (1 s)
         client = httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {server.token}"})
 
         def post(n: int) -> None:

@@ -106,6 +106,7 @@ def events_deliver() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     typer.echo("Delivering webhooks (Ctrl-C stops).", err=True)
     outbox.on_commit(deliverer.wake)
+    outbox.on_endpoints_changed(deliverer.endpoints_changed)
     try:
         deliverer.run_forever()
     except KeyboardInterrupt:

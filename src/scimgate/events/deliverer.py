@@ -106,15 +106,23 @@ class Deliverer:
         """Run a round soon (called after a commit that wrote events)."""
         self._wake.set()
 
+    def endpoints_changed(self) -> None:
+        """An endpoint was added or enabled in this process: its events go out without waiting
+        for the next poll."""
+        self._endpoints = True
+        self._wake.set()
+
     def start(self) -> None:
         """Run rounds on a daemon thread until :meth:`stop`."""
         outbox.on_commit(self.wake)
+        outbox.on_endpoints_changed(self.endpoints_changed)
         self._thread = threading.Thread(target=self.run_forever, name="scimgate-deliverer", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the round in progress (attempts under way complete) and stop."""
         outbox.remove_on_commit(self.wake)
+        outbox.remove_on_endpoints_changed(self.endpoints_changed)
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
@@ -141,8 +149,8 @@ class Deliverer:
         ``webhook_poll_seconds`` have passed or :meth:`wake` is called, and then until
         ``WAKE_GAP_SECONDS`` have passed since ``started``. While the last round found no enabled
         endpoint a wake is let pass: the commit has no one to tell, and an endpoint added since
-        (by this process or another) is found by the next poll, its cursor still before the
-        events committed meanwhile."""
+        is announced by :meth:`endpoints_changed` (in this process) or found by the next poll
+        (added by another), its cursor still before the events committed meanwhile."""
         deadline = started + self.settings.webhook_poll_seconds
         while self._wake.wait(max(0.0, deadline - time.monotonic())):
             if self._endpoints or self._stopping.is_set() or time.monotonic() >= deadline:

@@ -9,7 +9,8 @@ that is run again (storage.db.run) starts from a fresh session, so nothing is wr
 Who acted comes from the session too: :func:`act_as` names the actor (``entra``, ``okta``,
 ``scim``, ``admin``, ``system``) for the whole unit of work; without it the actor is ``system``.
 After a commit that wrote events the functions given to :func:`on_commit` run (the deliverer's
-wake-up); they must be quick and must not raise.
+wake-up), and after one that added or enabled a webhook endpoint (:func:`note_endpoints_changed`)
+those given to :func:`on_endpoints_changed`; they must be quick and must not raise.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ ACTORS = ("entra", "okta", "scim", "admin", "system")
 _PENDING = "scimgate_events"
 _WROTE = "scimgate_events_written"
 _ACTOR = "scimgate_event_actor"
+_ENDPOINTS = "scimgate_endpoints_changed"
 _listeners: list[Callable[[], None]] = []
+_endpoint_listeners: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,24 @@ def remove_on_commit(listener: Callable[[], None]) -> None:
         _listeners.remove(listener)
 
 
+def on_endpoints_changed(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` after every commit, in this process, that added or enabled a webhook
+    endpoint (see :func:`note_endpoints_changed`)."""
+    _endpoint_listeners.append(listener)
+
+
+def remove_on_endpoints_changed(listener: Callable[[], None]) -> None:
+    """Stop calling ``listener`` (see :func:`on_endpoints_changed`)."""
+    if listener in _endpoint_listeners:
+        _endpoint_listeners.remove(listener)
+
+
+def note_endpoints_changed(session: Session) -> None:
+    """The session's transaction adds or enables a webhook endpoint: tell this process's
+    deliverers once it commits."""
+    session.info[_ENDPOINTS] = True
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     if session.in_nested_transaction():  # a SAVEPOINT's release: the events wait for the real commit
@@ -96,6 +117,9 @@ def _write_pending(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _notify(session: Session) -> None:
+    if session.info.pop(_ENDPOINTS, False):
+        for listener in list(_endpoint_listeners):
+            listener()
     if session.info.pop(_WROTE, False):
         for listener in list(_listeners):
             listener()
@@ -107,3 +131,4 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         session.info.pop(_WROTE, None)
+        session.info.pop(_ENDPOINTS, None)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scimgate.events import catalogue, signing, targets
+from scimgate.events import catalogue, outbox, signing, targets
 from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage import events as event_store
 from scimgate.storage import webhooks as store
@@ -53,6 +53,7 @@ def add_endpoint(session: Session, workspace: Workspace, url: str, *, event_type
     )
     session.add(endpoint)
     session.flush()
+    outbox.note_endpoints_changed(session)
     return endpoint, secret
 
 
@@ -86,6 +87,7 @@ def set_enabled(session: Session, workspace: Workspace, endpoint_id: str, enable
     endpoint.enabled = enabled
     if enabled:
         endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
+        outbox.note_endpoints_changed(session)
     else:
         endpoint.disabled_at, endpoint.disabled_reason = utcnow(), "disabled by an admin"
     return endpoint
