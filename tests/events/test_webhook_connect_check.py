@@ -14,7 +14,7 @@ from scimgate.events.deliverer import Deliverer
 from scimgate.storage.db import read_only_factory
 from tests.events.support import FAST_DELIVERY, add_endpoint, deliveries
 from tests.support import LiveServer, Tenant, start_server, stop_server
-from tests.webhook_receiver import Receiver, webhook_receiver
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,6 @@ def live_server(database_url: str, backend: str,
                           env={**FAST_DELIVERY, "SCIMGATE_WEBHOOK_DELIVERER": "false"})
     yield server
     stop_server(server)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as served:
-        yield served
 
 
 def test_ssrf_checked_again_at_connect_time(tenant: Tenant, receiver: Receiver) -> None:

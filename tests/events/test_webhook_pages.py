@@ -17,7 +17,7 @@ from scimgate.storage.models import ScimToken
 from tests.admin.client import AdminClient, signed_in
 from tests.events.support import FAST_DELIVERY, add_endpoint, all_events
 from tests.support import LiveServer, Tenant, admin_client, make_tenant, start_server, stop_server
-from tests.webhook_receiver import Receiver, webhook_receiver
+from tests.webhook_receiver import Receiver
 
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 
@@ -29,12 +29,6 @@ def live_server(database_url: str, backend: str,
                           env=FAST_DELIVERY)
     yield server
     stop_server(server)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as served:
-        yield served
 
 
 @pytest.fixture

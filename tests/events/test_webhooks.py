@@ -20,7 +20,7 @@ from scimgate.storage.db import read_only_factory, transaction
 from scimgate.storage.models import Workspace, utcnow
 from tests.events.support import FAST_DELIVERY, add_endpoint, all_events, deliveries, endpoint_row, patch
 from tests.support import LiveServer, Tenant, admin_client, make_tenant, start_server, stop_server
-from tests.webhook_receiver import Receiver, webhook_receiver
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +31,6 @@ def live_server(database_url: str, backend: str,
     server = start_server(database_url, log, backend, env=FAST_DELIVERY)
     yield server
     stop_server(server)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as served:
-        yield served
 
 
 @pytest.fixture
