@@ -48,6 +48,12 @@ def _version(member: Member, groups: list[tuple[str, str]]) -> str:
 
 
 def _render(member: Member, base_url: str, groups: list[tuple[str, str]]) -> dict[str, Any]:
+    return _render_stored(store.stored(member), base_url, groups)
+
+
+def _render_stored(own: StoredResource, base_url: str, groups: list[tuple[str, str]]) -> dict[str, Any]:
+    """The SCIM representation of a member's stored view and its direct ``groups``; its version
+    is the member's own and its groups' (``derived_version``)."""
     extra = {
         "groups": [
             {"value": gid, "display": display, "$ref": f"{base_url}/Groups/{gid}", "type": "direct"}
@@ -55,8 +61,8 @@ def _render(member: Member, base_url: str, groups: list[tuple[str, str]]) -> dic
         ]
         or None
     }
-    own = store.stored(member)
-    stored = StoredResource(own.id, own.document, _version(member, groups), own.created, own.last_modified)
+    stored = StoredResource(own.id, own.document, derived_version(int(own.version), groups), own.created,
+                            own.last_modified)
     return to_scim(user_schema(), stored, base_url, extra)
 
 
@@ -165,8 +171,8 @@ def get_user(session: Session, workspace: Workspace, member_id: str, base_url: s
     found = store.load_with_groups(session, workspace.id, member_id)
     if found is None:
         raise NotFoundException(detail=f"User {member_id} not found.")
-    member, groups = found
-    return _as_written(_render(member, base_url, groups), projection)
+    own, groups = found
+    return _as_written(_render_stored(own, base_url, groups), projection)
 
 
 def list_users(session: Session, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
