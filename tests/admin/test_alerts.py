@@ -116,6 +116,19 @@ def test_quiet_entra_and_an_ending_certificate_are_mailed(smtp: tuple[Inbox, int
     assert subjects[1].startswith(f"[scimgate] The SSO certificate of {tenant.workspace_name} ends on {ends}")
 
 
+def test_an_oidc_connection_has_no_certificate_to_end(smtp: tuple[Inbox, int], tenant: Tenant) -> None:
+    """A workspace signing in over OIDC has no SAML signing certificate (no metadata, no end
+    date): the run checks the others' conditions, mails nothing for it and does not fail."""
+    inbox, port = smtp
+    admin = make_admin(tenant)
+    with transaction(tenant.server.sessions) as session:
+        session.add(SsoConnection(id=str(uuid.uuid4()), workspace_id=tenant.workspace_id, kind="oidc",
+                                  idp_entity_id="https://idp.example/", idp_sso_url="https://idp.example/authorize",
+                                  oidc_client_id="scimgate", oidc_jwks_uri="https://idp.example/jwks"))
+    assert _run(tenant.server, port).exit_code == 0
+    assert inbox.to(admin) == []
+
+
 def test_a_healthy_workspace_gets_no_mail(smtp: tuple[Inbox, int], tenant: Tenant) -> None:
     """Below the failure threshold of 20% (1 failure in 6), not quiet, no certificate: nothing."""
     inbox, port = smtp

@@ -10,6 +10,7 @@ import html
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from scimgate.storage.db import transaction
 from scimgate.storage.models import SsoBinding, SsoConnection
 from tests.admin.client import AdminClient, signed_in
+from tests.sso_idp import make_key_pair
 from tests.support import LiveServer, Tenant, admin_client, make_tenant, start_server, stop_server
 
 Setup = tuple[Tenant, AdminClient, OidcProvider, str]
@@ -230,3 +232,21 @@ def test_admin_api_configures_oidc(setup: Setup) -> None:
         "issuer": provider.issuer, "client_id": provider.client_id, "redirect_uri": redirect_uri(tenant)}
     assert provider.client_secret not in saved.text and answer["tested_at"] is None
     assert api.put("/sso/oidc", json={**body, "client_secret": ""}).status_code == 400
+
+
+def test_saml_certificate_actions_on_an_oidc_connection_are_refused(setup: Setup, tmp_path: Path) -> None:
+    """An OIDC connection has no SAML signing certificates: adding one is refused next to the
+    field, removing one is the not-found page, a SAML response to the workspace's ACS is refused,
+    and none of them is a 500 (each read the connection's absent SAML metadata)."""
+    tenant, admin, provider, _ = setup
+    assert save(admin, provider).status_code == 303
+    _, certificate = make_key_pair(tmp_path, "idp")
+    added = admin.post("/admin/security/sso/certificates", {"certificate": certificate.read_text()})
+    assert added.status_code == 400 and "OpenID Connect" in html.unescape(added.text), added.text[:300]
+    removed = admin.post(f"/admin/security/sso/certificates/{'0' * 64}/remove", {"confirm": "yes"})
+    assert removed.status_code == 404
+    acs = httpx.post(f"{tenant.server.url}/sso/saml/{tenant.workspace_id}/acs",
+                     data={"SAMLResponse": "PHNhbWxwOlJlc3BvbnNlLz4=", "RelayState": ""})
+    assert acs.status_code < 500, acs.text[:300]
+    connection = connection_of(tenant)
+    assert connection is not None and connection.kind == "oidc" and connection.metadata_xml is None

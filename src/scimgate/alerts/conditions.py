@@ -58,8 +58,7 @@ def _quiet(workspace: Workspace, found: health.ClientHealth, admin_url: str) -> 
     return Alert("quiet:entra", f"[scimgate] Entra provisioning has gone quiet for {workspace.name}", body)
 
 
-def _certificate(workspace: Workspace, connection: SsoConnection, now: datetime, admin_url: str) -> Alert:
-    ends = connection.certificate_not_after
+def _certificate(workspace: Workspace, ends: datetime, now: datetime, admin_url: str) -> Alert:
     when = "has ended" if ends <= now else f"ends on {ends.strftime('%Y-%m-%d %H:%M UTC')}"
     body = (f"The signing certificate of the identity provider for single sign-on to {workspace.name} "
             f"{when}. Members cannot sign in once it has ended: upload the identity provider's "
@@ -82,6 +81,7 @@ def due_alerts(session: Session, workspace: Workspace, *, error_rate: float, adm
         if found.state == "quiet":
             alerts.append(_quiet(workspace, found, admin_url))
     connection = session.scalar(select(SsoConnection).where(SsoConnection.workspace_id == workspace.id))
-    if connection is not None and connection.certificate_not_after - now <= CERTIFICATE_WARNING:
-        alerts.append(_certificate(workspace, connection, now, admin_url))
+    ends = connection.certificate_not_after if connection is not None else None
+    if ends is not None and ends - now <= CERTIFICATE_WARNING:  # None: OIDC, no signing certificate
+        alerts.append(_certificate(workspace, ends, now, admin_url))
     return alerts

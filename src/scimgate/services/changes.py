@@ -94,9 +94,9 @@ def whole_value(value: Any) -> str | bool | None:
         parts = [whole_value(element) for element in value]
         return _cut(", ".join(str(p) for p in parts if p is not None)) or None
     if isinstance(value, dict):
-        parts = [f"{key} {shown_value(sub)}" for key, sub in sorted(value.items())
+        named = [f"{key} {shown_value(sub)}" for key, sub in sorted(value.items())
                  if key.lower() not in SECRET_NAMES and sub is not None]
-        return _cut(", ".join(parts)) or None
+        return _cut(", ".join(named)) or None
     return shown_value(value)
 
 

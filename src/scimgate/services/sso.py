@@ -256,6 +256,8 @@ def trusted_sp(public_url: str, connection: SsoConnection) -> ServiceProvider:
     """The SP to check a response with, trusting only the connection's unexpired signing
     certificates (an expired one left in the metadata after a roll-over signs nothing). Raises
     SignInRefused when every certificate has expired."""
+    if connection.metadata_xml is None:
+        raise refusal(connection.workspace_id, "single sign-on uses OpenID Connect, not SAML")
     now = utcnow()
     certificates = stored_certificates(connection.metadata_xml)
     valid = [c for c in certificates if c.not_after > now]

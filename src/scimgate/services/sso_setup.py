@@ -95,8 +95,18 @@ def set_required(session: Session, workspace: Workspace, required: bool) -> SsoC
 
 
 def certificates(connection: SsoConnection) -> tuple[Certificate, ...]:
-    """The signing certificates the connection trusts, in the metadata's order."""
+    """The signing certificates the connection trusts, in the metadata's order; none for an
+    OpenID Connect connection, which has no SAML metadata."""
+    if connection.metadata_xml is None:
+        return ()
     return stored_certificates(connection.metadata_xml)
+
+
+def _saml_metadata(connection: SsoConnection) -> str:
+    """The connection's SAML metadata; SsoError for an OpenID Connect connection."""
+    if connection.metadata_xml is None:
+        raise SsoError("Single sign-on uses OpenID Connect here: it has no SAML signing certificates.")
+    return connection.metadata_xml
 
 
 def _connection(session: Session, workspace: Workspace) -> SsoConnection:
@@ -107,7 +117,7 @@ def _connection(session: Session, workspace: Workspace) -> SsoConnection:
 
 
 def _store(connection: SsoConnection, trusted: list[Certificate]) -> None:
-    connection.metadata_xml = with_signing_certificates(connection.metadata_xml, trusted)
+    connection.metadata_xml = with_signing_certificates(_saml_metadata(connection), trusted)
     connection.certificate_not_after = max(c.not_after for c in trusted)
     connection.updated = utcnow()
 
@@ -117,6 +127,7 @@ def add_certificate(session: Session, workspace: Workspace, text: str | bytes) -
     identity provider's roll-over. Raises SsoError: no connection, not a certificate, expired,
     or already trusted."""
     connection = _connection(session, workspace)
+    _saml_metadata(connection)
     try:
         added = read_certificate(text)
     except MetadataError as exc:

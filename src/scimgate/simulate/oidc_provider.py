@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
@@ -161,9 +161,9 @@ class OidcProvider:
     def mint_raw(self, header: dict[str, Any], claims: dict[str, Any]) -> str:
         """An RS256 signature over any ``header`` (joserfc refuses to make some, e.g. ``crit``)."""
         signing_input = unsigned_parts({"alg": "RS256", "kid": self.signing_key.kid, **header}, claims)
-        signature = self.signing_key.private_key.sign(  # type: ignore[union-attr]
-            signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
-        )
+        private = self.signing_key.private_key
+        assert isinstance(private, rsa.RSAPrivateKey), "mint_raw signs RS256: the signing key is RSA"
+        signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return signing_input + "." + b64url(signature)
 
     def public_pem(self) -> bytes:

@@ -36,7 +36,7 @@ def _keep_memberships() -> None:
     op.drop_table("group_member")
 
 
-def _group_member(*extra: sa.SchemaItem) -> None:
+def _group_member(*extra: sa.schema.SchemaItem) -> None:
     op.create_table(
         "group_member",
         sa.Column("group_id", sa.String(length=36), nullable=False),
