@@ -34,6 +34,7 @@ import httpx
 from scimgate.simulate.client import MAX_RETRIES_AFTER_429, retry_after_seconds, split_base_url
 from scimgate.simulate.oidc_provider import OidcProvider, ProviderUser
 from scimgate.simulate.report import Recorder
+from scimgate.simulate.saml_idp import LocalIdp
 
 SCIM_SUFFIX = "/api/scim/v2"
 ADMIN_API = "/api/admin/v1"
@@ -55,8 +56,6 @@ class SignIns:
         self.origin, self.recorder, self.timeout = origin.rstrip("/"), recorder, timeout
         self.admin_key = admin_key
         self.protocol = protocol
-        from scimgate.simulate.saml_idp import LocalIdp  # pysaml2 only once a simulation signs in
-
         self.idp = LocalIdp()
         self.provider = OidcProvider("entra") if protocol == "oidc" else None
         self.object_ids: dict[int, str] = {}

@@ -18,19 +18,16 @@ import base64
 import functools
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import entity_descriptor
+from saml2.response import AuthnResponse
+from saml2.sigver import CryptoBackendXmlSec1
 
 from scimgate.sso.xml_guard import SamlRefused, check_response
-
-if TYPE_CHECKING:
-    from saml2.client import Saml2Client
-    from saml2.config import SPConfig
-    from saml2.response import AuthnResponse
-
-# pysaml2 is imported by the functions that use it, on first use: importing it builds its XML
-# schemas (0.45 s of CPU on a fast machine, 1.6-1.9 s on a slow one), which every server worker
-# and CLI command paid at start, most of them never handling a SAML message
-# (docs/decisions.md, "Importing pysaml2 on first use").
 
 NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
@@ -102,38 +99,26 @@ def xmlsec_binary() -> str:
 
 @functools.cache
 def _xmlsec_version(path: str) -> str:
-    from saml2.sigver import CryptoBackendXmlSec1
-
     return str(CryptoBackendXmlSec1(path).version)
 
 
-@functools.cache
-def _xmlsec_backend() -> type:
+class _XmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
     """pysaml2's xmlsec1 backend with the program's version read once per process: pysaml2 asks
     ``xmlsec1 --version`` twice per signature check (two of its three subprocesses; bench
     sign_in), and the answer cannot change while the process runs."""
-    from saml2.sigver import CryptoBackendXmlSec1
 
-    class XmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
-        @property
-        def version(self) -> str:
-            return _xmlsec_version(self.xmlsec)
-
-    return XmlSec1
+    @property
+    def version(self) -> str:
+        return _xmlsec_version(self.xmlsec)
 
 
 def _client(sp: ServiceProvider) -> Saml2Client:
-    from saml2.client import Saml2Client
-
     client = Saml2Client(_config(sp))
-    client.sec.crypto = _xmlsec_backend()(client.sec.crypto.xmlsec)
+    client.sec.crypto = _XmlSec1(client.sec.crypto.xmlsec)
     return client
 
 
 def _config(sp: ServiceProvider) -> SPConfig:
-    from saml2 import BINDING_HTTP_POST
-    from saml2.config import SPConfig
-
     settings: dict[str, Any] = {
         "entityid": sp.entity_id,
         "xmlsec_binary": xmlsec_binary(),
@@ -157,16 +142,11 @@ def _config(sp: ServiceProvider) -> SPConfig:
 
 def sp_metadata(sp: ServiceProvider) -> str:
     """The SP's metadata XML (an EntityDescriptor with one SPSSODescriptor)."""
-    from saml2.metadata import entity_descriptor
-
     return str(entity_descriptor(_config(sp)))
 
 
 def authn_request(sp: ServiceProvider, idp_sso_url: str, relay_state: str = "") -> tuple[str, str]:
     """A new AuthnRequest for the HTTP-Redirect binding: ``(request ID, redirect URL)``."""
-    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
-    from saml2.client import Saml2Client
-
     client = Saml2Client(_config(sp))
     request_id, request = client.create_authn_request(idp_sso_url, binding=BINDING_HTTP_POST, sign=False)
     info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), idp_sso_url, relay_state)
@@ -178,9 +158,6 @@ def read_response(sp: ServiceProvider, saml_response: str, outstanding: dict[str
 
     ``outstanding`` maps the request IDs this server issued and has not yet seen answered to
     where they came from; the caller loads at most the one the response names."""
-    from saml2 import BINDING_HTTP_POST
-    from saml2.response import AuthnResponse
-
     try:
         xml = base64.b64decode(saml_response, validate=False)
     except ValueError as exc:
