@@ -1,7 +1,8 @@
 """SCIM write latency under a sign-in flood against quiet (issue 13 major 2: within 1.5x).
 
-``python -m bench sign_in_flood [--seconds S] [--attackers A] [--hashes H] [--backend ...] [--no-docs]``
-(also run by ``make bench``):
+``python -m bench sign_in_flood [--seconds S] [--attackers A] [--hashes H] [--rate R] [--backend ...]
+[--no-docs]`` (also run by ``make bench``; the flood is bounded at ``--rate`` attempts a second of
+all attackers together, default 50; ``--rate 0`` sends back to back):
 
 1. for each database (PostgreSQL when ``SCIMGATE_TEST_POSTGRES_URL`` answers) a fresh database and
    a one-worker ``uvicorn scimgate.asgi:app`` on loopback with the default sign-in budgets
@@ -60,6 +61,8 @@ from scimgate.config import Settings
 SECTION = "## Sign-in flood"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ADMINS = 20
+DEFAULT_RATE = 50.0
+"""The bounded flood of issue 13: attempts per second of all attackers together."""
 PHASES = ("quiet", "flood from one address", "distributed flood")
 
 
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hashes", type=int, default=1, help="SCIMGATE_SIGN_IN_HASHES_IN_FLIGHT.")
     parser.add_argument("--hashes-per-second", type=float, default=None,
                         help="SCIMGATE_SIGN_IN_HASHES_PER_SECOND (default: the product default; 0 = off).")
-    parser.add_argument("--rate", type=float, default=0.0,
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE,
                         help="Bound on the attempts per second of all attackers (0: back to back).")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--no-docs", action="store_true", help="Print only.")

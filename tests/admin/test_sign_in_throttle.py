@@ -145,6 +145,28 @@ def test_hashes_per_second_are_bounded(tenant: Tenant) -> None:
     assert hashed[2:] == [10, 11, 12, 13, 14]
 
 
+def test_spent_hash_budget_refuses_before_the_shared_store(tenant: Tenant) -> None:
+    """Once the process's hash budget is spent, an attempt within its address and account
+    budgets is refused before the shared account bucket is asked: no ``rate_bucket`` row is
+    written for it (on SQLite no writer lock is taken) and the account keeps its shared
+    budget for its owner; the attempt that spends the last hash was admitted and wrote one."""
+    guard = SignInGuard(DatabaseBuckets(tenant.server.sessions), Budget(0.01, 10), Budget(0.01, 10),
+                        hashes_in_flight=1, hashes_per_second=0.01)  # bursts of 1 hash, no refill
+    admitted, refused = f"admitted-{uuid.uuid4().hex}", f"refused-{uuid.uuid4().hex}"
+    guard.admit(admitted, "a@example.com", address())
+    guard.run_hashes(lambda: None)
+    with pytest.raises(SignInThrottled) as throttled:
+        guard.admit(refused, "a@example.com", address())
+    assert throttled.value.retry_after >= 1
+
+    def rows(workspace: str) -> int:
+        key = sign_in_guard.bucket_key("signin-acct", workspace + "\na@example.com")
+        with transaction(tenant.server.sessions) as db:
+            return db.scalar(select(func.count()).select_from(RateBucket).where(RateBucket.key == key)) or 0
+
+    assert (rows(admitted), rows(refused)) == (1, 0)
+
+
 def test_hashes_in_flight_are_bounded(tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one hash slot taken, another attempt gets SignInThrottled (429) instead of hashing."""
     monkeypatch.setattr(sign_in_guard, "HASH_WAIT_SECONDS", 0.05)

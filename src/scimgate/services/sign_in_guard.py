@@ -18,9 +18,9 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
 2. **Hash slots**: at most ``sign_in_hashes_in_flight`` verifications run at once per process
    (a semaphore); an attempt waits up to ``HASH_WAIT_SECONDS`` for a slot, else it gets 429.
    And at most ``sign_in_hashes_per_second`` hashes a second (bursts of twice that) per
-   process, a budget of this process's memory checked before the slot: a distributed flood
-   (every attempt from a new address, each account within its budget) gets 429 instead of
-   more argon2 work than that. The hashes run on the guard's own threads at the lowest CPU
+   process, a budget of this process's memory checked before the shared account bucket and
+   spent before the slot: a distributed flood (every attempt from a new address, each account
+   within its budget) gets 429 instead of more argon2 work than that, and writes nothing. The hashes run on the guard's own threads at the lowest CPU
    priority (Linux: ``SCHED_IDLE`` at nice 19, per thread; setpriority(2), sched(7)), and so
    does the rest of an attempt (:meth:`SignInGuard.attempt`): under a flood a core that
    provisioning needs goes to provisioning first. The price: on a worker whose CPU is
@@ -61,6 +61,7 @@ from scimgate.storage.rate_limit import (
 )
 
 HASH_WAIT_SECONDS = 2.0
+HASH_KEY = "hashes"
 T = TypeVar("T")
 HASH_NICENESS = 19
 """The niceness of the sign-in threads (the lowest priority; setpriority(2))."""
@@ -124,16 +125,25 @@ class SignInGuard:
         and a refusal by the process's buckets asks nothing of the shared store. The address
         budget is per process: with N workers an address may try N times its budget, while an
         account's budget, the one that stands between a guesser and a password, holds across
-        workers and machines. A flood from a new address each time then asks the shared store
-        only for what the process's account buckets admit."""
+        workers and machines. Before the shared store is asked, the process's hashes-per-second
+        budget is looked at (not spent: :meth:`run_hashes` spends it): an attempt that could not
+        get a hash anyway is refused at once, asks the shared store nothing (on SQLite: no turn
+        of the writer lock) and spends nothing of the account's shared budget, which a flood
+        would otherwise drain for the account's owner. A flood from a new address each time
+        then costs the database at most what the hash budget admits."""
         account = workspace_name.strip().lower() + "\n" + email.strip().lower()
         address_key, account_key = bucket_key("signin-addr", address), bucket_key("signin-acct", account)
-        for store, key, budget in ((self.local, address_key, self.address),
-                                   (self.local, account_key, self.account),
-                                   (self.store, account_key, self.account)):
-            wait = store.take(key, budget.rate, budget.burst)
+        for key, budget in ((address_key, self.address), (account_key, self.account)):
+            wait = self.local.take(key, budget.rate, budget.burst)
             if wait > 0:
                 raise SignInThrottled(wait)
+        if self.hashing is not None:
+            wait = self._hash_bucket.wait(HASH_KEY, self.hashing.rate, self.hashing.burst)
+            if wait > 0:
+                raise SignInThrottled(wait)
+        wait = self.store.take(account_key, self.account.rate, self.account.burst)
+        if wait > 0:
+            raise SignInThrottled(wait)
 
     @contextmanager
     def hash_slot(self) -> Iterator[None]:
@@ -151,7 +161,7 @@ class SignInGuard:
         on a low-priority hashing thread; SignInThrottled when the process's hashes-per-second
         budget is spent, or as :meth:`hash_slot`."""
         if self.hashing is not None:
-            wait = self._hash_bucket.take("hashes", self.hashing.rate, self.hashing.burst)
+            wait = self._hash_bucket.take(HASH_KEY, self.hashing.rate, self.hashing.burst)
             if wait > 0:
                 raise SignInThrottled(wait)
         with self.hash_slot():

@@ -241,3 +241,11 @@ class LocalBuckets:
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
             return wait
+
+    def wait(self, key: str, rate: float, burst: float) -> float:
+        """The seconds until ``key``'s bucket holds a token (0.0: it holds one now), taking none."""
+        with self._guard:
+            now = self._clock()
+            tokens, updated = self._buckets.get(key, (float(burst), now))
+            available = min(burst, tokens + max(now - updated, 0.0) * rate)
+            return 0.0 if available >= 1.0 else (1.0 - available) / rate
