@@ -20,7 +20,8 @@ RFC 9106 §4), so a flood of wrong passwords is a flood of that work. Three defe
    And at most ``sign_in_hashes_per_second`` hashes a second (bursts of twice that) per
    process, a budget of this process's memory checked before the shared account bucket and
    spent before the slot: a distributed flood (every attempt from a new address, each account
-   within its budget) gets 429 instead of more argon2 work than that, and writes nothing. The hashes run on the guard's own threads at the lowest CPU
+   within its budget) gets 429 instead of more argon2 work than that, and writes nothing.
+   The hashes run on the guard's own threads at the lowest CPU
    priority (Linux: ``SCHED_IDLE`` at nice 19, per thread; setpriority(2), sched(7)), and so
    does the rest of an attempt (:meth:`SignInGuard.attempt`): under a flood a core that
    provisioning needs goes to provisioning first. The price: on a worker whose CPU is
