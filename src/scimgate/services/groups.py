@@ -249,7 +249,7 @@ def replace_group(session: Session, workspace: Workspace, group_id: str, body: A
     if document != group.document:
         _save(session, group, document, base_url)
     elif added or removed:
-        store.touch(group)
+        store.touch(session, group)
     return _written(session, group, base_url, projection)
 
 
@@ -273,7 +273,7 @@ def patch_group(session: Session, workspace: Workspace, group_id: str, body: Any
     if result.document != group.document:
         _save(session, group, result.document, base_url)
     elif added or removed:
-        store.touch(group)
+        store.touch(session, group)
     if projection is None:
         return etag(group.version)
     return _written(session, group, base_url, projection)

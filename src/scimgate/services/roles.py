@@ -124,7 +124,8 @@ def after_member_write(session: Session, workspace: Workspace, member: Member, *
     another role than before (a new member: always, without reading its groups: it has none)."""
     idp_role = role_of_attribute(member.document.get("roles"))
     if created or idp_role != member.idp_role:
-        member.idp_role = idp_role
+        if idp_role != member.idp_role:  # the same value set again would still leave a flush to do
+            member.idp_role = idp_role
         if created:
             new = idp_role or workspace.default_role  # no group yet: the roles attribute or the default
         else:

@@ -13,9 +13,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import insert as core_insert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
@@ -30,55 +34,62 @@ def _lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
-def _apply_document(member: Member, document: dict[str, Any]) -> None:
-    name = document.get("name") or {}
-    member.document = document
-    member.user_name = document["userName"]
-    member.user_name_lower = document["userName"].lower()
-    member.external_id = _text(document.get("externalId"))
-    member.display_name = _text(document.get("displayName"))
-    member.display_name_lower = _lower(member.display_name)
-    member.given_name = _text(name.get("givenName"))
-    member.family_name = _text(name.get("familyName"))
-    member.active = document.get("active", True) is not False
-    _check_lengths(member, MEMBER_COLUMNS)
-
-
 MEMBER_COLUMNS = {"user_name": "userName", "user_name_lower": "userName", "external_id": "externalId",
                   "display_name": "displayName", "display_name_lower": "displayName",
                   "given_name": "name.givenName", "family_name": "name.familyName"}
 EMAIL_COLUMNS = {"value": "emails.value", "value_lower": "emails.value", "type": "emails.type"}
 
 
-def _check_lengths(row: Member | MemberEmail, columns: dict[str, str]) -> None:
+def _derived(document: dict[str, Any]) -> dict[str, Any]:
+    """The member columns a stored document gives (the document itself, the indexed twins of its
+    attributes, ``active``); 400 ``invalidValue`` for a value longer than its column."""
+    name = document.get("name") or {}
+    display_name = _text(document.get("displayName"))
+    values = {
+        "document": document,
+        "user_name": document["userName"],
+        "user_name_lower": document["userName"].lower(),
+        "external_id": _text(document.get("externalId")),
+        "display_name": display_name,
+        "display_name_lower": _lower(display_name),
+        "given_name": _text(name.get("givenName")),
+        "family_name": _text(name.get("familyName")),
+        "active": document.get("active", True) is not False,
+    }
+    _check_lengths(values, _MEMBER, MEMBER_COLUMNS)
+    return values
+
+
+def _check_lengths(values: dict[str, Any], table: Table, columns: dict[str, str]) -> None:
     """400 ``invalidValue`` for a value longer than its indexed column (RFC 7644 §3.12), before
     the database refuses it (PostgreSQL would fail the request with an error, not a SCIM answer)."""
-    table = type(row).__table__
     for column, label in columns.items():
-        value = getattr(row, column)
+        value = values.get(column)
         limit = getattr(table.c[column].type, "length", None)
         if isinstance(value, str) and limit is not None and len(value) > limit:
             raise InvalidValueException(detail=f"'{label}' is longer than {limit} characters.")
 
 
-def _email_rows(member: Member, document: dict[str, Any]) -> list[MemberEmail]:
+def _email_rows(workspace_id: str, member_id: str, document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``member_email`` rows of a document's ``emails``, in their order."""
     rows = []
     for position, email in enumerate(document.get("emails") or []):
         value = email.get("value")
         if not isinstance(value, str):
             continue
-        row = MemberEmail(
-            workspace_id=member.workspace_id,
-            member_id=member.id,
-            position=position,
-            value=value,
-            value_lower=value.lower(),
-            type=_text(email.get("type")),
-            primary=email.get("primary") is True,
-        )
-        _check_lengths(row, EMAIL_COLUMNS)
+        row = {"workspace_id": workspace_id, "member_id": member_id, "position": position, "value": value,
+               "value_lower": value.lower(), "type": _text(email.get("type")),
+               "primary": email.get("primary") is True}
+        _check_lengths(row, _EMAIL, EMAIL_COLUMNS)
         rows.append(row)
     return rows
+
+
+def _taken(user_name: str) -> UniquenessException:
+    return UniquenessException(
+        detail=f"A user with userName {user_name!r} already exists in this workspace "
+        "(userName is unique, case-insensitive)."
+    )
 
 
 def _flush_unique(session: Session, user_name: str) -> None:
@@ -86,10 +97,7 @@ def _flush_unique(session: Session, user_name: str) -> None:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise UniquenessException(
-            detail=f"A user with userName {user_name!r} already exists in this workspace "
-            "(userName is unique, case-insensitive)."
-        ) from exc
+        raise _taken(user_name) from exc
 
 
 def stored(member: Member) -> StoredResource:
@@ -97,16 +105,44 @@ def stored(member: Member) -> StoredResource:
     return StoredResource(member.id, member.document, member.version, member.created, member.last_modified)
 
 
+_MEMBER: Table = Member.__table__  # type: ignore[assignment]
+_EMAIL: Table = MemberEmail.__table__  # type: ignore[assignment]
+_UNIQUE_NAME = ["workspace_id", "user_name_lower"]
+_INSERTS = {
+    "postgresql": postgresql_insert(_MEMBER).on_conflict_do_nothing(index_elements=_UNIQUE_NAME)
+    .returning(_MEMBER.c.id),
+    "sqlite": sqlite_insert(_MEMBER).on_conflict_do_nothing(index_elements=_UNIQUE_NAME)
+    .returning(_MEMBER.c.id),
+}
+_INSERT_EMAILS = core_insert(_EMAIL)
+_DELETE_EMAILS = delete(_EMAIL).where(_EMAIL.c.member_id == bindparam("member_id"))
+_SAVED = ("document", "user_name", "user_name_lower", "external_id", "display_name", "display_name_lower",
+          "given_name", "family_name", "active", "version", "last_modified")
+_SAVE = (
+    update(_MEMBER)
+    .where(_MEMBER.c.workspace_id == bindparam("b_workspace_id"), _MEMBER.c.id == bindparam("b_id"))
+    .values({name: bindparam("v_" + name, type_=_MEMBER.c[name].type) for name in _SAVED})
+)
+
+
 def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Member:
-    """Create a member from a canonical document; its id is a new random UUID."""
+    """Create a member from a canonical document; its id is a new random UUID. Core statements
+    built once (the member row, ``INSERT ... ON CONFLICT DO NOTHING`` on the unique userName, so
+    a taken one is a 409 without a savepoint; then its email rows); the returned Member is the
+    session's persistent object of the new row, with nothing left to flush."""
     now = utcnow()
-    member = Member(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now,
-                    last_modified=now)
-    _apply_document(member, document)
+    values = _derived(document)
+    values.update(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now, last_modified=now,
+                  role="member", idp_role=None, removed_at=None)
+    connection = session.connection()
+    if connection.execute(_INSERTS[connection.dialect.name], values).first() is None:
+        raise _taken(values["user_name"])  # the row of the same userName (any case) was there first
+    emails = _email_rows(workspace_id, values["id"], document)
+    if emails:
+        connection.execute(_INSERT_EMAILS, emails)
+    member = Member(**values, removed_groups=None)  # SQL NULL in the row (not set), None here
+    make_transient_to_detached(member)  # the row exists: the session takes it as loaded, not new
     session.add(member)
-    _flush_unique(session, member.user_name)
-    session.add_all(_email_rows(member, document))
-    session.flush()
     return member
 
 
@@ -171,20 +207,33 @@ def load(session: Session, workspace_id: str, member_id: str, *, lock: str | Non
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
     """Store a changed document: derived columns, email rows, version + 1, lastModified now.
-    The uniqueness check (a savepoint around the flush) runs only when the userName changed, and
-    the email rows are written again only when ``emails`` changed: the usual PATCH (a name,
-    ``active``) is one UPDATE."""
+    One Core UPDATE built once (the ORM's unit of work cost more than the statement); ``member``
+    holds the new values as committed state, so nothing is left to flush. The UPDATE runs in a
+    savepoint (a taken userName is a 409, the transaction usable) only when the userName
+    changed, and the email rows are written again only when ``emails`` changed: the usual PATCH
+    (a name, ``active``) is one statement."""
     renamed = document["userName"].lower() != member.user_name_lower
     emails_changed = document.get("emails") != member.document.get("emails")
-    _apply_document(member, document)
-    member.version += 1
-    member.last_modified = utcnow()
+    values = _derived(document)
+    values.update(version=member.version + 1, last_modified=utcnow())
+    parameters = {"v_" + name: values[name] for name in _SAVED}
+    parameters.update(b_workspace_id=member.workspace_id, b_id=member.id)
     if renamed:
-        _flush_unique(session, member.user_name)
+        try:
+            with session.begin_nested():
+                session.connection().execute(_SAVE, parameters)
+        except IntegrityError as exc:
+            raise _taken(values["user_name"]) from exc
+    else:
+        session.connection().execute(_SAVE, parameters)
+    for name, value in values.items():
+        set_committed_value(member, name, value)
     if emails_changed:
-        session.execute(delete(MemberEmail).where(MemberEmail.member_id == member.id))
-        session.add_all(_email_rows(member, document))
-    session.flush()
+        connection = session.connection()
+        connection.execute(_DELETE_EMAILS, {"member_id": member.id})
+        emails = _email_rows(member.workspace_id, member.id, document)
+        if emails:
+            connection.execute(_INSERT_EMAILS, emails)
 
 
 def remove(session: Session, member: Member) -> None:
@@ -229,22 +278,38 @@ def load_removed(session: Session, workspace_id: str, member_id: str, *, lock: b
     return session.scalar(statement)
 
 
+_RECENTLY_REMOVED = (_MEMBER.c.workspace_id == bindparam("workspace_id"), _MEMBER.c.removed_at.is_not(None),
+                     _MEMBER.c.removed_at >= bindparam("since", type_=_MEMBER.c.removed_at.type))
+_LATEST_REMOVED = (_MEMBER.c.removed_at.desc(),)
+_REMOVED_BY_EXTERNAL_ID = (
+    select(_MEMBER.c.id).where(*_RECENTLY_REMOVED, _MEMBER.c.external_id == bindparam("external_id"))
+    .order_by(*_LATEST_REMOVED).limit(1).with_for_update()
+)
+_SAME_NAME = func.lower(_MEMBER.c.user_name) == func.lower(bindparam("user_name"))
+_REMOVED_BY_NAME = {  # with an externalId posted, only a removed member without one matches by name
+    False: select(_MEMBER.c.id).where(*_RECENTLY_REMOVED, _SAME_NAME)
+    .order_by(*_LATEST_REMOVED).limit(1).with_for_update(),
+    True: select(_MEMBER.c.id).where(*_RECENTLY_REMOVED, _SAME_NAME, _MEMBER.c.external_id.is_(None))
+    .order_by(*_LATEST_REMOVED).limit(1).with_for_update(),
+}
+
+
 def find_removed(session: Session, workspace_id: str, user_name: str, external_id: str | None,
                  since: Any) -> Member | None:
     """The member in Recently removed (removed after ``since``) that a new SCIM POST of
     (``user_name``, ``external_id``) names: the same externalId; else the same userName (any
-    case) when the two do not carry different externalIds. Latest removal first."""
-    recent = [Member.workspace_id == workspace_id, Member.removed_at.is_not(None), Member.removed_at >= since]
+    case) when the two do not carry different externalIds. Latest removal first; the row is
+    locked FOR UPDATE. Every POST asks, and almost always nothing is found: the lookups are Core
+    statements built once on the session's connection, and only a found row is read as a Member."""
+    connection = session.connection()
+    parameters = {"workspace_id": workspace_id, "since": since, "user_name": user_name,
+                  "external_id": external_id}
+    found = None
     if external_id is not None:
-        found = session.scalar(select(Member).where(*recent, Member.external_id == external_id)
-                               .order_by(Member.removed_at.desc()).limit(1).with_for_update())
-        if found is not None:
-            return found
-    same_name = func.lower(Member.user_name) == func.lower(bindparam("user_name", user_name))
-    statement = select(Member).where(*recent, same_name)
-    if external_id is not None:
-        statement = statement.where(Member.external_id.is_(None))
-    return session.scalar(statement.order_by(Member.removed_at.desc()).limit(1).with_for_update())
+        found = connection.execute(_REMOVED_BY_EXTERNAL_ID, parameters).scalar()
+    if found is None:
+        found = connection.execute(_REMOVED_BY_NAME[external_id is not None], parameters).scalar()
+    return None if found is None else load_removed(session, workspace_id, found)
 
 
 def removed_page(session: Session, workspace_id: str, offset: int, limit: int) -> tuple[int, list[Member]]:
@@ -297,11 +362,14 @@ def query(
 
 def groups_of(session: Session, workspace_id: str,
               member_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-    """For each member id: the (group id, group displayName) of its direct memberships."""
+    """For each member id: the (group id, group displayName) of its direct memberships. A Core
+    statement built once, on the session's connection (no autoflush: membership rows are only
+    ever written by Core statements, and a member's own pending change does not touch them)."""
     found: dict[str, list[tuple[str, str]]] = {member_id: [] for member_id in member_ids}
     if not member_ids:
         return found
-    rows = session.execute(_GROUPS_OF, {"workspace_id": workspace_id, "member_ids": list(member_ids)})
+    rows = session.connection().execute(_GROUPS_OF, {"workspace_id": workspace_id,
+                                                     "member_ids": list(member_ids)})
     for member_id, group_id, display in rows:
         found[member_id].append((group_id, display))
     return found
