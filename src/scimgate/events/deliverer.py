@@ -103,8 +103,12 @@ class Deliverer:
 
     # -- the loop ---------------------------------------------------------------------------
     def wake(self) -> None:
-        """Run a round soon (called after a commit that wrote events)."""
-        self._wake.set()
+        """Run a round soon (called after a commit that wrote events). While the last round
+        found no enabled endpoint this does nothing (``_rest`` would let the wake pass anyway):
+        setting the event woke the deliverer's thread at every SCIM commit, a thread switch and
+        a GIL hand-over per write for nothing; an already set event is not set again."""
+        if self._endpoints and not self._wake.is_set():
+            self._wake.set()
 
     def endpoints_changed(self) -> None:
         """An endpoint was added or enabled in this process: its events go out without waiting

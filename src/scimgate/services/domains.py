@@ -25,6 +25,7 @@ Errors meant for the admin (CLI, admin API, admin pages) are ``DomainError`` sub
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import unicodedata
@@ -74,10 +75,13 @@ class DomainNotFound(DomainError):
     """The workspace has no such domain (also for another workspace's domain)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_domain(name: str) -> str:
     """``Bücher.Example.`` -> ``xn--bcher-kva.example``: IDNA 2008 with the UTS #46 mapping
     (lower-cases and folds full-width forms), trailing dot removed. Raises ValueError (an
-    ``idna.IDNAError`` is one) for a name that is not a valid host name."""
+    ``idna.IDNAError`` is one) for a name that is not a valid host name. The answers of the
+    last 4,096 names are kept (every user write asks for the same few; the IDNA encoding cost
+    more than the write's domain query)."""
     cleaned = name.strip().rstrip(".")
     if not cleaned or "@" in cleaned:
         raise ValueError(f"{name!r} is not a domain name")
