@@ -87,18 +87,24 @@ async def audit_failure(request: Request, exc: ScimError) -> None:
         log.exception("could not write the audit event", extra={"request_id": record.request_id})
 
 
+async def scim_error_response(request: Request, exc: ScimError) -> Response:
+    """The answer to a SCIM error raised by a route (the handler of every ``ScimError``, also
+    for the routes of http.scim_lane): audited once when the request was authenticated,
+    counted, and rendered in the request's surface's format; a 405 lists what the path answers
+    in ``Allow``."""
+    if isinstance(exc, MethodNotAllowedException) and not exc.allow:
+        exc.allow = allowed_methods(request)  # one source for every 405's Allow
+    await audit_failure(request, exc)
+    count_failure(request.url.path, exc)
+    return render_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on ``app`` and the SCIM surface's renderer. A 405 lists in ``Allow``
     what the path answers (http.allow); a path that answers no method at all is 404 instead."""
     register_surface(app, SCIM_PREFIX, lambda request, exc: error_response(exc))
 
-    @app.exception_handler(ScimError)
-    async def _scim(request: Request, exc: ScimError) -> Response:
-        if isinstance(exc, MethodNotAllowedException) and not exc.allow:
-            exc.allow = allowed_methods(request)  # one source for every 405's Allow
-        await audit_failure(request, exc)
-        count_failure(request.url.path, exc)
-        return render_error(request, exc)
+    app.add_exception_handler(ScimError, scim_error_response)  # type: ignore[arg-type]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
