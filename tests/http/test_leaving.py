@@ -181,6 +181,29 @@ def test_idp_re_post_restores_automatically(tenant: Tenant, admin: httpx.Client)
     assert removed_ids(admin) == []
 
 
+def test_re_post_in_another_unicode_case_restores(tenant: Tenant, admin: httpx.Client) -> None:
+    """The same userName in any case is Unicode case, on both databases: SQLite's own lower()
+    folds ASCII only, so ``Ädä`` posted again as ``äDÄ`` was a new member there."""
+    first = tenant.create_user("Ädä.Øre@example.com")
+    assert tenant.delete(f"/Users/{first['id']}").status_code == 204
+    again = tenant.create_user("äDÄ.øRE@example.com")
+    assert again["id"] == first["id"]
+    assert removed_ids(admin) == []
+
+
+def test_a_user_name_shaped_like_a_tombstone_is_not_taken(tenant: Tenant, admin: httpx.Client) -> None:
+    """While a member is in Recently removed its lower-cased userName column holds a marker, not
+    a name: a new member whose userName spells that marker (any case) is not a duplicate."""
+    removed = tenant.create_user("ivy@example.com")
+    assert tenant.delete(f"/Users/{removed['id']}").status_code == 204
+    for spelling in (f"~removed~{removed['id']}", f"~REMOVED~{removed['id']}"):
+        created = tenant.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                              "userName": spelling})
+        assert created.status_code == 201, created.text
+        assert tenant.delete(f"/Users/{created.json()['id']}").status_code == 204
+    assert tenant.create_user("ivy@example.com")["id"] == removed["id"]
+
+
 def test_re_post_of_another_person_is_a_new_member(tenant: Tenant, admin: httpx.Client) -> None:
     first = tenant.create_user("hal@example.com", externalId="oid-1")
     assert tenant.delete(f"/Users/{first['id']}").status_code == 204

@@ -79,8 +79,19 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+UNICODE_LOWER = "unicode_lower"
+"""An SQL function of every SQLite connection: Python's ``str.lower`` (SQLite's own ``lower``
+folds ASCII letters only, so ``Ä`` and ``ä`` would be two names where PostgreSQL and the
+lower-cased columns see one)."""
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
+    dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
