@@ -116,6 +116,14 @@ def test_nul_in_the_url_is_invalid_value(tenant: Tenant, path: str) -> None:
     assert_error(tenant.get(path), 400, "invalidValue")
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/Users/%2F", "/Groups/%2f", "/Users/a%2Fb"])
+def test_an_encoded_slash_in_a_scim_id_is_not_found(tenant: Tenant, method: str, path: str) -> None:
+    """``/Users/%2F`` names an id holding '/', which no resource has: 404, not the list its
+    decoded form ``/Users//`` would reach, nor a 405 of the list's methods."""
+    assert_error(raw(tenant, method, path, b"{}"), 404, None)
+
+
 @pytest.mark.parametrize("query, scim_type", [
     ("startIndex=abc", "invalidValue"), ("count=1.5", "invalidValue"), ("sortOrder=sideways", "invalidValue"),
     ("count=%D9%A3", "invalidValue"), ("startIndex=%EF%BC%91", "invalidValue"), ("count=1_0", "invalidValue"),

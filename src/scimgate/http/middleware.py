@@ -7,7 +7,9 @@
   ``.../users/`` reach the same route (Entra builds URLs from what the admin pasted).
 - A body larger than ``max_body_bytes`` is refused with 413 before it is read whole.
 - A path or query string holding NUL (``%00``) is refused with 400 ``invalidValue``: no SCIM
-  value holds it, and PostgreSQL would fail on it (a 500 otherwise).
+  value holds it, and PostgreSQL would fail on it (a 500 otherwise). A SCIM path holding an
+  encoded slash (``%2F``) is 404: no id holds one, and decoded it would be read as an empty
+  segment (``/Users/%2F`` as ``/Users``).
 - Refusals here are answered in the surface's format (``http.surfaces``), like every error.
 - An exception nothing handled is answered here as a 500 (``errors.unexpected_error_response``)
   and goes no further: the server neither logs it twice nor drops the kept-alive connection. An
@@ -40,7 +42,7 @@ from scimgate.http.errors import scim_error_response, unexpected_error_response
 from scimgate.http.metrics import observe
 from scimgate.http.scim_lane import Route, lane_for
 from scimgate.http.surfaces import render_error
-from scimgate.scim.errors import InvalidValueException, PayloadTooLargeException, ScimError
+from scimgate.scim.errors import InvalidValueException, NotFoundException, PayloadTooLargeException, ScimError
 
 log = logging.getLogger("scimgate.access")
 
@@ -128,6 +130,9 @@ class EdgeMiddleware:
             elif "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
                 await self._refuse(scope, send_with_id, InvalidValueException(
                     detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
+            elif path.startswith(SCIM_PREFIX) and b"%2f" in (scope.get("raw_path") or b"").lower():
+                await self._refuse(scope, send_with_id, NotFoundException(
+                    detail="No SCIM resource is at this URL: an encoded '/' (%2F) is in no SCIM id."))
             else:
                 try:
                     lane = lane_for(scope["method"], path)
