@@ -58,7 +58,8 @@ PEOPLE: dict[str, dict[str, Any]] = {
         "phoneNumbers": [{"value": "+44 20", "type": "work"}], "roles": [{"value": "admin", "primary": True}],
     },
     "dave": {"userName": "dave@example.com", "active": True},
-    "jürgen": {"userName": "jürgen@example.com", "displayName": "Jürgen Müller 山田 🚀", "active": True},
+    "jürgen": {"userName": "jürgen@example.com", "displayName": "Jürgen Müller 山田 🚀", "active": True,
+               "nickName": "Ärztin"},
 }
 
 
@@ -114,6 +115,11 @@ FILTERS = [
     ('id eq "no-such-id"', set()),
     ('userName eq "jürgen@example.com"', {"jürgen"}),
     ('displayName co "山田 🚀"', {"jürgen"}),
+    # case folding beyond ASCII where the attribute has no lower-cased column (lower() in SQL),
+    # the same on SQLite as on PostgreSQL
+    ('nickName eq "ÄRZTIN"', {"jürgen"}),
+    ('nickName co "äRZT"', {"jürgen"}),
+    ('nickName sw "är"', {"jürgen"}),
     # ne: the complement, unassigned values included
     ('displayName ne "Bob Baker"', ALL - {"bob"}),
     ('externalId ne "EXT-B"', ALL - {"bob"}),

@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
+from scimgate.storage.models import UNICODE_LOWER
 from scimgate.storage.writer_lock import WriterLock
 
 T = TypeVar("T")
@@ -79,13 +80,8 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-UNICODE_LOWER = "unicode_lower"
-"""An SQL function of every SQLite connection: Python's ``str.lower`` (SQLite's own ``lower``
-folds ASCII letters only, so ``Ä`` and ``ä`` would be two names where PostgreSQL and the
-lower-cased columns see one)."""
-
-
 def _unicode_lower(value: Any) -> Any:
+    """``UNICODE_LOWER`` of every SQLite connection (storage.models.lower)."""
     return value.lower() if isinstance(value, str) else value
 
 

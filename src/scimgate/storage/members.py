@@ -23,7 +23,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
-from scimgate.storage.db import UNICODE_LOWER
 from scimgate.storage.models import GroupMember, Member, MemberEmail, ScimGroup, utcnow
 
 
@@ -287,15 +286,12 @@ _REMOVED_BY_EXTERNAL_ID = (
     select(_MEMBER.c.id).where(*_RECENTLY_REMOVED, _MEMBER.c.external_id == bindparam("external_id"))
     .order_by(*_LATEST_REMOVED).limit(1).with_for_update()
 )
-_SAME_NAME = {  # SQLite's lower() folds ASCII only: the Unicode fold of storage.db.UNICODE_LOWER
-    "postgresql": func.lower(_MEMBER.c.user_name) == func.lower(bindparam("user_name")),
-    "sqlite": getattr(func, UNICODE_LOWER)(_MEMBER.c.user_name) == bindparam("user_name_lower"),
-}
+_SAME_NAME = func.lower(_MEMBER.c.user_name) == bindparam("user_name_lower")  # storage.models.lower
 _REMOVED_BY_NAME = {  # with an externalId posted, only a removed member without one matches by name
-    (dialect, with_external_id): select(_MEMBER.c.id)
-    .where(*_RECENTLY_REMOVED, same, *((_MEMBER.c.external_id.is_(None),) if with_external_id else ()))
-    .order_by(*_LATEST_REMOVED).limit(1).with_for_update()
-    for dialect, same in _SAME_NAME.items() for with_external_id in (False, True)
+    False: select(_MEMBER.c.id).where(*_RECENTLY_REMOVED, _SAME_NAME)
+    .order_by(*_LATEST_REMOVED).limit(1).with_for_update(),
+    True: select(_MEMBER.c.id).where(*_RECENTLY_REMOVED, _SAME_NAME, _MEMBER.c.external_id.is_(None))
+    .order_by(*_LATEST_REMOVED).limit(1).with_for_update(),
 }
 
 
@@ -303,19 +299,18 @@ def find_removed(session: Session, workspace_id: str, user_name: str, external_i
                  since: Any) -> Member | None:
     """The member in Recently removed (removed after ``since``) that a new SCIM POST of
     (``user_name``, ``external_id``) names: the same externalId; else the same userName (any
-    case, Unicode case folding on both databases) when the two do not carry different
-    externalIds. Latest removal first; the row is
-    locked FOR UPDATE. Every POST asks, and almost always nothing is found: the lookups are Core
-    statements built once on the session's connection, and only a found row is read as a Member."""
+    case, folded as the userName's lower-cased twin is: storage.models.lower) when the two do not
+    carry different externalIds. Latest removal first; the row is locked FOR UPDATE. Every POST
+    asks, and almost always nothing is found: the lookups are Core statements built once on the
+    session's connection, and only a found row is read as a Member."""
     connection = session.connection()
-    parameters = {"workspace_id": workspace_id, "since": since, "user_name": user_name,
-                  "user_name_lower": user_name.lower(), "external_id": external_id}
+    parameters = {"workspace_id": workspace_id, "since": since, "user_name_lower": user_name.lower(),
+                  "external_id": external_id}
     found = None
     if external_id is not None:
         found = connection.execute(_REMOVED_BY_EXTERNAL_ID, parameters).scalar()
     if found is None:
-        by_name = _REMOVED_BY_NAME[connection.dialect.name, external_id is not None]
-        found = connection.execute(by_name, parameters).scalar()
+        found = connection.execute(_REMOVED_BY_NAME[external_id is not None], parameters).scalar()
     return None if found is None else load_removed(session, workspace_id, found)
 
 

@@ -30,7 +30,10 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -42,6 +45,27 @@ NAMING = {
 
 Document = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+UNICODE_LOWER = "unicode_lower"
+"""The SQL function of every SQLite connection (storage.db) that is Python's ``str.lower``."""
+
+
+class lower(GenericFunction[str]):  # noqa: N801 (the SQL function's name: ``func.lower`` builds it)
+    """``func.lower``, everywhere in scimgate's SQL: ``lower()`` on PostgreSQL, ``unicode_lower()``
+    (Python's ``str.lower``) on SQLite, whose own ``lower`` folds ASCII letters only. The
+    lower-cased twin columns and every value compared with them are folded by Python, so a
+    case-insensitive comparison in SQL (a filter on an attribute without a twin column, the
+    userName of a member in Recently removed) must fold the same way on both databases: with
+    SQLite's ``lower``, ``Ärztin`` and ``ÄRZTIN`` were two values there and one on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(lower, "sqlite")
+def _lower_sqlite(element: lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{UNICODE_LOWER}({compiler.process(element.clauses, **kw)})"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
