@@ -98,12 +98,13 @@ def _batches(ids: Sequence[str]) -> Iterator[list[str]]:
         yield list(ids[start:start + ID_BATCH])
 
 
-def _among(session: Session, column: Any, ids: list[str]) -> ColumnElement[bool]:
-    """``column`` is one of ``ids``: ``column = ANY(:ids)`` on PostgreSQL (one array parameter,
-    so one statement text and one prepared plan for every list), ``IN (...)`` on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(String)))
-    return column.in_(ids)  # type: ignore[no-any-return]
+def _among_ids(column: Any, postgresql: bool) -> ColumnElement[bool]:
+    """``column`` is one of the bound list ``ids``: ``column = ANY(:ids)`` on PostgreSQL (one
+    array parameter, so one statement text and one prepared plan for every list), an expanding
+    ``IN (...)`` on SQLite."""
+    if postgresql:
+        return column == any_(bindparam("ids", type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(bindparam("ids", expanding=True))  # type: ignore[no-any-return]
 
 
 def stored(group: ScimGroup) -> StoredResource:
@@ -150,6 +151,7 @@ def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
 
 
 _GROUP: Table = ScimGroup.__table__  # type: ignore[assignment]
+_MEMBERSHIP_TABLE: Table = GroupMember.__table__  # type: ignore[assignment]
 _TOUCH = (update(_GROUP).where(_GROUP.c.id == bindparam("b_id"))
           .values(version=bindparam("b_version"), last_modified=bindparam("b_now", type_=UTCDateTime())))
 
@@ -267,14 +269,12 @@ def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[st
 
 
 def _kinds_of(postgresql: bool) -> tuple[tuple[str, Any], ...]:
-    """``kinds_of``'s two lookups, built once per database: ``id = ANY(:ids)`` (one array
-    parameter, so one prepared plan for every list) on PostgreSQL, an expanding ``IN`` on SQLite."""
+    """``kinds_of``'s two lookups, built once per database (``_among_ids``)."""
     statements = []
     for kind, table in (("User", _MEMBER_TABLE), ("Group", _GROUP)):
-        among = (table.c.id == any_(bindparam("ids", type_=ARRAY(String))) if postgresql
-                 else table.c.id.in_(bindparam("ids", expanding=True)))
         live = (table.c.removed_at.is_(None),) if kind == "User" else ()  # Recently removed: not a User
-        statements.append((kind, select(table.c.id, table.c.workspace_id).where(among, *live)
+        statements.append((kind, select(table.c.id, table.c.workspace_id)
+                           .where(_among_ids(table.c.id, postgresql), *live)
                            .order_by(table.c.id).with_for_update(read=True, key_share=True)))
     return tuple(statements)
 
@@ -358,14 +358,21 @@ def delete_members(session: Session, group: ScimGroup, member_ids: Sequence[str]
     """Delete the membership rows of ``member_ids`` (ids that are not members are no-ops);
     returns the (member id, type) of the rows that went (``DELETE ... RETURNING``)."""
     removed: Removed = []
+    connection = session.connection()
+    statement = _DELETE_MEMBERS[connection.dialect.name == "postgresql"]
     for batch in _batches(list(member_ids)):
-        result = session.execute(
-            delete(GroupMember).where(GroupMember.group_id == group.id,
-                                      _among(session, GroupMember.member_id, batch))
-            .returning(GroupMember.member_id, GroupMember.member_type)
-        )
+        result = connection.execute(statement, {"group_id": group.id, "ids": batch})
         removed.extend((str(member_id), str(kind)) for member_id, kind in result)
     return removed
+
+
+_DELETE_MEMBERS = {
+    postgresql: delete(_MEMBERSHIP_TABLE)
+    .where(_MEMBERSHIP_TABLE.c.group_id == bindparam("group_id"),
+           _among_ids(_MEMBERSHIP_TABLE.c.member_id, postgresql))
+    .returning(_MEMBERSHIP_TABLE.c.member_id, _MEMBERSHIP_TABLE.c.member_type)
+    for postgresql in (False, True)
+}
 
 
 def delete_members_except(session: Session, group: ScimGroup, keep_ids: Sequence[str]) -> Removed:
@@ -395,10 +402,9 @@ def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str
     return {str(member_id): str(kind) for member_id, kind in inserted}
 
 
-_MEMBERSHIP: Table = GroupMember.__table__  # type: ignore[assignment]
 _INSERT_MISSING = {
-    name: dialect_insert(_MEMBERSHIP).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
-    .returning(_MEMBERSHIP.c.member_id, _MEMBERSHIP.c.member_type)
+    name: dialect_insert(_MEMBERSHIP_TABLE).on_conflict_do_nothing(index_elements=["group_id", "member_id"])
+    .returning(_MEMBERSHIP_TABLE.c.member_id, _MEMBERSHIP_TABLE.c.member_type)
     for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 
