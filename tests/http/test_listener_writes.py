@@ -1,0 +1,65 @@
+"""One write per response (http.listener.CoalescingTransport): the writes of one event-loop turn
+reach the socket together, ``close`` sends what is kept, and answers on a kept-alive connection,
+pipelined ones included, arrive whole and in order."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from scimgate.http.listener import CoalescingTransport
+from tests.http.test_surfaces import _read_response, head_of
+from tests.support import Tenant
+
+
+def test_the_writes_of_one_turn_reach_the_socket_as_one() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        theirs.setblocking(False)
+        transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+        coalescing = CoalescingTransport(transport, loop)  # type: ignore[arg-type]
+        coalescing.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        coalescing.write(b"")
+        coalescing.write(b"ok")
+        try:
+            theirs.recv(4096)
+            raise AssertionError("a write reached the socket within the turn")
+        except BlockingIOError:
+            pass
+        await asyncio.sleep(0.05)
+        assert theirs.recv(4096) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+        coalescing.write(b"last words")
+        coalescing.close()  # sends what is kept before closing
+        await asyncio.sleep(0.05)
+        theirs.setblocking(True)
+        theirs.settimeout(5)
+        assert theirs.recv(4096) == b"last words"
+        assert theirs.recv(4096) == b""
+        assert coalescing.is_closing()  # the wrapped transport's own answer
+        theirs.close()
+
+    asyncio.run(scenario())
+
+
+def test_pipelined_requests_are_answered_whole_and_in_order(tenant: Tenant) -> None:
+    user = tenant.create_user("pipelined@example.com")
+    host, port = tenant.server.url.removeprefix("http://").split(":")
+    auth = f"Authorization: Bearer {tenant.token}\r\n"
+    requests = (f"GET /api/scim/v2/Users/{user['id']} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"
+                f"HEAD /api/scim/v2/Users/{user['id']} HTTP/1.1\r\nHost: x\r\n{auth}\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                f"GET /api/scim/v2/Users/missing HTTP/1.1\r\nHost: x\r\n{auth}\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(requests)
+        status, headers, body = head_of(_read_response(sock))
+        assert status == 200 and f'"id":"{user["id"]}"' in body.decode()
+        assert int(headers["content-length"]) == len(body)
+        head = b""
+        while b"\r\n\r\n" not in head:  # a HEAD answer has a Content-Length but no body
+            head += sock.recv(1)
+        status, headers, body = head_of(head)
+        assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+        assert head_of(_read_response(sock))[0] == 200
+        status, _, body = head_of(_read_response(sock))
+        assert status == 404 and b'"status":"404"' in body
