@@ -21,6 +21,7 @@ from scimgate.http.responses import scim_response
 from scimgate.http.scim_routes import (
     IfMatch,
     list_query,
+    projection_of,
     read_response,
     written_response,
 )
@@ -94,7 +95,7 @@ async def create_group(request: Request) -> Response:
     caller, state = await direct_group_caller(request)
     body = await json_body(request)
     check_member_count(body, patch=False)
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     return await execute_write(
         state, caller.audit, "Group",
         lambda s: groups.create_group(s, caller.workspace, body, caller.base_url, projection),
@@ -105,7 +106,7 @@ async def create_group(request: Request) -> Response:
 @router.get("/Groups/{group_id}")
 async def get_group(group_id: str, request: Request) -> Response:
     caller, state = await direct_group_caller(request)
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     if_none_match = request.headers.get("if-none-match")
     return await execute_read(
         state, caller.audit, "Group",
@@ -120,7 +121,7 @@ async def replace_group(group_id: str, request: Request) -> Response:
     body = await json_body(request)
     if_match = request.headers.get("if-match")
     check_member_count(body, patch=False)
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     return await execute_write(
         state, caller.audit, "Group",
         lambda s: groups.replace_group(s, caller.workspace, group_id, body, caller.base_url, if_match,

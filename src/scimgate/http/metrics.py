@@ -88,11 +88,19 @@ def forget_this_worker() -> None:
         mark_process_dead(os.getpid())
 
 
+_POOL_SEEN: list[tuple[int, int] | None] = [None]
+
+
 def _observe_pool(engine: Engine) -> None:
+    """Set the pool gauges when they changed since the last request (a multiprocess gauge's
+    ``set`` writes its memory-mapped file)."""
     pool: Any = engine.pool
     if hasattr(pool, "checkedout") and hasattr(pool, "size"):
-        POOL_CHECKED_OUT.set(pool.checkedout())
-        POOL_SIZE.set(pool.size() + max(getattr(pool, "_max_overflow", 0), 0))
+        seen = pool.checkedout(), pool.size() + max(getattr(pool, "_max_overflow", 0), 0)
+        if seen != _POOL_SEEN[0]:
+            _POOL_SEEN[0] = seen
+            POOL_CHECKED_OUT.set(seen[0])
+            POOL_SIZE.set(seen[1])
 
 
 _SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}

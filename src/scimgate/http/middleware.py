@@ -27,10 +27,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
 
 from sqlalchemy import Engine
 from starlette.requests import Request
@@ -51,7 +53,29 @@ ENDPOINTS = {name.lower(): name for name in (
 )}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9._:-]{0,64})*")
 REDACTED = "<redacted>"
+
+
+class _RequestIds:
+    """Request ids unique to this process: a random tag drawn at start (and again in a forked
+    child) followed by a serial number, 32 hex digits like a UUID's. Not secret (a client may
+    send its own), only unique; drawing 16 random bytes from the kernel per request cost more
+    than counting."""
+
+    def __init__(self) -> None:
+        self._renew()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self._tag = secrets.token_hex(8)
+        self._serial = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._tag}{next(self._serial):016x}"
+
+
+_REQUEST_IDS = _RequestIds()
 
 
 def loggable_path(path: str) -> str:
@@ -59,6 +83,8 @@ def loggable_path(path: str) -> str:
     ``<redacted>``: one with characters other than letters, digits and ``._:-`` (an email's
     ``@``, a decoded ``?`` or space), longer than 64, or shaped like a token (``sg_``). Ids,
     endpoint names, schema URNs and domain names stay readable."""
+    if PLAIN_PATH.fullmatch(path) and "/sg_" not in path:
+        return path  # every segment plain: one match instead of one per segment
     return "/".join(
         segment if not segment or (PLAIN_SEGMENT.fullmatch(segment) and not segment.startswith("sg_"))
         else REDACTED
@@ -106,7 +132,7 @@ class EdgeMiddleware:
                 sent_id = value.decode("latin-1")
             elif name == b"content-length":
                 declared = value
-        request_id = sent_id if REQUEST_ID.match(sent_id) else uuid.uuid4().hex
+        request_id = sent_id if REQUEST_ID.match(sent_id) else _REQUEST_IDS.next()
         path = scope["path"] = normalise_scim_path(scope["path"])
         scope.setdefault("state", {})["request_id"] = request_id
         added = [(b"x-request-id", request_id.encode())]

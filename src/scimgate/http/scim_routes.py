@@ -38,6 +38,18 @@ def list_query(request: Request, state: State, params: dict[str, Any] | None = N
     )
 
 
+NO_PROJECTION = Projection()
+
+
+def projection_of(request: Request, state: AppState) -> Projection:
+    """The ``attributes`` / ``excludedAttributes`` of a request on one resource (RFC 7644 §3.9),
+    its query string checked as a list's is; without a query string (an identity provider's
+    every GET, PUT and PATCH) nothing is parsed."""
+    if not request.scope["query_string"]:
+        return NO_PROJECTION
+    return projection_of(request, state)
+
+
 def not_modified(written: Written, if_none_match: str | None) -> bool:
     """True when ``If-None-Match`` names the resource's current version or is ``*``
     (RFC 7644 §3.14, RFC 7232 §3.2: a GET then answers 304 Not Modified)."""
@@ -110,7 +122,7 @@ def search_users_other_methods(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     caller, state = await direct_caller(request)
     body = await json_body(request)
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     return await execute_write(
         state, caller.audit, "User",
         lambda s: members.create_user(s, caller.workspace, body, caller.base_url, projection),
@@ -121,7 +133,7 @@ async def create_user(request: Request) -> Response:
 @router.get("/Users/{member_id}")
 async def get_user(member_id: str, request: Request) -> Response:
     caller, state = await direct_caller(request)
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     if_none_match = request.headers.get("if-none-match")
     return await execute_read(
         state, caller.audit, "User",
@@ -135,7 +147,7 @@ async def replace_user(member_id: str, request: Request) -> Response:
     caller, state = await direct_caller(request)
     body = await json_body(request)
     if_match = request.headers.get("if-match")
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     return await execute_write(
         state, caller.audit, "User",
         lambda s: members.replace_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
@@ -149,7 +161,7 @@ async def patch_user(member_id: str, request: Request) -> Response:
     caller, state = await direct_caller(request)
     body = await json_body(request)
     if_match = request.headers.get("if-match")
-    projection = Projection.of(list_query(request, state))
+    projection = projection_of(request, state)
     return await execute_write(
         state, caller.audit, "User",
         lambda s: members.patch_user(s, caller.workspace, member_id, body, caller.base_url, if_match,

@@ -5,6 +5,7 @@ A write's row also holds what it changed (services.changes), taken from the unit
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,10 @@ DETAIL_LIMIT = 500
 _INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])  # Core: see record()
 
 
+@functools.lru_cache(maxsize=256)
 def guess_client(user_agent: str | None) -> str:
-    """``entra``, ``okta`` or ``other`` from the User-Agent header.
+    """``entra``, ``okta`` or ``other`` from the User-Agent header (the last 256 answers are
+    kept: a provisioning cycle sends one User-Agent thousands of times).
 
     Entra's provisioning service identifies as ``Microsoft.Azure.ActiveDirectory...`` /
     ``Azure AD SCIM``; Okta's as ``Okta SCIM Client`` (docs/identity-providers.md §1, §7).
