@@ -11,7 +11,7 @@ from scimgate.scim.params import ListQuery, is_unique_user_lookup
 from scimgate.storage.db import transaction
 from scimgate.storage.members import GROUPS_READ_WITH_MEMBER
 from scimgate.storage.models import Member
-from tests.support import Tenant
+from tests.support import Tenant, make_tenant
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -89,3 +89,40 @@ def test_a_user_read_names_every_group_in_order_however_many(tenant: Tenant) -> 
         assert len(read.get("groups", [])) == count
         assert read.get("groups", []) == listed.get("groups", [])
         assert read["meta"]["version"] == listed["meta"]["version"]
+
+
+def test_a_unique_lookup_answers_as_the_general_filter_path(tenant: Tenant) -> None:
+    """``userName eq`` and ``id eq`` are answered by one indexed statement
+    (services.members._look_up); the same filter in parentheses takes the general filter
+    compiler. Both answer the same, byte for byte, for a userName in another Unicode case, an id
+    in another case (ids are case-exact), a user in Recently removed, a name nobody has, a
+    URN-qualified name, and with startIndex, count and attributes; a user of another workspace
+    with the same userName is never found."""
+    jurgen = tenant.create_user("jürgen.ärztin@example.com", displayName="Jürgen")
+    grouped = tenant.create_user("grouped@example.com")
+    gone = tenant.create_user("gone@example.com")
+    group = tenant.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": "Lookups",
+                                         "members": [{"value": grouped["id"]}]})
+    assert group.status_code == 201, group.text
+    assert tenant.delete(f"/Users/{gone['id']}").status_code == 204
+    other = make_tenant(tenant.server)
+    twin = other.create_user("grouped@example.com")
+    filters = ['userName eq "JÜRGEN.ÄRZTIN@EXAMPLE.COM"', f'id eq "{jurgen["id"]}"',
+               f'id eq "{jurgen["id"].upper()}"', 'USERNAME eq "grouped@example.com"',
+               'urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Grouped@Example.com"',
+               'userName eq "gone@example.com"', f'id eq "{gone["id"]}"', 'userName eq "nobody@example.com"',
+               f'id eq "{twin["id"]}"']
+    variants: list[dict[str, str]] = [{}, {"startIndex": "2"}, {"count": "0"}, {"attributes": "userName"},
+                                      {"excludedAttributes": "groups,emails"}]
+    for text in filters:
+        for params in variants:
+            fast = tenant.get("/Users", params={"filter": text, **params})
+            general = tenant.get("/Users", params={"filter": f"({text})", **params})
+            assert fast.status_code == general.status_code == 200, (text, params, fast.text)
+            assert fast.json() == general.json(), (text, params)
+    found = tenant.get("/Users", params={"filter": 'userName eq "grouped@example.com"'}).json()
+    assert [user["id"] for user in found["Resources"]] == [grouped["id"]]
+    assert found["Resources"][0]["groups"][0]["value"] == group.json()["id"]
+    assert tenant.get("/Users", params={"filter": f'id eq "{twin["id"]}"'}).json()["totalResults"] == 0
+    found = tenant.get("/Users", params={"filter": 'userName eq "jürgen.ärztin@example.com"'}).json()
+    assert found["totalResults"] == 1 and found["Resources"][0]["id"] == jurgen["id"]

@@ -47,7 +47,7 @@ def projection_of(request: Request, state: AppState) -> Projection:
     every GET, PUT and PATCH) nothing is parsed."""
     if not request.scope["query_string"]:
         return NO_PROJECTION
-    return projection_of(request, state)
+    return Projection.of(list_query(request, state))
 
 
 def not_modified(written: Written, if_none_match: str | None) -> bool:

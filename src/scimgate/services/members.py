@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from scim2_models.path.expressions import CompareOperator, Comparison
 from sqlalchemy.orm import Session
 
 from scimgate.events import catalogue, outbox
 from scimgate.scim.errors import NotFoundException
-from scimgate.scim.params import ListQuery
+from scimgate.scim.params import ListQuery, is_unique_user_lookup
 from scimgate.scim.patch import apply_patch
 from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.resource import normalise_document
-from scimgate.scim.schema import user_schema
+from scimgate.scim.schema import USER_SCHEMA, user_schema
 from scimgate.scim.serialize import StoredResource, derived_version, list_response, to_scim
 from scimgate.services import changes, leaving, roles, seats, sessions
 from scimgate.services.domains import check_member_domains
@@ -31,6 +32,7 @@ from scimgate.services.groups import emit_left_containing
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as group_store
 from scimgate.storage import members as store
+from scimgate.storage.filter_sql import parse_filter
 from scimgate.storage.mapping import USER_MAPPING
 from scimgate.storage.models import Member, Workspace
 
@@ -178,6 +180,9 @@ def get_user(session: Session, workspace: Workspace, member_id: str, base_url: s
 def list_users(session: Session, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
     """GET /Users and POST /Users/.search (RFC 7644 §3.4.2, §3.4.3): a ListResponse."""
     schema = user_schema()
+    key = _unique_key(query)
+    if key is not None:
+        return _look_up(session, workspace, query, base_url, *key)
     where = compile_where(query, schema, USER_MAPPING, workspace_id=workspace.id)
     order = compile_order(query, schema, USER_MAPPING)
     total, rows = store.query(session, workspace.id, where, order, query.start_index - 1, query.count)
@@ -185,6 +190,41 @@ def list_users(session: Session, workspace: Workspace, query: ListQuery, base_ur
     projection = Projection.of(query)
     resources = [projection.apply(_render(m, base_url, groups[m.id]), schema) for m in rows]
     return list_response(resources, total, query.start_index)
+
+
+def _unique_key(query: ListQuery) -> tuple[str, str] | None:
+    """(``userName`` or ``id``, the value) when the query is one ``eq`` comparison of either
+    with a string and no ``sortBy`` (scim.params.is_unique_user_lookup, then the parsed filter),
+    else None. The filter is parsed and its literals checked as :func:`compile_where` would."""
+    if query.sort_by or not is_unique_user_lookup(query) or query.filter is None:
+        return None
+    node = parse_filter(query.filter)
+    if not isinstance(node, Comparison) or node.op != CompareOperator.eq or not isinstance(node.value, str):
+        return None
+    path = node.attr_path
+    foreign = path.uri is not None and user_schema().canonical_urn(path.uri) != USER_SCHEMA
+    if path.sub_attr is not None or foreign:
+        return None
+    name = path.attr.lower()
+    return ("userName", node.value) if name == "username" else ("id", node.value) if name == "id" else None
+
+
+def _look_up(session: Session, workspace: Workspace, query: ListQuery, base_url: str, attribute: str,
+             value: str) -> dict[str, Any]:
+    """The ListResponse of ``filter userName eq`` or ``id eq`` (Entra ID's and Okta's lookup before
+    every create): the one statement of a GET by id, through the unique index of the attribute
+    (userName is case-insensitive, RFC 7643 §4.1.1: compared lower-cased, as the filter
+    compiler does; id is case-exact). The same answer as the general path: at most one
+    match, paged by ``startIndex`` and ``count``, projected."""
+    if attribute == "userName":
+        found = store.find_with_groups(session, workspace.id, value.lower())
+    else:
+        found = store.load_with_groups(session, workspace.id, value)
+    resources = []
+    if found is not None and query.start_index == 1 and query.count > 0:
+        own, groups = found
+        resources = [Projection.of(query).apply(_render_stored(own, base_url, groups), user_schema())]
+    return list_response(resources, 0 if found is None else 1, query.start_index)
 
 
 def replace_user(session: Session, workspace: Workspace, member_id: str, body: Any, base_url: str,

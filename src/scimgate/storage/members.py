@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, func, select, update
 from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -168,17 +168,18 @@ _GROUPS_OF = (
 
 GROUPS_READ_WITH_MEMBER = 50
 """At most this many of a member's groups are read in its own statement by ``load_with_groups``."""
-_LOAD_WITH_GROUPS = (
+_WITH_GROUPS = (
     select(Member.id, Member.document, Member.version, Member.created, Member.last_modified,
            ScimGroup.id, ScimGroup.display_name)
     .outerjoin(GroupMember, and_(GroupMember.workspace_id == Member.workspace_id,
                                  GroupMember.member_id == Member.id))
     .outerjoin(ScimGroup, ScimGroup.id == GroupMember.group_id)
-    .where(Member.workspace_id == bindparam("workspace_id"), Member.id == bindparam("member_id"),
-           Member.removed_at.is_(None))
+    .where(Member.workspace_id == bindparam("workspace_id"), Member.removed_at.is_(None))
     .order_by(ScimGroup.display_name_lower, ScimGroup.id)
     .limit(GROUPS_READ_WITH_MEMBER)
 )
+_LOAD_WITH_GROUPS = _WITH_GROUPS.where(Member.id == bindparam("key"))
+_FIND_WITH_GROUPS = _WITH_GROUPS.where(Member.user_name_lower == bindparam("key"))
 
 
 def load_with_groups(session: Session, workspace_id: str,
@@ -189,13 +190,24 @@ def load_with_groups(session: Session, workspace_id: str,
     instead of two for a member in fewer than ``GROUPS_READ_WITH_MEMBER`` groups. Each joined row
     repeats the member's columns, so the rows are bounded, and a member in more groups has them
     read by ``groups_of``."""
-    rows = session.connection().execute(_LOAD_WITH_GROUPS, {"workspace_id": workspace_id,
-                                                            "member_id": member_id}).all()
+    return _with_groups(session, _LOAD_WITH_GROUPS, workspace_id, member_id)
+
+
+def find_with_groups(session: Session, workspace_id: str,
+                     user_name_lower: str) -> tuple[StoredResource, list[tuple[str, str]]] | None:
+    """:func:`load_with_groups` of the member whose lower-cased userName is ``user_name_lower``
+    (the unique index of ``filter userName eq``)."""
+    return _with_groups(session, _FIND_WITH_GROUPS, workspace_id, user_name_lower)
+
+
+def _with_groups(session: Session, statement: Select[Any], workspace_id: str,
+                 key: str) -> tuple[StoredResource, list[tuple[str, str]]] | None:
+    rows = session.connection().execute(statement, {"workspace_id": workspace_id, "key": key}).all()
     if not rows:
         return None
     own = StoredResource(*rows[0][:5])
     if len(rows) >= GROUPS_READ_WITH_MEMBER:
-        return own, groups_of(session, workspace_id, [member_id])[member_id]
+        return own, groups_of(session, workspace_id, [own.id])[own.id]
     return own, [(group_id, display) for *_, group_id, display in rows if group_id is not None]
 
 
