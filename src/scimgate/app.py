@@ -42,6 +42,7 @@ from scimgate.sso.routes import ME_API, me_failure
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import (
     loop_reader_factory,
+    loop_writer_factory,
     make_engine,
     read_only_factory,
     session_factory,
@@ -76,7 +77,8 @@ class ScimgateApp(FastAPI):
         await self.middleware_stack(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
-        layer = stack = super().build_middleware_stack()
+        stack = super().build_middleware_stack()
+        layer: object = stack
         while not isinstance(layer, EdgeMiddleware):
             layer = getattr(layer, "app", None)
             if layer is None:  # no edge among the layers: FastAPI's own stack
@@ -108,8 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deliverer.stop()
         journal.close()  # the reads' audit rows still waiting (services.audit_journal)
         engine.dispose()
-        if loop_readers is not None:
-            loop_readers.kw["bind"].dispose()
+        for own in (loop_readers, loop_writers):
+            if own is not None:
+                own.kw["bind"].dispose()
         forget_this_worker()
 
     app = ScimgateApp(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -119,9 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if token_cache is not None:
         token_cache.watch(sessions)
     loop_readers = loop_reader_factory(engine)
+    loop_writers = loop_writer_factory(engine)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
                                   readers=read_only_factory(sessions), journal=journal, tokens=token_cache,
-                                  loop_readers=loop_readers)
+                                  loop_readers=loop_readers, loop_writers=loop_writers)
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)

@@ -39,7 +39,9 @@ class AppState:
     journal of reads (services.audit_journal; None: every row in its request's transaction) and
     the SCIM token cache (services.token_cache; None: every request looks its token up) and the
     read-only sessions of reads answered on the event loop's thread (storage.db.loop_reader_factory;
-    None: every read runs in a worker thread)."""
+    None: every read runs in a worker thread), the write sessions of the loop's thread
+    (storage.db.loop_writer_factory; None: every write runs in a worker thread) and how many
+    writes these have committed (http.execute checkpoints the WAL every so many)."""
 
     settings: Settings
     engine: Engine
@@ -49,6 +51,8 @@ class AppState:
     journal: AuditJournal | None = None
     tokens: TokenCache | None = None
     loop_readers: sessionmaker[Session] | None = None
+    loop_writers: sessionmaker[Session] | None = None
+    loop_writes: int = 0
 
 
 async def app_state(request: Request) -> AppState:

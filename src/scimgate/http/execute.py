@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 import weakref
 from collections.abc import Callable
@@ -32,9 +33,10 @@ from scimgate.http.deps import AppState
 from scimgate.scim.errors import ConflictException, ScimError
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
-from scimgate.storage.db import RetriesExhausted, run, snapshot, transaction
+from scimgate.storage.db import RetriesExhausted, WriterBusy, checkpoint, run, run_now, snapshot, transaction
 
 T = TypeVar("T")
+log = logging.getLogger("scimgate.http")
 
 
 def is_read(record: AuditRecord) -> bool:
@@ -69,11 +71,16 @@ def execute(
     id_of: Callable[[T], str | None] | None = None,
     *,
     readers: sessionmaker[Session] | None = None,
+    writers: sessionmaker[Session] | None = None,
 ) -> T:
     """Run ``operation(session)`` in one unit of work and audit it as ``resource_type``: a read
     (:func:`is_read`) in a read-only snapshot, audited through the journal; a write in a write
     transaction that also holds its audit row, retried on deadlocks (storage.db.run: 409
-    ConflictException when every attempt fails).
+    ConflictException when every attempt fails), or with ``writers`` (the event loop's SQLite
+    writer, :func:`execute_write`) only if it can run without waiting (storage.db.run_now:
+    WriterBusy otherwise, nothing written). The failure of a write on ``writers`` is recorded
+    by the error handler (http.errors.audit_failure, in a worker thread), not here: its own
+    transaction could wait for the lock.
 
     ``status`` is the status the route answers on success, or a function of the result that
     gives it (a conditional GET answers 304); ``id_of`` finds the resource id in the result
@@ -99,13 +106,16 @@ def execute(
         if read:
             with snapshot(readers or state.readers) as session:
                 result = unit(session)
+        elif writers is not None:
+            result = run_now(writers, unit)
         else:
             try:
                 result = run(state.sessions, unit)
             except RetriesExhausted as exhausted:
                 raise ConflictException() from exhausted
     except ScimError as exc:
-        record_failure(state, record, exc, started)
+        if writers is None:
+            record_failure(state, record, exc, started)
         raise
     if read and state.journal is not None:
         answered = status(result) if callable(status) else status
@@ -124,6 +134,7 @@ def execute_rendered(
     id_of: Callable[[T], str | None] | None = None,
     *,
     readers: sessionmaker[Session] | None = None,
+    writers: sessionmaker[Session] | None = None,
 ) -> Response:
     """``execute`` with ``render(result)`` run before the commit; answers what it rendered.
 
@@ -138,7 +149,7 @@ def execute_rendered(
 
     _, response = execute(
         state, record, resource_type, lambda done: done[1].status_code, operate_and_render, resource_id,
-        (lambda done: id_of(done[0])) if id_of is not None else None, readers=readers,
+        (lambda done: id_of(done[0])) if id_of is not None else None, readers=readers, writers=writers,
     )
     return response
 
@@ -174,18 +185,85 @@ async def execute_write(
     render: Callable[[T], Response],
     resource_id: str | None = None,
     id_of: Callable[[T], str | None] | None = None,
+    *,
+    short: bool = False,
 ) -> Response:
-    """:func:`execute_rendered` of a write (POST, PUT, PATCH) from an ``async def`` route, in a
-    worker thread: a write may wait for SQLite's writer lock or PostgreSQL's row locks, which
-    must never hold up the event loop. On SQLite, where one write runs at a time anyway
-    (storage.writer_lock), the writes of an event loop take one thread at a time
-    (:func:`sqlite_writer_turns`) and the others wait on the loop: eight threads queued on the
-    writer lock cost each write a tenth more CPU in GIL hand-overs, for no more throughput."""
+    """:func:`execute_rendered` of a write (POST, PUT, PATCH) from an ``async def`` route.
+
+    On SQLite a ``short`` write (one whose work is bounded by its small body:
+    :func:`is_short_write`) runs on the event loop's own writer connection when it can take the
+    write lock without waiting (``state.loop_writers``, storage.db.run_now): the hop to a worker
+    thread and the GIL hand-overs around each statement cost a write a fifth to a third of its
+    CPU (docs/decisions.md, "SQLite writes on the event loop"). Every other write, and a short
+    one that finds the lock held, runs in a worker thread, because it may wait for SQLite's
+    writer lock or PostgreSQL's row locks, which must never hold up the event loop. On SQLite,
+    where one write runs at a time anyway (storage.writer_lock), the writes of an event loop
+    take their turns (:func:`sqlite_writer_turns`, in arrival order) and wait for them on the
+    loop: eight threads queued on the writer lock cost each write a tenth more CPU in GIL
+    hand-overs, for no more throughput, and a short write that met the lock held by a write of
+    its own loop in a worker thread would go to a thread too, and keep the lock held for the
+    next."""
     work = functools.partial(execute_rendered, state, record, resource_type, operation, render, resource_id,
                              id_of)
     if state.engine.dialect.name != "sqlite":
         return await run_in_threadpool(work)
-    return await anyio.to_thread.run_sync(work, limiter=sqlite_writer_turns())
+    async with sqlite_writer_turns():
+        if short and state.loop_writers is not None:
+            try:
+                response = execute_rendered(state, record, resource_type, operation, render, resource_id,
+                                            id_of, writers=state.loop_writers)
+            except WriterBusy:
+                pass  # another process, the audit journal or a command holds the lock: wait in a thread
+            else:
+                _checkpoint_now_and_then(state)
+                return response
+        return await anyio.to_thread.run_sync(work)
+
+
+SHORT_WRITE_BYTES = 16 * 1024
+"""A write whose body is at most this long is :func:`is_short_write` (a user is 1-3 KiB)."""
+
+CHECKPOINT_EVERY = 200
+"""The WAL is checkpointed in a worker thread after this many writes on the loop's connection."""
+
+
+def is_short_write(body: bytes, document: dict[str, object], *, group_patch: bool = False) -> bool:
+    """Whether a write's work is bounded by its body, which is at most ``SHORT_WRITE_BYTES``:
+    every User write, and a Group PATCH none of whose operations removes or replaces the whole
+    ``members`` list (RFC 7644 §3.5.2.2-3: a ``remove`` or ``replace`` without a path or with
+    the path ``members`` may drop every member of a large group, whatever the body's size)."""
+    if len(body) > SHORT_WRITE_BYTES:
+        return False
+    if not group_patch:
+        return True
+    operations = document.get("Operations")
+    if not isinstance(operations, list):
+        return True  # refused as it is parsed
+    for operation in operations:
+        if not isinstance(operation, dict):
+            continue
+        op = str(operation.get("op", "")).lower()
+        path = operation.get("path")
+        wholesale = path is None or (isinstance(path, str) and path.strip().lower() == "members")
+        if op in ("remove", "replace") and wholesale:
+            return False
+    return True
+
+
+def _checkpoint_now_and_then(state: AppState) -> None:
+    """Every ``CHECKPOINT_EVERY`` writes on the loop's connection, a WAL checkpoint in a worker
+    thread (storage.db.checkpoint): that connection never checkpoints at commit."""
+    state.loop_writes += 1
+    if state.loop_writes % CHECKPOINT_EVERY:
+        return
+    future = asyncio.get_running_loop().run_in_executor(None, checkpoint, state.engine)
+    future.add_done_callback(_log_checkpoint_failure)
+
+
+def _log_checkpoint_failure(future: asyncio.Future[None]) -> None:
+    error = future.exception()
+    if error is not None:
+        log.warning("WAL checkpoint failed; the next one will retry", exc_info=error)
 
 
 _WRITER_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, direct_caller, json_body
-from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write
+from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write, is_short_write
 from scimgate.http.responses import scim_response
 from scimgate.http.scim_routes import (
     IfMatch,
@@ -145,7 +145,7 @@ async def patch_group(group_id: str, request: Request) -> Response:
         # 204: no body, but the new ETag (RFC 7644 §3.14)
         lambda written: (Response(status_code=204, headers={"ETag": written}) if isinstance(written, str)
                          else written_response(written)),
-        resource_id=group_id,
+        resource_id=group_id, short=is_short_write(await request.body(), body, group_patch=True),
     )
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, direct_caller, json_body
-from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write
+from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write, is_short_write
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
 from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
@@ -127,6 +127,7 @@ async def create_user(request: Request) -> Response:
         state, caller.audit, "User",
         lambda s: members.create_user(s, caller.workspace, body, caller.base_url, projection),
         lambda written: written_response(written, 201), id_of=_id_of,
+        short=is_short_write(await request.body(), body),
     )
 
 
@@ -152,7 +153,7 @@ async def replace_user(member_id: str, request: Request) -> Response:
         state, caller.audit, "User",
         lambda s: members.replace_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
                                        projection),
-        written_response, resource_id=member_id,
+        written_response, resource_id=member_id, short=is_short_write(await request.body(), body),
     )
 
 
@@ -166,7 +167,7 @@ async def patch_user(member_id: str, request: Request) -> Response:
         state, caller.audit, "User",
         lambda s: members.patch_user(s, caller.workspace, member_id, body, caller.base_url, if_match,
                                      projection),
-        written_response, resource_id=member_id,
+        written_response, resource_id=member_id, short=is_short_write(await request.body(), body),
     )
 
 

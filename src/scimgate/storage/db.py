@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -118,6 +118,11 @@ def _writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[Any]:
     bind = factory.kw.get("bind")
     if bind is None or bind.dialect.name != "sqlite":
         return nullcontext()
+    return _writer_lock(bind)
+
+
+def _writer_lock(bind: Engine) -> WriterLock:
+    """The writer lock of the SQLite database file behind ``bind``."""
     found = _WRITER_LOCK_OF_URL.get(bind.url)
     if found is not None:
         return found
@@ -156,6 +161,87 @@ def loop_reader_factory(engine: Engine) -> sessionmaker[Session] | None:
     own = make_engine(engine.url.render_as_string(hide_password=False), poolclass=SingletonThreadPool,
                       pool_size=1)
     return sessionmaker(own.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+
+def loop_writer_factory(engine: Engine) -> sessionmaker[Session] | None:
+    """Write sessions for the event loop's own thread on a SQLite file (:func:`run_now`), or
+    None (PostgreSQL, in-memory SQLite: as :func:`loop_reader_factory`).
+
+    An engine of its own on the same file, holding one connection for the one thread that uses
+    it, which never waits for a lock: its busy timeout is 0, so a ``BEGIN IMMEDIATE`` that finds
+    the database locked (by a program outside the writer lock) fails at once instead of holding
+    up the loop; and it never checkpoints the WAL at commit (``wal_autocheckpoint=0``: a
+    checkpoint syncs the files to disk), which :func:`checkpoint` does in a worker thread."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    own = make_engine(engine.url.render_as_string(hide_password=False), poolclass=SingletonThreadPool,
+                      pool_size=1)
+    event.listen(own, "connect", _never_wait)
+    return sessionmaker(own, expire_on_commit=False)
+
+
+def _never_wait(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy what the WAL holds into the SQLite database file, without waiting for any reader or
+    writer (``PRAGMA wal_checkpoint(PASSIVE)``, sqlite.org/pragma.html#pragma_wal_checkpoint),
+    for the writes of :func:`loop_writer_factory`'s connection, which does not checkpoint
+    itself. It holds the writer lock meanwhile: a checkpoint that writers keep adding to never
+    completes, and SQLite starts the WAL again from its beginning only after a complete one
+    (sqlite.org/wal.html, "Avoiding Excessively Large WAL Files"), as its automatic checkpoint,
+    run by the committing writer itself, would. Blocks on disk I/O and on the lock: call it from
+    a worker thread. It runs outside any transaction (on the pool's DBAPI connection: a
+    checkpoint inside one is refused with SQLITE_LOCKED)."""
+    with _writer_lock(engine):
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            connection.close()
+
+
+class WriterBusy(Exception):
+    """:func:`run_now` could not write without waiting: another writer holds the lock. Nothing
+    was written; run the unit where it may wait (:func:`run`)."""
+
+
+def _is_locked(error: OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED ("database is locked", "database table is locked")."""
+    return "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower()
+
+
+def run_now(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """``work(session)`` in one write transaction of ``factory`` (a :func:`loop_writer_factory`),
+    only if it can run without waiting for a lock: the database's writer lock is taken without
+    waiting (storage.writer_lock ``acquire_now``) and SQLite's ``BEGIN IMMEDIATE`` runs with no
+    busy timeout. Raises :class:`WriterBusy` when either is held elsewhere, or when SQLite
+    answers "locked" later in the unit (rolled back, nothing committed); any other exception
+    rolls back and propagates. In WAL mode a transaction that holds the write lock waits for
+    nothing else (a commit does not wait for readers: sqlite.org/wal.html), so the unit costs
+    only its own work."""
+    lock = _writer_turn(factory)
+    if isinstance(lock, WriterLock) and not lock.acquire_now():
+        raise WriterBusy()
+    try:
+        with factory() as session:
+            try:
+                with session.begin():
+                    return work(session)
+            except OperationalError as error:
+                if _is_locked(error):
+                    raise WriterBusy() from error
+                raise
+    finally:
+        if isinstance(lock, WriterLock):
+            lock.release()
 
 
 @contextmanager

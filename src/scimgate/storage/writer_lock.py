@@ -45,6 +45,27 @@ class WriterLock:
         self._depth += 1
         return self
 
+    def acquire_now(self) -> bool:
+        """Take the lock if nobody holds it, without waiting: True when taken (give it back with
+        :meth:`release`), False when another thread or process holds it."""
+        if not self._thread_lock.acquire(blocking=False):
+            return False
+        if self._depth == 0 and self._path is not None:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._thread_lock.release()
+                return False
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        """Give back a lock taken by :meth:`acquire_now`."""
+        self.__exit__(None, None, None)
+
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self._depth -= 1
