@@ -9,15 +9,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 import redis
 from sqlalchemy import func, select
 
-from scimgate.services.rate_limit import RateLimiter
-from scimgate.storage.models import Member
-from scimgate.storage.rate_limit import RedisBuckets, refill_and_take
+from scimgate.scim.errors import TooManyRequestsException
+from scimgate.services.rate_limit import LEASE_SECONDS, RateLimiter
+from scimgate.storage.db import make_engine, session_factory
+from scimgate.storage.migrate import upgrade
+from scimgate.storage.models import Member, RateBucket
+from scimgate.storage.rate_limit import DatabaseBuckets, RedisBuckets, refill_and_take, refill_and_take_up_to
 from tests.support import LiveServer, Tenant, make_tenant, start_server, stop_server
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -112,6 +116,9 @@ def test_bucket_refills_at_rate_up_to_burst() -> None:
     assert refill_and_take(0.5, 0.0, rate=2.0, burst=5.0) == (0.5, 0.25)  # refused: 0.5 token missing at 2/s
     assert refill_and_take(0.5, 0.25, rate=2.0, burst=5.0) == (0.0, 0.0)  # exactly one token after 0.25 s
     assert refill_and_take(3.0, -5.0, rate=1.0, burst=5.0) == (2.0, 0.0)  # a clock step back refills nothing
+    assert refill_and_take_up_to(2.5, 0.0, rate=1.0, burst=5.0, count=10) == (0.5, 2, 0.0)  # what is there
+    assert refill_and_take_up_to(0.0, 10.0, rate=1.0, burst=5.0, count=3) == (2.0, 3, 0.0)  # up to count
+    assert refill_and_take_up_to(0.5, 0.0, rate=2.0, burst=5.0, count=10) == (0.5, 0, 0.25)  # none: wait
 
 
 def test_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
@@ -122,3 +129,52 @@ def test_unreachable_redis_lets_requests_through(caplog: pytest.LogCaptureFixtur
         limiter.check("token-id")
     warnings = [r for r in caplog.records if r.levelname == "WARNING" and "unavailable" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_worker_leases_tokens_and_never_spends_more_than_the_shared_bucket(tmp_path: Path) -> None:
+    """Two limiters (two workers) on one database bucket of 80 tokens, leasing 10 at a time:
+    together they admit exactly 80 requests, then refuse; the shared row is written once per
+    lease, not per request; a lease unspent after LEASE_SECONDS is dropped (the next request
+    leases again) and was taken from the shared bucket, so it is never handed out twice."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'buckets.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    now = [0.0]
+    first, second = (RateLimiter(DatabaseBuckets(sessions), rate=0.001, burst=80, clock=lambda: now[0])
+                     for _ in range(2))
+    assert first.lease == 10
+
+    def tokens_left() -> float:
+        with sessions() as session:
+            return session.scalars(select(RateBucket.tokens).where(RateBucket.key == "token-1")).one()
+
+    first.check("token-1")
+    assert round(tokens_left()) == 70  # one lease of 10 taken for one request
+    admitted = 1
+    for n in range(100):
+        try:
+            (second if n % 2 == 0 else first).check("token-1")
+            admitted += 1
+        except TooManyRequestsException as refused:
+            assert refused.retry_after >= 1
+    assert admitted == 80 and round(tokens_left()) == 0
+    with engine.begin() as connection:  # refill the shared bucket
+        connection.execute(RateBucket.__table__.update().values(tokens=80.0))
+    first.check("token-1")  # a new lease: 70 left, 9 held by the first limiter
+    now[0] += LEASE_SECONDS
+    first.check("token-1")  # the 9 expired: another lease
+    assert round(tokens_left()) == 60
+    engine.dispose()
+
+
+def test_redis_leases_several_tokens_in_one_call() -> None:
+    if not redis_available():
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    buckets = RedisBuckets.from_url(REDIS_URL)
+    key = "lease-test-" + str(id(buckets))
+    assert buckets.take_up_to(key, 0.001, 25, 10) == (10, 0.0)
+    assert buckets.take_up_to(key, 0.001, 25, 10) == (10, 0.0)
+    assert buckets.take_up_to(key, 0.001, 25, 10) == (5, 0.0)
+    taken, wait = buckets.take_up_to(key, 0.001, 25, 10)
+    assert taken == 0 and wait > 0
+    assert buckets.take(key, 0.001, 25) > 0

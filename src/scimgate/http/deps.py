@@ -132,10 +132,11 @@ async def scim_caller(request: Request, state: State) -> ScimCaller:
 
     The token is resolved through the process's token cache (services.token_cache: a revoked
     token fails at once on the revoking worker, within 2 s on the others); only a cache miss,
-    a due ``last_used`` refresh or a database-backed rate limit leave the event loop for a
-    worker thread. A 401 is audited only for a token the workspace recognisably issued (revoked,
-    or a mangled copy: services.tokens.find_refused_token), so a wrong token in the identity
-    provider shows on the health card; those rows are rate limited per token like the requests
+    a due ``last_used`` refresh or a new lease of rate-limit tokens (services.rate_limit: one
+    per ten requests at the default budget) leave the event loop for a worker thread. A 401 is
+    audited only for a token the workspace recognisably issued (revoked, or a mangled copy:
+    services.tokens.find_refused_token), so a wrong token in the identity provider shows on the
+    health card; those rows are rate limited per token like the requests
     themselves (beyond the budget the 401 is answered unrecorded). A token nobody issued writes
     nothing (no workspace is known, and recording it would let anyone write rows). Every
     request past this point is audited, including the 403 and 429 raised here."""
@@ -159,7 +160,7 @@ async def scim_caller(request: Request, state: State) -> ScimCaller:
             "'SCIM user sync active' in the workspace's security settings."
         )
     limiter = state.extras.get("rate_limiter")
-    if limiter is not None:
+    if limiter is not None and not limiter.spend_leased(token.id):
         await run_in_threadpool(limiter.check, token.id)
     return ScimCaller(workspace=workspace, token=token, audit=audit, state=state)
 

@@ -13,8 +13,11 @@ several worker processes (or machines) share one budget per key:
   timed by the Redis server's own clock so the workers' clocks do not matter.
 
 Contract: ``take(key, rate, burst)`` returns 0.0 when a token was taken, else the seconds until
-one will be available (nothing is taken then). ``RedisBuckets`` raises ``BucketsUnavailable``
-when Redis cannot be reached.
+one will be available (nothing is taken then). ``take_up_to(key, rate, burst, count)`` takes as
+many tokens as the bucket holds, up to ``count``, and returns ``(tokens taken, seconds to wait)``
+(the wait only when none was taken): the SCIM limiter leases a few tokens at a time with it
+(services.rate_limit). ``RedisBuckets`` raises ``BucketsUnavailable`` when Redis cannot be
+reached.
 
 Redis failing is made cheap: the client waits at most ``REDIS_TIMEOUT_SECONDS`` for a connection
 or an answer (a Redis that accepts and never answers costs that, not uvicorn's whole request),
@@ -55,16 +58,31 @@ class BucketsUnavailable(RuntimeError):
 def refill_and_take(tokens: float, elapsed: float, rate: float, burst: float) -> tuple[float, float]:
     """One token-bucket step: ``(tokens left, seconds to wait)``; the wait is 0.0 when a token
     was taken. ``elapsed`` (seconds since the bucket was last written) is clamped at 0."""
+    left, _, wait = refill_and_take_up_to(tokens, elapsed, rate, burst, 1)
+    return left, wait
+
+
+def refill_and_take_up_to(tokens: float, elapsed: float, rate: float, burst: float,
+                          count: int) -> tuple[float, int, float]:
+    """One token-bucket step taking up to ``count`` whole tokens: ``(tokens left, tokens
+    taken, seconds to wait)``; the wait is 0.0 when at least one was taken."""
     available = min(burst, tokens + max(elapsed, 0.0) * rate)
-    if available >= 1.0:
-        return available - 1.0, 0.0
-    return available, (1.0 - available) / rate
+    taken = min(max(count, 1), int(available))
+    if taken >= 1:
+        return available - taken, taken, 0.0
+    return available, 0, (1.0 - available) / rate
 
 
 class BucketStore(Protocol):
     """Where buckets live; see the module docstring for the contract of ``take``."""
 
     def take(self, key: str, rate: float, burst: float) -> float: ...
+
+
+class LeasingStore(BucketStore, Protocol):
+    """A shared store that also hands out several tokens at once (``take_up_to``)."""
+
+    def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]: ...
 
 
 @dataclass
@@ -75,14 +93,19 @@ class DatabaseBuckets:
 
     def take(self, key: str, rate: float, burst: float) -> float:
         """Take a token from ``key``'s bucket in one short transaction of its own."""
+        return self.take_up_to(key, rate, burst, 1)[1]
+
+    def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]:
+        """Take up to ``count`` tokens from ``key``'s bucket in one short transaction of its own."""
         with transaction(self.sessions) as session:
             now = time.time()
             self._ensure_row(session, key, burst, now)
             bucket = session.scalar(select(RateBucket).where(RateBucket.key == key).with_for_update())
             assert bucket is not None  # the row was just ensured inside this transaction
-            bucket.tokens, wait = refill_and_take(bucket.tokens, now - bucket.updated, rate, burst)
+            bucket.tokens, taken, wait = refill_and_take_up_to(bucket.tokens, now - bucket.updated, rate,
+                                                               burst, count)
             bucket.updated = now
-            return wait
+            return taken, wait
 
     @staticmethod
     def _ensure_row(session: Session, key: str, burst: float, now: float) -> None:
@@ -92,7 +115,8 @@ class DatabaseBuckets:
         session.execute(insert(RateBucket).values(**values).on_conflict_do_nothing(index_elements=["key"]))
 
 
-# KEYS[1] bucket key; ARGV rate, burst, ttl seconds. Returns the wait in microseconds (0 = taken).
+# KEYS[1] bucket key; ARGV rate, burst, ttl seconds, count. Returns {tokens taken, the wait in
+# microseconds when none was}.
 TAKE_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -104,14 +128,16 @@ local updated = tonumber(state[2]) or now
 local elapsed = math.max(now - updated, 0)
 tokens = math.min(burst, tokens + elapsed * rate)
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+local taken = math.min(math.max(tonumber(ARGV[4]), 1), math.floor(tokens))
+if taken >= 1 then
+  tokens = tokens - taken
 else
+  taken = 0
   wait = (1 - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return math.ceil(wait * 1000000)
+return {taken, math.ceil(wait * 1000000)}
 """
 
 
@@ -178,18 +204,23 @@ class RedisBuckets:
     def take(self, key: str, rate: float, burst: float) -> float:
         """Take a token from ``key``'s bucket with one atomic script call; BucketsUnavailable
         at once while the breaker is open, or when the call fails."""
+        return self.take_up_to(key, rate, burst, 1)[1]
+
+    def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]:
+        """Take up to ``count`` tokens from ``key``'s bucket with one atomic script call;
+        BucketsUnavailable as :meth:`take`."""
         import redis
 
         if not self.breaker.allow():
             raise BucketsUnavailable("Redis rate-limit buckets unavailable (circuit open)")
         ttl = max(1, int(burst / rate) + 1)
         try:
-            micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl])
+            taken, micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl, count])
         except redis.RedisError as exc:
             self.breaker.failed(type(exc).__name__)
             raise BucketsUnavailable(f"Redis rate-limit buckets unavailable: {type(exc).__name__}") from exc
         self.breaker.succeeded()
-        return int(micros) / 1_000_000
+        return int(taken), int(micros) / 1_000_000
 
 
 @dataclass
