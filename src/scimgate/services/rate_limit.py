@@ -25,7 +25,7 @@ from scimgate.config import Settings
 from scimgate.scim.errors import TooManyRequestsException
 from scimgate.storage.rate_limit import BucketsUnavailable, DatabaseBuckets, LeasingStore, RedisBuckets
 
-LEASE_TOKENS = 10
+LEASE_TOKENS = 25
 """The most tokens a worker leases from the shared bucket at once."""
 LEASE_SECONDS = 1.0
 """How long a worker may spend a lease; what is left then is dropped."""
@@ -45,6 +45,7 @@ class RateLimiter:
     lease: int = field(init=False)
     _leases: dict[str, tuple[int, float]] = field(init=False, default_factory=dict)
     _guard: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _leasing: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.lease = max(1, min(LEASE_TOKENS, int(self.burst // 8)))
@@ -65,12 +66,15 @@ class RateLimiter:
         whole seconds) when it is used up."""
         if self.spend_leased(key):
             return
-        try:
-            taken, wait = self.store.take_up_to(key, self.rate, self.burst, self.lease)
-        except BucketsUnavailable:
-            return  # logged once per outage by the store's circuit breaker
-        if taken > 1:
-            self._keep(key, taken - 1)
+        with self._leasing:  # one lease at a time: requests that ran out together share the next
+            if self.spend_leased(key):
+                return
+            try:
+                taken, wait = self.store.take_up_to(key, self.rate, self.burst, self.lease)
+            except BucketsUnavailable:
+                return  # logged once per outage by the store's circuit breaker
+            if taken > 1:
+                self._keep(key, taken - 1)
         if taken < 1:
             seconds = max(1, math.ceil(wait))
             raise TooManyRequestsException(

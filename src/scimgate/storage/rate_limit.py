@@ -36,7 +36,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,23 +96,27 @@ class DatabaseBuckets:
         return self.take_up_to(key, rate, burst, 1)[1]
 
     def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]:
-        """Take up to ``count`` tokens from ``key``'s bucket in one short transaction of its own."""
+        """Take up to ``count`` tokens from ``key``'s bucket in one short transaction of its own:
+        three Core statements built once (the row ensured, read locked, written back)."""
         with transaction(self.sessions) as session:
+            connection = session.connection()
             now = time.time()
-            self._ensure_row(session, key, burst, now)
-            bucket = session.scalar(select(RateBucket).where(RateBucket.key == key).with_for_update())
-            assert bucket is not None  # the row was just ensured inside this transaction
-            bucket.tokens, taken, wait = refill_and_take_up_to(bucket.tokens, now - bucket.updated, rate,
-                                                               burst, count)
-            bucket.updated = now
+            postgres = connection.dialect.name == "postgresql"
+            connection.execute(_ENSURE_POSTGRES if postgres else _ENSURE_SQLITE,
+                               {"key": key, "tokens": float(burst), "updated": now})
+            tokens, updated = connection.execute(_READ_LOCKED, {"key": key}).one()
+            left, taken, wait = refill_and_take_up_to(tokens, now - updated, rate, burst, count)
+            connection.execute(_WRITE, {"b_key": key, "tokens": left, "updated": now})
             return taken, wait
 
-    @staticmethod
-    def _ensure_row(session: Session, key: str, burst: float, now: float) -> None:
-        dialect = session.get_bind().dialect.name
-        values = {"key": key, "tokens": float(burst), "updated": now}
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(insert(RateBucket).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+_BUCKETS: Table = RateBucket.__table__  # type: ignore[assignment]
+_ENSURE_POSTGRES = postgresql.insert(_BUCKETS).on_conflict_do_nothing(index_elements=["key"])
+_ENSURE_SQLITE = sqlite.insert(_BUCKETS).on_conflict_do_nothing(index_elements=["key"])
+_READ_LOCKED = (select(_BUCKETS.c.tokens, _BUCKETS.c.updated).where(_BUCKETS.c.key == bindparam("key"))
+                .with_for_update())
+_WRITE = (update(_BUCKETS).where(_BUCKETS.c.key == bindparam("b_key"))
+          .values(tokens=bindparam("tokens"), updated=bindparam("updated")))
 
 
 # KEYS[1] bucket key; ARGV rate, burst, ttl seconds, count. Returns {tokens taken, the wait in
