@@ -8,11 +8,16 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from scimgate.services import audit
+from scimgate.services.audit import AuditRecord
+from scimgate.storage.db import make_engine, session_factory, transaction
+from scimgate.storage.migrate import upgrade
 from scimgate.storage.models import AuditEvent
 from tests.support import LiveServer, make_tenant, start_server, stop_server
 
@@ -72,3 +77,26 @@ def test_reads_wait_in_the_journal_and_every_request_is_logged_once(slow_flush_s
     logged = request_ids_in_log(server, tenant.workspace_id)
     expected = Counter(r.headers["x-request-id"] for r in [*writes, *reads])
     assert logged == expected
+
+
+def test_a_journal_row_is_stored_as_sqlalchemy_stores_it(tmp_path: Path) -> None:
+    """On SQLite the journal's batch goes through the driver's own executemany
+    (services.audit.insert_rows): the stored text of every column, the time and the JSON change
+    included, is what SQLAlchemy's own INSERT stores, and the row reads back the same."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'journal.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    record = AuditRecord(request_id="r-1", method="GET", path="/api/scim/v2/Users/x", client="entra",
+                         workspace_id="ws-1", resource_type="User", resource_id="x")
+    row = audit.row(record, 200, 1.2345, change={"kind": "user", "before": {"é": [1, None]}})
+    with transaction(sessions) as session:
+        audit.insert_rows(session, [row])
+        session.connection().execute(insert(AuditEvent.__table__), [{**row, "request_id": "r-2"}])
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT at, change, duration_ms, status, client FROM audit_event ORDER BY request_id").all()
+    assert stored[0] == stored[1]
+    with sessions() as session:
+        first = session.scalars(select(AuditEvent).where(AuditEvent.request_id == "r-1")).one()
+        assert first.at == row["at"] and first.change == row["change"] and first.duration_ms == 1.234
+    engine.dispose()
