@@ -82,11 +82,11 @@ def row(audit: AuditRecord, status: int, duration_ms: float,
 def record(session: Session, audit: AuditRecord, status: int, duration_ms: float,
            scim_type: str | None = None, detail: str | None = None) -> None:
     """Insert one audit_event row in ``session``'s transaction (committed with the request's own
-    change, which services noted on ``session``: services.changes). One prepared Core INSERT
-    with bound parameters: the ORM's unit of work, or a statement built per call, costs more than
-    the row (every SCIM request writes one)."""
+    change, which services noted on ``session``: services.changes), by :func:`insert_rows`: the
+    ORM's unit of work, or a statement built per call, costs more than the row (every SCIM
+    request writes one)."""
     change = changes.take(session)
-    session.connection().execute(_INSERT, row(audit, status, duration_ms, scim_type, detail, change))
+    insert_rows(session, [row(audit, status, duration_ms, scim_type, detail, change)])
 
 
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
