@@ -7,9 +7,12 @@ read-only unit (storage.db.snapshot) reads while another connection holds SQLite
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, read_only_factory, session_factory, snapshot, transaction
 from scimgate.storage.models import Workspace
+from scimgate.storage.writer_lock import WriterLock
 
 PROBE = """
 import fcntl, os, sys
@@ -116,3 +120,41 @@ def test_a_snapshot_reads_while_another_connection_writes(sqlite_db):
         writer.execute("ROLLBACK")
     finally:
         writer.close()
+
+
+def test_taking_the_lock_without_waiting_yields_to_a_waiting_writer(tmp_path: Path) -> None:
+    """``acquire_now`` (the event loop's writes) takes a free lock, gives up on one held
+    elsewhere, and also on a free one that another writer is waiting for (a shared lock on the
+    ``.wait`` file): a loop writing one write after another would otherwise take it back before
+    the waiter of another process woke. A waiting writer says so while it waits, and only then."""
+    path = tmp_path / "db-writer.lock"
+    mine, theirs = WriterLock(path), WriterLock(path)
+    assert mine.acquire_now()
+    assert not theirs.acquire_now()  # held by another holder
+    mine.release()
+    waiter = os.open(str(path) + ".wait", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(waiter, fcntl.LOCK_SH)  # another process waits for the lock
+    assert not mine.acquire_now()
+    fcntl.flock(waiter, fcntl.LOCK_UN)
+    assert mine.acquire_now()
+    mine.release()
+    with theirs:  # a free lock is taken at once, without saying it waits
+        assert other_process_sees(Path(str(path) + ".wait")) == "free"
+    mine.acquire_now()
+    entered = threading.Event()
+
+    def wait_for_it() -> None:
+        with theirs:
+            entered.set()
+
+    blocked = threading.Thread(target=wait_for_it)
+    blocked.start()
+    deadline = time.monotonic() + 10
+    while other_process_sees(Path(str(path) + ".wait")) == "free" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert other_process_sees(Path(str(path) + ".wait")) == "held"  # the waiter says it waits
+    assert not entered.is_set()
+    mine.release()
+    blocked.join(10)
+    assert entered.is_set()
+    os.close(waiter)

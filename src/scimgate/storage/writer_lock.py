@@ -8,6 +8,12 @@ in a queue before they reach SQLite: a thread lock inside a process, and an excl
 on a file beside the database between processes (Linux, macOS). A released lock wakes a waiter at
 once. Programs that do not take the lock (a ``scimgate`` CLI command run beside the server,
 ``sqlite3``) still meet the writers in SQLite's busy handler, as before.
+
+A writer that waits for the lock holds a shared ``flock`` on a second file (``<lock>.wait``) while
+it waits. :meth:`WriterLock.acquire_now` (the event loop's writes: storage.db.run_now) gives up
+when anyone holds that one: without it, a process whose loop writes one after another would take
+the lock again each time it is released, before the woken waiter of another process runs, and
+that process's writes would wait until the first had nothing left to write.
 """
 
 from __future__ import annotations
@@ -32,26 +38,46 @@ class WriterLock:
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
+        self._waiting_fd: int | None = None
         self._pid = 0
 
     def __enter__(self) -> WriterLock:
         self._thread_lock.acquire()
         if self._depth == 0 and self._path is not None:
             try:
-                fcntl.flock(self._file(), fcntl.LOCK_EX)
+                self._take_waiting()
             except BaseException:
                 self._thread_lock.release()
                 raise
         self._depth += 1
         return self
 
+    def _take_waiting(self) -> None:
+        """Take the file lock, waiting if need be, and say so (the shared lock on the waiting
+        file) while waiting."""
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        waiting = self._waiting_file()
+        fcntl.flock(waiting, fcntl.LOCK_SH)
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(waiting, fcntl.LOCK_UN)
+
     def acquire_now(self) -> bool:
-        """Take the lock if nobody holds it, without waiting: True when taken (give it back with
-        :meth:`release`), False when another thread or process holds it."""
+        """Take the lock if nobody holds it or waits for it, without waiting: True when taken
+        (give it back with :meth:`release`), False when another thread or process holds it or
+        waits for it (module docstring)."""
         if not self._thread_lock.acquire(blocking=False):
             return False
         if self._depth == 0 and self._path is not None:
             try:
+                waiting = self._waiting_file()
+                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while anyone waits
+                fcntl.flock(waiting, fcntl.LOCK_UN)
                 fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 self._thread_lock.release()
@@ -81,5 +107,15 @@ class WriterLock:
         if self._fd is None or self._pid != os.getpid():
             assert self._path is not None
             self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._waiting_fd = None
             self._pid = os.getpid()
         return self._fd
+
+    def _waiting_file(self) -> int:
+        """The waiting file's descriptor (see :meth:`_file`)."""
+        self._file()
+        if self._waiting_fd is None:
+            assert self._path is not None
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+            self._waiting_fd = os.open(str(self._path) + ".wait", flags, 0o600)
+        return self._waiting_fd
