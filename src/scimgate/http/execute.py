@@ -223,7 +223,7 @@ async def execute_write(
 SHORT_WRITE_BYTES = 16 * 1024
 """A write whose body is at most this long is :func:`is_short_write` (a user is 1-3 KiB)."""
 
-CHECKPOINT_EVERY = 200
+CHECKPOINT_EVERY = 50
 """The WAL is checkpointed in a worker thread after this many writes on the loop's connection."""
 
 
