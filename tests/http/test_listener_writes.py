@@ -63,3 +63,27 @@ def test_pipelined_requests_are_answered_whole_and_in_order(tenant: Tenant) -> N
         assert head_of(_read_response(sock))[0] == 200
         status, _, body = head_of(_read_response(sock))
         assert status == 404 and b'"status":"404"' in body
+
+
+def test_a_client_that_half_closes_after_its_request_gets_its_answer(tenant: Tenant) -> None:
+    """A client that shuts its sending side after the request (``printf ... | socat``) still
+    gets the whole response: it is sent when complete, not a turn later, when the end of stream
+    may already have closed the connection."""
+    user = tenant.create_user("half.closed@example.com")
+    host, port = tenant.server.url.removeprefix("http://").split(":")
+    requests = [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                (f"GET /api/scim/v2/Users/{user['id']} HTTP/1.1\r\nHost: x\r\n"
+                 f"Authorization: Bearer {tenant.token}\r\n\r\n").encode()]
+    for attempt in range(20):
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(requests[attempt % 2])
+            sock.shutdown(socket.SHUT_WR)
+            answer = _read_response(sock)
+            assert answer, (attempt, tenant.server.log_path.read_text()[-3000:])
+            status, headers, body = head_of(answer)
+        assert status == 200 and int(headers["content-length"]) == len(body), attempt
+    with socket.create_connection((host, int(port)), timeout=30) as sock:  # a body that never comes
+        sock.sendall(b"POST /api/scim/v2/Users HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                     + f"Authorization: Bearer {tenant.token}\r\n\r\n".encode() + b'{"userName"')
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(65536) == b""  # closed at once, nothing is left waiting for it

@@ -232,3 +232,20 @@ def test_api_me_answers_every_error_in_the_api_json(tenant: Tenant, method: str,
     assert_admin_api_error(response, status)
     if status == 405:
         assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_a_zero_padded_content_length_is_read_as_its_number(tenant: Tenant) -> None:
+    """``Content-Length: 000...02`` (5,000 zeros) is 2 (RFC 9110 §8.6 allows leading zeros): the
+    request is answered in SCIM format and the connection serves the next one; a padded length
+    over the limit is still 413."""
+    request = (f"POST /api/scim/v2/Users HTTP/1.1\r\nHost: x\r\nContent-Length: {'0' * 5000}2\r\n"
+               f"Authorization: Bearer {tenant.token}\r\n"
+               "Content-Type: application/scim+json\r\n\r\n{}").encode()
+    first, second = exchange(tenant.server, request, then=b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers, _ = head_of(first)
+    assert status == 400 and headers["content-type"] == "application/scim+json", first[:300]
+    assert second is not None and head_of(second)[0] == 200
+    huge = (f"POST /api/scim/v2/Users HTTP/1.1\r\nHost: x\r\nContent-Length: {'0' * 5000}99999999\r\n"
+            f"Authorization: Bearer {tenant.token}\r\n\r\n").encode()
+    status, headers, _ = head_of(exchange(tenant.server, huge)[0])
+    assert status == 413 and headers["content-type"] == "application/scim+json"

@@ -162,8 +162,31 @@ def test_a_worker_leases_tokens_and_never_spends_more_than_the_shared_bucket(tmp
         connection.execute(RateBucket.__table__.update().values(tokens=80.0))
     first.check("token-1")  # a new lease: 70 left, 9 held by the first limiter
     now[0] += LEASE_SECONDS
-    first.check("token-1")  # the 9 expired: another lease
-    assert round(tokens_left()) == 60
+    first.check("token-1")  # the 9 expired: put back with the next lease of 10
+    assert round(tokens_left()) == 69
+    engine.dispose()
+
+
+def test_a_slow_client_does_not_drain_its_burst_a_lease_at_a_time(tmp_path: Path) -> None:
+    """Requests further apart than a lease lives: each lease's unspent tokens go back with the
+    next, so 30 slow requests cost 30 tokens, and the burst after them gets the rest."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'buckets.db'}")
+    upgrade(engine)
+    now = [0.0]
+    buckets = DatabaseBuckets(session_factory(engine))
+    limiter = RateLimiter(buckets, rate=0.0001, burst=200, clock=lambda: now[0])
+    assert limiter.lease == 25
+    for _ in range(30):
+        limiter.check("slow")
+        now[0] += LEASE_SECONDS + 0.05
+    admitted = 0
+    for _ in range(250):
+        try:
+            limiter.check("slow")
+            admitted += 1
+        except TooManyRequestsException:
+            pass
+    assert admitted == 170
     engine.dispose()
 
 
@@ -178,3 +201,4 @@ def test_redis_leases_several_tokens_in_one_call() -> None:
     taken, wait = buckets.take_up_to(key, 0.001, 25, 10)
     assert taken == 0 and wait > 0
     assert buckets.take(key, 0.001, 25) > 0
+    assert buckets.take_up_to(key, 0.001, 25, 10, give_back=3) == (3, 0.0)  # what was put back

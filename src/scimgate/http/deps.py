@@ -6,12 +6,14 @@ Typed aliases (``Annotated[..., Depends(...)]``) keep routes thin (STYLE.md §9)
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -30,6 +32,8 @@ from scimgate.services.token_cache import TokenCache
 from scimgate.services.tokens import find_live_token, find_refused_token, note_use, use_is_stale
 from scimgate.storage.db import snapshot, transaction
 from scimgate.storage.models import ScimToken, Workspace
+
+log = logging.getLogger("scimgate.http")
 
 
 @dataclass
@@ -188,8 +192,15 @@ def _resolve(state: AppState, secret: str) -> tuple[ScimToken, Workspace] | None
 
 
 def _note_use(state: AppState, token: ScimToken) -> None:
-    with transaction(state.sessions) as session:
-        note_use(session, token)
+    """Refresh the token's ``last_used``, best effort: a database that stays locked past the busy
+    timeout (another program holding SQLite's write lock) leaves it for the next minute's
+    request instead of failing this one."""
+    try:
+        with transaction(state.sessions) as session:
+            note_use(session, token)
+    except OperationalError as error:
+        log.warning("could not record the SCIM token's last use; the next request will",
+                    extra={"error": type(error.orig).__name__})
 
 
 Caller = Annotated[ScimCaller, Depends(scim_caller)]

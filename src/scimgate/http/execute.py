@@ -31,6 +31,7 @@ from starlette.responses import Response
 from scimgate.events import outbox
 from scimgate.http.deps import AppState
 from scimgate.scim.errors import ConflictException, ScimError
+from scimgate.scim.quirks import normalise_patch_request
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
 from scimgate.storage.db import RetriesExhausted, WriterBusy, checkpoint, run, run_now, snapshot, transaction
@@ -229,25 +230,32 @@ CHECKPOINT_EVERY = 50
 
 def is_short_write(body: bytes, document: dict[str, object], *, group_patch: bool = False) -> bool:
     """Whether a write's work is bounded by its body, which is at most ``SHORT_WRITE_BYTES``:
-    every User write, and a Group PATCH none of whose operations removes or replaces the whole
-    ``members`` list (RFC 7644 §3.5.2.2-3: a ``remove`` or ``replace`` without a path or with
-    the path ``members`` may drop every member of a large group, whatever the body's size)."""
+    every User write, and a Group PATCH none of whose operations, read as the PATCH engine reads
+    them (scim.quirks.normalise_patch_request: any case of ``Operations`` and ``op``, blank paths,
+    URN-qualified ones), removes or replaces ``members`` without a filter (RFC 7644 §3.5.2.2-3:
+    that may drop every member of a large group, whatever the body's size). A body the engine
+    refuses is short: it is refused before any work."""
     if len(body) > SHORT_WRITE_BYTES:
         return False
     if not group_patch:
         return True
-    operations = document.get("Operations")
-    if not isinstance(operations, list):
-        return True  # refused as it is parsed
-    for operation in operations:
-        if not isinstance(operation, dict):
-            continue
-        op = str(operation.get("op", "")).lower()
-        path = operation.get("path")
-        wholesale = path is None or (isinstance(path, str) and path.strip().lower() == "members")
-        if op in ("remove", "replace") and wholesale:
-            return False
-    return True
+    try:
+        operations = normalise_patch_request(document)
+    except ScimError:
+        return True
+    return not any(operation["op"] in ("remove", "replace") and _names_all_members(operation.get("path"))
+                   for operation in operations)
+
+
+def _names_all_members(path: object) -> bool:
+    """True for no path, or a path naming the ``members`` attribute (or a sub-attribute of it)
+    without a value filter, URN-qualified or not, in any case."""
+    if not isinstance(path, str) or not path.strip():
+        return True
+    text = path.strip()
+    if text.lower().startswith("urn:"):
+        text = text.rsplit(":", 1)[-1]
+    return "[" not in text and text.split(".", 1)[0].strip().lower() == "members"
 
 
 def _checkpoint_now_and_then(state: AppState) -> None:

@@ -28,6 +28,7 @@ and of ``/healthz``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -80,8 +81,11 @@ def refusal(path: str, status: int, detail: str) -> tuple[bytes, bytes]:
 class CoalescingTransport:
     """A connection's transport whose writes of one event-loop turn reach the socket as one write.
 
-    ``write`` keeps the data and, on the first write of a turn, schedules the flush for the next
-    turn (``loop.call_soon``); ``close`` flushes first. A response's head and body, which uvicorn
+    ``write`` keeps the data and, on the first write of a turn, schedules :meth:`flush` for the
+    next turn (``loop.call_soon``); ``close`` flushes first, and so does the protocol when a
+    response is complete (:class:`BoundedHttpToolsProtocol`), so a response never waits for the
+    next turn, in which the client's end of stream may already have closed the connection (a
+    client that half-closes after its request). A response's head and body, which uvicorn
     writes one after the other without yielding, so leave as one ``send(2)``. Anything else
     (``is_closing``, flow control, ``get_extra_info``, ``abort``, which drops what is kept) is the
     wrapped transport's. Flow control still holds: the wrapped transport pauses the protocol
@@ -99,18 +103,20 @@ class CoalescingTransport:
             return
         self._kept.append(data)
         if len(self._kept) == 1:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what is kept now. A transport closing after the client's end of stream still
+        sends it (as it would a write of its own then); one already closed drops it."""
         if not self._kept:
             return
         data = self._kept[0] if len(self._kept) == 1 else b"".join(self._kept)
         self._kept.clear()
-        if not self._transport.is_closing():
+        with contextlib.suppress(RuntimeError):  # uvloop: closed, nobody is left to read it
             self._transport.write(data)
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def __getattr__(self, name: str) -> Any:
@@ -128,6 +134,32 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    _peer_done = False  # the client shut its sending side (eof_received) with a request to answer
+
+    def eof_received(self) -> bool:  # type: ignore[override]  # uvicorn's returns None: close
+        """The client shut its sending side after its request (a half-close, RFC 9112 §9.6: it
+        still reads the answer; ``printf ... | socat`` does it). uvicorn's protocol lets the
+        transport close at once, and the answer of a request still running is then lost; here
+        the connection stays open until the requests received are answered, then closes. With
+        nothing in flight, or a request whose body is still incomplete (it never will be), it
+        closes at once, as before."""
+        cycle = self.cycle
+        in_flight = (cycle is not None and not cycle.response_complete) or bool(self.pipeline)
+        if not in_flight or (cycle is not None and cycle.more_body):
+            return False
+        self._peer_done = True
+        return True
+
+    def on_response_complete(self) -> None:
+        """The response is written whole: send it now (CoalescingTransport.flush); close the
+        connection after the last answer a half-closed client waits for."""
+        transport = self.transport
+        if isinstance(transport, CoalescingTransport):
+            transport.flush()
+        super().on_response_complete()
+        if self._peer_done and not self.pipeline and not self.transport.is_closing():
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -105,6 +105,16 @@ def normalise_scim_path(path: str) -> str:
     return SCIM_PREFIX + ("/" + "/".join(parts) if parts else "")
 
 
+def _declares_more(declared: bytes, limit: int) -> bool:
+    """Whether a Content-Length header's digits say more than ``limit`` bytes; leading zeros are
+    allowed (RFC 9110 §8.6: ``1*DIGIT``), so ``000...02`` is 2, however many zeros (Python's
+    ``int`` refuses more than 4,300 digits)."""
+    if not declared.isdigit():
+        return False
+    digits = declared.lstrip(b"0")
+    return len(digits) > len(str(limit)) or int(digits or b"0") > limit
+
+
 class EdgeMiddleware:
     """The middleware described in the module docstring. It also counts and times every request
     for Prometheus (``http.metrics.observe``) and adds the admin pages' security headers
@@ -150,27 +160,28 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._refuse(scope, send_with_id, PayloadTooLargeException(
-                    detail=f"The request body is larger than {self.max_body_bytes} bytes."))
-            elif "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
-                await self._refuse(scope, send_with_id, InvalidValueException(
-                    detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter holds it."))
-            elif path.startswith(SCIM_PREFIX) and b"%2f" in (scope.get("raw_path") or b"").lower():
-                await self._refuse(scope, send_with_id, NotFoundException(
-                    detail="No SCIM resource is at this URL: an encoded '/' (%2F) is in no SCIM id."))
-            else:
-                try:
+            try:
+                if _declares_more(declared, self.max_body_bytes):
+                    await self._refuse(scope, send_with_id, PayloadTooLargeException(
+                        detail=f"The request body is larger than {self.max_body_bytes} bytes."))
+                elif "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
+                    await self._refuse(scope, send_with_id, InvalidValueException(
+                        detail="The URL must not contain NUL (%00): no SCIM id, filter or parameter "
+                        "holds it."))
+                elif path.startswith(SCIM_PREFIX) and b"%2f" in (scope.get("raw_path") or b"").lower():
+                    await self._refuse(scope, send_with_id, NotFoundException(
+                        detail="No SCIM resource is at this URL: an encoded '/' (%2F) is in no SCIM id."))
+                else:
                     lane = lane_for(scope["method"], path)
                     if lane is None:
                         await self.app(scope, self._limited(receive), send_with_id)
                     else:
                         await self._answer(lane, scope, self._limited(receive), send_with_id)
-                except Exception as exc:
-                    if started_response:
-                        raise
-                    response = await unexpected_error_response(Request(scope, receive), exc)
-                    await response(scope, receive, send_with_id)
+            except Exception as exc:
+                if started_response:
+                    raise
+                response = await unexpected_error_response(Request(scope, receive), exc)
+                await response(scope, receive, send_with_id)
         finally:
             observe(path, scope["method"], status, time.perf_counter() - started, self.engine)
             self._log(scope, request_id, status, started)

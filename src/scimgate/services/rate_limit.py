@@ -69,8 +69,10 @@ class RateLimiter:
         with self._leasing:  # one lease at a time: requests that ran out together share the next
             if self.spend_leased(key):
                 return
+            with self._guard:
+                unspent = self._leases.pop(key, (0, 0.0))[0]
             try:
-                taken, wait = self.store.take_up_to(key, self.rate, self.burst, self.lease)
+                taken, wait = self.store.take_up_to(key, self.rate, self.burst, self.lease, give_back=unspent)
             except BucketsUnavailable:
                 return  # logged once per outage by the store's circuit breaker
             if taken > 1:
@@ -86,7 +88,7 @@ class RateLimiter:
     def _keep(self, key: str, tokens: int) -> None:
         with self._guard:
             now = self.clock()
-            if len(self._leases) >= LEASED_KEYS:
+            if len(self._leases) >= LEASED_KEYS:  # a key dropped here keeps its unspent tokens away
                 self._leases = {k: v for k, v in self._leases.items() if v[1] > now}
             self._leases[key] = (tokens, now + LEASE_SECONDS)
 

@@ -15,7 +15,8 @@ several worker processes (or machines) share one budget per key:
 Contract: ``take(key, rate, burst)`` returns 0.0 when a token was taken, else the seconds until
 one will be available (nothing is taken then). ``take_up_to(key, rate, burst, count)`` takes as
 many tokens as the bucket holds, up to ``count``, and returns ``(tokens taken, seconds to wait)``
-(the wait only when none was taken): the SCIM limiter leases a few tokens at a time with it
+(the wait only when none was taken), after putting back ``give_back`` tokens taken earlier and
+not spent (capped at the burst): the SCIM limiter leases a few tokens at a time with it
 (services.rate_limit). ``RedisBuckets`` raises ``BucketsUnavailable`` when Redis cannot be
 reached.
 
@@ -82,7 +83,8 @@ class BucketStore(Protocol):
 class LeasingStore(BucketStore, Protocol):
     """A shared store that also hands out several tokens at once (``take_up_to``)."""
 
-    def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]: ...
+    def take_up_to(self, key: str, rate: float, burst: float, count: int,
+                   give_back: int = 0) -> tuple[int, float]: ...
 
 
 @dataclass
@@ -95,9 +97,11 @@ class DatabaseBuckets:
         """Take a token from ``key``'s bucket in one short transaction of its own."""
         return self.take_up_to(key, rate, burst, 1)[1]
 
-    def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]:
-        """Take up to ``count`` tokens from ``key``'s bucket in one short transaction of its own:
-        three Core statements built once (the row ensured, read locked, written back)."""
+    def take_up_to(self, key: str, rate: float, burst: float, count: int,
+                   give_back: int = 0) -> tuple[int, float]:
+        """Put back ``give_back`` tokens and take up to ``count`` from ``key``'s bucket in one
+        short transaction of its own: three Core statements built once (the row ensured, read
+        locked, written back)."""
         with transaction(self.sessions) as session:
             connection = session.connection()
             now = time.time()
@@ -105,7 +109,7 @@ class DatabaseBuckets:
             connection.execute(_ENSURE_POSTGRES if postgres else _ENSURE_SQLITE,
                                {"key": key, "tokens": float(burst), "updated": now})
             tokens, updated = connection.execute(_READ_LOCKED, {"key": key}).one()
-            left, taken, wait = refill_and_take_up_to(tokens, now - updated, rate, burst, count)
+            left, taken, wait = refill_and_take_up_to(tokens + give_back, now - updated, rate, burst, count)
             connection.execute(_WRITE, {"b_key": key, "tokens": left, "updated": now})
             return taken, wait
 
@@ -119,15 +123,15 @@ _WRITE = (update(_BUCKETS).where(_BUCKETS.c.key == bindparam("b_key"))
           .values(tokens=bindparam("tokens"), updated=bindparam("updated")))
 
 
-# KEYS[1] bucket key; ARGV rate, burst, ttl seconds, count. Returns {tokens taken, the wait in
-# microseconds when none was}.
+# KEYS[1] bucket key; ARGV rate, burst, ttl seconds, count, tokens given back. Returns {tokens
+# taken, the wait in microseconds when none was}.
 TAKE_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
-local tokens = tonumber(state[1]) or burst
+local tokens = (tonumber(state[1]) or burst) + (tonumber(ARGV[5]) or 0)
 local updated = tonumber(state[2]) or now
 local elapsed = math.max(now - updated, 0)
 tokens = math.min(burst, tokens + elapsed * rate)
@@ -210,16 +214,18 @@ class RedisBuckets:
         at once while the breaker is open, or when the call fails."""
         return self.take_up_to(key, rate, burst, 1)[1]
 
-    def take_up_to(self, key: str, rate: float, burst: float, count: int) -> tuple[int, float]:
-        """Take up to ``count`` tokens from ``key``'s bucket with one atomic script call;
-        BucketsUnavailable as :meth:`take`."""
+    def take_up_to(self, key: str, rate: float, burst: float, count: int,
+                   give_back: int = 0) -> tuple[int, float]:
+        """Put back ``give_back`` tokens and take up to ``count`` from ``key``'s bucket with one
+        atomic script call; BucketsUnavailable as :meth:`take`."""
         import redis
 
         if not self.breaker.allow():
             raise BucketsUnavailable("Redis rate-limit buckets unavailable (circuit open)")
         ttl = max(1, int(burst / rate) + 1)
         try:
-            taken, micros = self._script(keys=[f"scimgate:bucket:{key}"], args=[rate, burst, ttl, count])
+            taken, micros = self._script(keys=[f"scimgate:bucket:{key}"],
+                                         args=[rate, burst, ttl, count, give_back])
         except redis.RedisError as exc:
             self.breaker.failed(type(exc).__name__)
             raise BucketsUnavailable(f"Redis rate-limit buckets unavailable: {type(exc).__name__}") from exc
