@@ -31,7 +31,9 @@ from starlette.responses import Response
 from scimgate.events import outbox
 from scimgate.http.deps import AppState
 from scimgate.scim.errors import ConflictException, ScimError
+from scimgate.scim.patch import may_drop_every_member
 from scimgate.scim.quirks import normalise_patch_request
+from scimgate.scim.schema import group_schema
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
 from scimgate.storage.db import RetriesExhausted, WriterBusy, checkpoint, run, run_now, snapshot, transaction
@@ -230,11 +232,10 @@ CHECKPOINT_EVERY = 50
 
 def is_short_write(body: bytes, document: dict[str, object], *, group_patch: bool = False) -> bool:
     """Whether a write's work is bounded by its body, which is at most ``SHORT_WRITE_BYTES``:
-    every User write, and a Group PATCH none of whose operations, read as the PATCH engine reads
-    them (scim.quirks.normalise_patch_request: any case of ``Operations`` and ``op``, blank paths,
-    URN-qualified ones), removes or replaces ``members`` without a filter (RFC 7644 §3.5.2.2-3:
-    that may drop every member of a large group, whatever the body's size). A body the engine
-    refuses is short: it is refused before any work."""
+    every User write, and a Group PATCH that the PATCH engine does not read as dropping every
+    member (scim.patch.may_drop_every_member, on the operations as scim.quirks reads them: RFC
+    7644 §3.5.2.2-3, a ``remove`` or ``replace`` of ``members`` without a filter empties a group
+    of any size). A body the engine refuses is short: it is refused before any work."""
     if len(body) > SHORT_WRITE_BYTES:
         return False
     if not group_patch:
@@ -243,19 +244,7 @@ def is_short_write(body: bytes, document: dict[str, object], *, group_patch: boo
         operations = normalise_patch_request(document)
     except ScimError:
         return True
-    return not any(operation["op"] in ("remove", "replace") and _names_all_members(operation.get("path"))
-                   for operation in operations)
-
-
-def _names_all_members(path: object) -> bool:
-    """True for no path, or a path naming the ``members`` attribute (or a sub-attribute of it)
-    without a value filter, URN-qualified or not, in any case."""
-    if not isinstance(path, str) or not path.strip():
-        return True
-    text = path.strip()
-    if text.lower().startswith("urn:"):
-        text = text.rsplit(":", 1)[-1]
-    return "[" not in text and text.split(".", 1)[0].strip().lower() == "members"
+    return not may_drop_every_member(operations, group_schema())
 
 
 def _checkpoint_now_and_then(state: AppState) -> None:

@@ -63,6 +63,7 @@ from scimgate.scim.errors import (
     InvalidValueException,
     MutabilityException,
     NoTargetException,
+    ScimError,
 )
 from scimgate.scim.literals import check_literals
 from scimgate.scim.quirks import expand_pathless_value, remove_value_list_to_filters
@@ -580,12 +581,42 @@ class _Engine:
             if op != "add":  # remove, or replace the selected members with the value's
                 for member_id in member_ids:
                     plan._remove(member_id)
-        elif op in ("remove", "replace"):
+        elif _drops_every_member(op, target):
             plan._clear()
         if op == "remove":
             return
         for member in _members_of(value, target.text):
             plan._add(member)
+
+
+def _drops_every_member(op: str, target: _Target) -> bool:
+    """A ``remove`` or ``replace`` of Group ``members`` without a value filter: the plan clears
+    the group (MemberPlan.clear)."""
+    attribute = target.attribute
+    return (attribute is not None and attribute.schema == GROUP_SCHEMA and attribute.name == "members"
+            and target.filter is None and op in ("remove", "replace"))
+
+
+def may_drop_every_member(operations: list[dict[str, Any]], resource: ResourceSchema) -> bool:
+    """Whether RFC-form ``operations`` (``quirks.normalise_patch_request``) hold one that the
+    engine reads as dropping every Group member (a ``remove`` or ``replace`` of ``members``, or
+    of one of its sub-attributes, without a value filter), however large the group: the paths
+    resolved and the operations expanded as :func:`apply_patch` does. A path the engine refuses
+    drops nothing (the request fails first)."""
+    engine = _Engine({}, resource, "")
+    for operation in operations:
+        for step in expand_pathless_value(dict(operation)):
+            for rfc_step in remove_value_list_to_filters(step):
+                path = rfc_step.get("path")
+                if path is None:
+                    continue  # a path-less remove is refused (noTarget)
+                try:
+                    target = engine._resolve(path)
+                except ScimError:
+                    continue
+                if _drops_every_member(rfc_step["op"], target):
+                    return True
+    return False
 
 
 # -- helpers --------------------------------------------------------------------------------
