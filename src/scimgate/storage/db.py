@@ -214,8 +214,10 @@ class WriterBusy(Exception):
 
 
 def _is_locked(error: OperationalError) -> bool:
-    """SQLITE_BUSY / SQLITE_LOCKED ("database is locked", "database table is locked")."""
-    return "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower()
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (sqlite.org/rescode.html; Python
+    3.11's ``sqlite_errorcode``)."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
 
 
 def run_now(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
@@ -227,8 +229,8 @@ def run_now(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
     rolls back and propagates. In WAL mode a transaction that holds the write lock waits for
     nothing else (a commit does not wait for readers: sqlite.org/wal.html), so the unit costs
     only its own work."""
-    lock = _writer_turn(factory)
-    if isinstance(lock, WriterLock) and not lock.acquire_now():
+    lock = _writer_lock(factory.kw["bind"])
+    if not lock.acquire_now():
         raise WriterBusy()
     try:
         with factory() as session:
@@ -240,8 +242,7 @@ def run_now(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
                     raise WriterBusy() from error
                 raise
     finally:
-        if isinstance(lock, WriterLock):
-            lock.release()
+        lock.release()
 
 
 @contextmanager
