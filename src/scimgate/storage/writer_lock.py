@@ -42,19 +42,47 @@ class WriterLock:
         self._pid = 0
 
     def __enter__(self) -> WriterLock:
-        self._thread_lock.acquire()
+        self._acquire(wait=True)
+        return self
+
+    def acquire_now(self) -> bool:
+        """Take the lock if nobody holds it or waits for it, without waiting: True when taken
+        (give it back with :meth:`release`), False when another thread or process holds it or
+        waits for it (module docstring)."""
+        return self._acquire(wait=False)
+
+    def _acquire(self, *, wait: bool) -> bool:
+        """The thread lock, then (outermost only) the file lock: waited for, saying so on the
+        waiting file, or with ``wait`` False taken only if free and nobody waits for it."""
+        if not self._thread_lock.acquire(blocking=wait):
+            return False
         if self._depth == 0 and self._path is not None:
             try:
-                self._take_waiting()
+                if wait:
+                    self._take_file_waiting()
+                elif not self._take_file_now():
+                    self._thread_lock.release()
+                    return False
             except BaseException:
                 self._thread_lock.release()
                 raise
         self._depth += 1
-        return self
+        return True
 
-    def _take_waiting(self) -> None:
-        """Take the file lock, waiting if need be, and say so (the shared lock on the waiting
-        file) while waiting."""
+    def _take_file_now(self) -> bool:
+        """The file lock if it is free and no writer waits for it (the waiting file is free)."""
+        try:
+            waiting = self._waiting_file()
+            fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while anyone waits
+            fcntl.flock(waiting, fcntl.LOCK_UN)
+            fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _take_file_waiting(self) -> None:
+        """The file lock, waited for if need be, with the shared lock on the waiting file held
+        while waiting."""
         try:
             fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
@@ -66,27 +94,6 @@ class WriterLock:
             fcntl.flock(self._file(), fcntl.LOCK_EX)
         finally:
             fcntl.flock(waiting, fcntl.LOCK_UN)
-
-    def acquire_now(self) -> bool:
-        """Take the lock if nobody holds it or waits for it, without waiting: True when taken
-        (give it back with :meth:`release`), False when another thread or process holds it or
-        waits for it (module docstring)."""
-        if not self._thread_lock.acquire(blocking=False):
-            return False
-        if self._depth == 0 and self._path is not None:
-            try:
-                waiting = self._waiting_file()
-                fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while anyone waits
-                fcntl.flock(waiting, fcntl.LOCK_UN)
-                fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._thread_lock.release()
-                return False
-            except BaseException:
-                self._thread_lock.release()
-                raise
-        self._depth += 1
-        return True
 
     def release(self) -> None:
         """Give back a lock taken by :meth:`acquire_now`."""
