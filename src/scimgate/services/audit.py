@@ -6,24 +6,16 @@ A write's row also holds what it changed (services.changes), taken from the unit
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from scimgate.services import changes
-from scimgate.storage.models import AuditEvent, utcnow
+from scimgate.storage.audit import insert_rows
+from scimgate.storage.models import utcnow
 
 DETAIL_LIMIT = 500
-_INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])  # Core: see record()
-_ROW_KEYS = ("at", "workspace_id", "request_id", "method", "path", "resource_type", "resource_id", "status",
-             "scim_type", "detail", "client", "duration_ms", "change")
-_SQLITE_INSERT = _INSERT.compile(dialect=sqlite.dialect(), column_keys=list(_ROW_KEYS))
-_SQLITE_ORDER = tuple(_SQLITE_INSERT.positiontup or ())
 
 
 @functools.lru_cache(maxsize=256)
@@ -82,41 +74,8 @@ def row(audit: AuditRecord, status: int, duration_ms: float,
 def record(session: Session, audit: AuditRecord, status: int, duration_ms: float,
            scim_type: str | None = None, detail: str | None = None) -> None:
     """Insert one audit_event row in ``session``'s transaction (committed with the request's own
-    change, which services noted on ``session``: services.changes), by :func:`insert_rows`: the
-    ORM's unit of work, or a statement built per call, costs more than the row (every SCIM
+    change, which services noted on ``session``: services.changes), by storage.audit.insert_rows:
+    the ORM's unit of work, or a statement built per call, costs more than the row (every SCIM
     request writes one)."""
     change = changes.take(session)
     insert_rows(session, [row(audit, status, duration_ms, scim_type, detail, change)])
-
-
-def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (from :func:`row`) in ``session``'s transaction, as one executemany of the
-    prepared INSERT (services.audit_journal's batches). The statement is compiled once; a
-    multi-row ``INSERT ... VALUES (...), (...)`` is a new statement for every batch size and was
-    compiled on every flush (half the flush's CPU). On SQLite the compiled statement runs as
-    the driver's own ``executemany`` with the values bound as SQLAlchemy binds them: SQLAlchemy's
-    per-row parameter processing cost more than SQLite's insert (as storage.events does)."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        connection.execute(_INSERT, rows)
-        return
-    cursor = connection.connection.cursor()  # the statement as SQLite's own executemany: see below
-    try:
-        values = [tuple(_sqlite_value(name, each[name]) for name in _SQLITE_ORDER) for each in rows]
-        cursor.executemany(_SQLITE_INSERT.string, values)
-    finally:
-        cursor.close()
-
-
-def _sqlite_value(name: str, value: Any) -> Any:
-    """``value`` of column ``name`` as SQLAlchemy would bind it on SQLite: ``at`` as naive UTC
-    text (models.UTCDateTime over SQLite's DATETIME), ``change`` as JSON text."""
-    if value is None:
-        return None
-    if name == "at":
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if name == "change":
-        return json.dumps(value)
-    return value

@@ -4,7 +4,7 @@ A read (GET, ``POST .../.search``) changes nothing, so its ``audit_event`` row n
 with anything: inserting it in the request would turn every read into a write transaction (on
 SQLite, the database-wide writer lock). Instead the request appends the row here and one writer
 thread per process inserts what is pending as one multi-row INSERT every
-``FLUSH_INTERVAL_SECONDS`` (services.audit.insert_rows). Writes keep their row in their own
+``FLUSH_INTERVAL_SECONDS`` (storage.audit.insert_rows). Writes keep their row in their own
 transaction (http.execute).
 
 Guarantees:
@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from scimgate.services.audit import insert_rows
+from scimgate.storage.audit import insert_rows
 
 log = logging.getLogger("scimgate.audit")
 

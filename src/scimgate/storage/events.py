@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, union_all
 from sqlalchemy.orm import Session
 
-from scimgate.storage.models import Event, EventCounter
+from scimgate.storage.models import SQLITE_DATETIME, Event, EventCounter, naive_utc
 
 PURGE_BATCH = 5000
 COLUMNS = ("id", "occurred_at", "type", "actor", "actor_id", "resource_type", "resource_id", "data")
@@ -68,11 +68,6 @@ _SQLITE_KEEP_LAST = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 
-def _naive(moment: datetime) -> datetime:
-    """How models.UTCDateTime stores a time: naive UTC."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def append(session: Session, workspace_id: str, rows: Sequence[dict[str, Any]]) -> None:
     """Insert the workspace's event rows (``COLUMNS``; ``occurred_at`` aware, ``data`` a
     JSON-serialisable dict, each serialised once here) in the session's transaction, numbered
@@ -86,16 +81,16 @@ def append(session: Session, workspace_id: str, rows: Sequence[dict[str, Any]]) 
             row = rows[0]
             cursor.execute(_POSTGRES_APPEND_ONE, {
                 **{column: row[column] for column in COLUMNS}, "ws": workspace_id,
-                "occurred_at": _naive(row["occurred_at"]), "data": json.dumps(row["data"])})
+                "occurred_at": naive_utc(row["occurred_at"]), "data": json.dumps(row["data"])})
         elif session.get_bind().dialect.name == "postgresql":
             params: dict[str, Any] = {column: [row[column] for row in rows] for column in COLUMNS}
-            params["occurred_at"] = [_naive(moment) for moment in params["occurred_at"]]
+            params["occurred_at"] = [naive_utc(moment) for moment in params["occurred_at"]]
             params["data"] = [json.dumps(data) for data in params["data"]]
             cursor.execute(_POSTGRES_APPEND, {**params, "ws": workspace_id, "n": len(rows)})
         else:
             cursor.executemany(_SQLITE_APPEND, [
                 {**{column: row[column] for column in COLUMNS}, "ws": workspace_id,
-                 "occurred_at": _naive(row["occurred_at"]).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                 "occurred_at": naive_utc(row["occurred_at"]).strftime(SQLITE_DATETIME),
                  "data": json.dumps(row["data"])} for row in rows])
     finally:
         cursor.close()

@@ -89,6 +89,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How SQLAlchemy's SQLite DATETIME writes a time as text (the naive UTC of UTCDateTime)."""
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """How UTCDateTime stores a time: naive UTC (for statements run on the driver's cursor)."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 def utcnow() -> datetime:
     """The current time, UTC, aware."""
     return datetime.now(UTC)
