@@ -169,15 +169,15 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: f
 
 
 def start_scimgate(name: str, database_url: str, workdir: Path, workers: int,
-                   env: dict[str, str] | None = None) -> Server:
+                   settings: dict[str, str] | None = None) -> Server:
     """``scimgate serve --workers N`` on an empty database; the first start prints a token for its
-    ``Default`` workspace (sync on, any email domain), read from the log. ``env``: settings over
-    the bench's own (the rate limiter is off unless ``env`` sets it)."""
+    ``Default`` workspace (sync on, any email domain), read from the log. ``settings``:
+    environment variables over the bench's own (the rate limiter is off unless they set it)."""
     port = free_port()
     log = workdir / f"{name}.log"
     env = {**os.environ, "SCIMGATE_DATABASE_URL": database_url, "SCIMGATE_PUBLIC_URL": f"http://127.0.0.1:{port}",
            "SCIMGATE_RATE_LIMIT_PER_SECOND": "0", "SCIMGATE_MAX_RESULTS": "1000",
-           "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"{name}-metrics"), **(env or {})}
+           "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"{name}-metrics"), **(settings or {})}
     command = [str(Path(sys.executable).parent / "scimgate"), "serve", "--workers", str(workers),
                "--port", str(port)]
     with log.open("wb") as out:

@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
                     url, drop = create_postgres_database(args.postgres)
                 try:
                     server = start_scimgate(f"scimgate-{label}-{workers}-{limited}", url, workdir, workers,
-                                            env=LIMITED if limited else None)
+                                            settings=LIMITED if limited else None)
                     try:
                         load(server, args.users)
                         if drop is not None:
