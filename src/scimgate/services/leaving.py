@@ -42,7 +42,7 @@ from scimgate.services.workspaces import WorkspaceError
 from scimgate.storage import groups as group_store
 from scimgate.storage import members as store
 from scimgate.storage.db import transaction
-from scimgate.storage.models import Agent, Chat, Member, Workspace, utcnow
+from scimgate.storage.models import LIVE_MEMBER, Agent, Chat, Member, Workspace, utcnow
 
 log = logging.getLogger("scimgate.leaving")
 
@@ -188,7 +188,7 @@ def find_recipient(session: Session, workspace: Workspace, text_: str) -> str:
     case); UnknownMember otherwise."""
     wanted = text_.strip()
     found = session.scalar(select(Member.id).where(
-        Member.workspace_id == workspace.id, Member.removed_at.is_(None),
+        Member.workspace_id == workspace.id, LIVE_MEMBER,
         (Member.id == wanted) | (Member.user_name_lower == wanted.lower())).limit(1))
     if found is None:
         raise UnknownMember(f"No member {wanted!r} in this workspace to hand them to.")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from scimgate.scim.errors import ScimError
 from scimgate.services.workspaces import WorkspaceError
-from scimgate.storage.models import Member, SsoBinding, Workspace
+from scimgate.storage.models import LIVE_MEMBER, Member, SsoBinding, Workspace
 
 ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(CAST(:lock_class AS integer), hashtext(:workspace_id))")
 SEATS_LOCK = 11
@@ -95,7 +95,7 @@ def take_seat(session: Session, workspace: Workspace) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(ADVISORY_LOCK, {"lock_class": SEATS_LOCK, "workspace_id": workspace.id})
     held = session.scalar(select(func.count()).select_from(Member).where(
-        Member.workspace_id == workspace.id, Member.active.is_(True), Member.removed_at.is_(None))) or 0
+        Member.workspace_id == workspace.id, Member.active.is_(True), LIVE_MEMBER)) or 0
     if held >= workspace.seat_limit:
         raise SeatLimitReached(
             detail=f"Seat limit reached: this workspace allows {workspace.seat_limit} members and all seats "

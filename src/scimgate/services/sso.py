@@ -48,6 +48,7 @@ from scimgate.sso.metadata import read_idp_metadata, stored_certificates, with_s
 from scimgate.sso.saml import ServiceProvider, SignIn, authn_request
 from scimgate.sso.xml_guard import SamlRefused, check_response
 from scimgate.storage.models import (
+    LIVE_MEMBER,
     Agent,
     Chat,
     EmailDomain,
@@ -462,7 +463,7 @@ def _lookup(session: Session, connection: SsoConnection, sign_in: SignInFacts) -
             for member in session.scalars(
                 select(Member)
                 .where(Member.workspace_id == workspace_id, Member.external_id.in_(values),
-                       Member.removed_at.is_(None))
+                       LIVE_MEMBER)
                 .limit(len(values))
             )
         }
@@ -473,7 +474,7 @@ def _lookup(session: Session, connection: SsoConnection, sign_in: SignInFacts) -
     return session.scalar(
         select(Member)
         .where(Member.workspace_id == workspace_id, Member.user_name_lower.in_(candidates),
-               Member.removed_at.is_(None))
+               LIVE_MEMBER)
         .order_by(func.length(Member.user_name_lower))
         .limit(1)
     )

@@ -69,6 +69,7 @@ from scimgate.scim.params import MAX_FILTER_BYTES
 from scimgate.scim.resource import parse_boolean
 from scimgate.scim.schema import Attribute, ResourceSchema
 from scimgate.storage.mapping import Child, Column, DocumentArray, ResourceMapping
+from scimgate.storage.planner import not_an_index
 
 ORDERING = (CompareOperator.gt, CompareOperator.ge, CompareOperator.lt, CompareOperator.le)
 SUBSTRING = (CompareOperator.co, CompareOperator.sw, CompareOperator.ew)
@@ -183,38 +184,11 @@ def _array_first_postgresql(element: _ArrayFirst, compiler: SQLCompiler, **kw: A
     return compiler.process(query, **kw)
 
 
-class _NotAnIndexOrder(ColumnElement[Any]):
-    """``expression`` as an ORDER BY key that must not choose the plan: rendered ``+expression``
-    on SQLite, whose planner (without ANALYZE statistics) otherwise walks the index that gives the
-    order and tests the filter on every row, instead of using the filter's index (an ``externalId
-    eq`` became a scan of the workspace). SQLite docs, "The SQLite Query Optimizer Overview",
-    section "Disqualifying WHERE Clause Terms using Unary-'+'". Elsewhere rendered unchanged.
-
-    Cacheable (its SQL depends on ``ordered`` only): with ``inherit_cache = False`` every
-    filtered query was compiled again on every request (SQLAlchemy docs, "Enabling Caching
-    Support for Custom Constructs")."""
-
-    inherit_cache = True
-    _traverse_internals = [("ordered", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, expression: ColumnElement[Any]):
-        self.ordered = expression
-        self.type = expression.type
-
-
-@compiles(_NotAnIndexOrder)
-def _not_an_index_order(element: _NotAnIndexOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.ordered, **kw)
-
-
-@compiles(_NotAnIndexOrder, "sqlite")
-def _not_an_index_order_sqlite(element: _NotAnIndexOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return "+" + compiler.process(element.ordered, **kw)
-
-
 def filtered_order_key(expression: Any) -> ColumnElement[Any]:
-    """An ORDER BY key for a filtered query: the filter's indexes choose the plan, not the order."""
-    return _NotAnIndexOrder(expression)
+    """An ORDER BY key for a filtered query: the filter's indexes choose the plan, not the order
+    (storage.planner: without it SQLite walked the order's index and tested the filter on every
+    row, and an ``externalId eq`` became a scan of the workspace)."""
+    return not_an_index(expression)
 
 
 # ---- Comparisons on one value --------------------------------------------------------------

@@ -57,7 +57,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
-from scimgate.storage.models import GroupMember, Member, ScimGroup, UTCDateTime, utcnow
+from scimgate.storage.models import LIVE_MEMBER, GroupMember, Member, ScimGroup, UTCDateTime, utcnow
 
 STREAM_BATCH = 1000
 ID_BATCH = 500  # ids per IN (...) list: well below SQLite's and PostgreSQL's parameter limits
@@ -272,7 +272,7 @@ def _kinds_of(postgresql: bool) -> tuple[tuple[str, Any], ...]:
     """``kinds_of``'s two lookups, built once per database (``_among_ids``)."""
     statements = []
     for kind, table in (("User", _MEMBER_TABLE), ("Group", _GROUP)):
-        live = (table.c.removed_at.is_(None),) if kind == "User" else ()  # Recently removed: not a User
+        live = (LIVE_MEMBER,) if kind == "User" else ()  # Recently removed: not a User
         statements.append((kind, select(table.c.id, table.c.workspace_id)
                            .where(_among_ids(table.c.id, postgresql), *live)
                            .order_by(table.c.id).with_for_update(read=True, key_share=True)))

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, case, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from scimgate.roles import RANK
-from scimgate.storage.models import GroupMember, Member, ScimGroup
+from scimgate.storage.models import LIVE_MEMBER, GroupMember, Member, ScimGroup
 
 ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(CAST(:lock_class AS integer), hashtext(:workspace_id))")
 ROLES_LOCK = 10
@@ -55,7 +55,7 @@ def pending_changes(session: Session, workspace_id: str, default_role: str, sour
     """(member id, current role, due role, active) of the workspace's members (not removed)
     whose role is not the one due; only ``member_ids`` when given."""
     due = role_expression(default_role, source)
-    conditions = [Member.workspace_id == workspace_id, Member.removed_at.is_(None), Member.role != due]
+    conditions = [Member.workspace_id == workspace_id, LIVE_MEMBER, Member.role != due]
     if member_ids is None:
         rows = session.execute(select(Member.id, Member.role, due, Member.active).where(*conditions))
         return [tuple(row) for row in rows]  # type: ignore[misc]
@@ -95,7 +95,7 @@ def count_admins(session: Session, workspace_id: str) -> int:
     return session.scalar(
         select(func.count()).select_from(Member).where(
             Member.workspace_id == workspace_id, Member.role == "admin", Member.active.is_(True),
-            Member.removed_at.is_(None))
+            LIVE_MEMBER)
     ) or 0
 
 
@@ -144,7 +144,7 @@ def set_group_roles(session: Session, workspace_id: str, roles: dict[str, str]) 
 def live_member(session: Session, workspace_id: str, member_id: str) -> Member | None:
     """The workspace's member ``member_id`` unless it is in Recently removed."""
     return session.scalar(select(Member).where(Member.workspace_id == workspace_id, Member.id == member_id,
-                                               Member.removed_at.is_(None)))
+                                               LIVE_MEMBER))
 
 
 def group_roles_of(session: Session, member_id: str) -> list[str]:
