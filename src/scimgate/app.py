@@ -41,6 +41,7 @@ from scimgate.services.token_cache import TokenCache
 from scimgate.sso.routes import ME_API, me_failure
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import (
+    loop_driver_reads,
     loop_reader_factory,
     loop_writer_factory,
     make_engine,
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for own in (loop_readers, loop_writers):
             if own is not None:
                 own.kw["bind"].dispose()
+        if driver_reads is not None:
+            driver_reads.close()
         forget_this_worker()
 
     app = ScimgateApp(title="scimgate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -123,9 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token_cache.watch(sessions)
     loop_readers = loop_reader_factory(engine)
     loop_writers = loop_writer_factory(engine)
+    driver_reads = loop_driver_reads(engine)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
                                   readers=read_only_factory(sessions), journal=journal, tokens=token_cache,
-                                  loop_readers=loop_readers, loop_writers=loop_writers)
+                                  loop_readers=loop_readers, loop_writers=loop_writers,
+                                  driver_reads=driver_reads)
     app.state.scimgate.extras["rate_limiter"] = make_rate_limiter(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sign_in_guard"] = make_sign_in_guard(settings, app.state.scimgate.sessions)
     app.state.scimgate.extras["sso_throttle"] = make_sso_throttle(settings, app.state.scimgate.sessions)

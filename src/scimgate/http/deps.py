@@ -31,6 +31,7 @@ from scimgate.services.audit_journal import AuditJournal
 from scimgate.services.token_cache import TokenCache
 from scimgate.services.tokens import find_live_token, find_refused_token, note_use, use_is_stale
 from scimgate.storage.db import snapshot, transaction
+from scimgate.storage.driver_reads import DriverReads
 from scimgate.storage.models import ScimToken, Workspace
 
 log = logging.getLogger("scimgate.http")
@@ -43,7 +44,8 @@ class AppState:
     journal of reads (services.audit_journal; None: every row in its request's transaction) and
     the SCIM token cache (services.token_cache; None: every request looks its token up) and the
     read-only sessions of reads answered on the event loop's thread (storage.db.loop_reader_factory;
-    None: every read runs in a worker thread), the write sessions of the loop's thread
+    None: every read runs in a worker thread) and its driver-cursor reads
+    (storage.driver_reads; None: in those sessions), the write sessions of the loop's thread
     (storage.db.loop_writer_factory; None: every write runs in a worker thread) and how many
     writes these have committed (http.execute checkpoints the WAL every so many)."""
 
@@ -57,6 +59,7 @@ class AppState:
     loop_readers: sessionmaker[Session] | None = None
     loop_writers: sessionmaker[Session] | None = None
     loop_writes: int = 0
+    driver_reads: DriverReads | None = None
 
 
 async def app_state(request: Request) -> AppState:

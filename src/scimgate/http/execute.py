@@ -36,7 +36,9 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.schema import group_schema
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
+from scimgate.services.audit_journal import AuditJournal
 from scimgate.storage.db import RetriesExhausted, WriterBusy, checkpoint, run, run_now, snapshot, transaction
+from scimgate.storage.driver_reads import DriverReads, Reads, Unsupported
 
 T = TypeVar("T")
 log = logging.getLogger("scimgate.http")
@@ -121,10 +123,13 @@ def execute(
             record_failure(state, record, exc, started)
         raise
     if read and state.journal is not None:
-        answered = status(result) if callable(status) else status
-        state.journal.append(audit.row(record, answered, (time.perf_counter() - started) * 1000))
+        _journal_read(state.journal, record, status(result) if callable(status) else status, started)
     record.recorded = True
     return result
+
+
+def _journal_read(journal: AuditJournal, record: AuditRecord, answered: int, started: float) -> None:
+    journal.append(audit.row(record, answered, (time.perf_counter() - started) * 1000))
 
 
 def execute_rendered(
@@ -161,7 +166,7 @@ async def execute_read(
     state: AppState,
     record: AuditRecord,
     resource_type: str,
-    operation: Callable[[Session], T],
+    operation: Callable[[Reads], T],
     render: Callable[[T], Response],
     resource_id: str | None = None,
     *,
@@ -169,15 +174,50 @@ async def execute_read(
 ) -> Response:
     """:func:`execute_rendered` of a read (GET, ``POST .../.search``) from an ``async def``
     route: in a worker thread, or with ``short`` (a read known to be a few indexed lookups,
-    such as a GET by id) on the event loop's own SQLite connection when there is one
-    (``state.loop_readers``, storage.db.loop_reader_factory), skipping the hop to a thread and
-    back, which costs more CPU than such a read. A list or a filter may scan: it never blocks
-    the loop."""
+    such as a GET by id) on the event loop's thread when SQLite serves: through its DriverReads
+    (:func:`driver_read`), else, or when that needs a session, in a snapshot on the loop's own
+    connection (``state.loop_readers``, storage.db.loop_reader_factory), skipping the hop to a
+    thread and back, which costs more CPU than such a read. A list or a filter may scan: it
+    never blocks the loop."""
+    if short and state.driver_reads is not None and state.journal is not None:
+        answered = driver_read(state, state.driver_reads, state.journal, record, resource_type, operation,
+                               render, resource_id)
+        if answered is not None:
+            return answered
     if short and state.loop_readers is not None:
         return execute_rendered(state, record, resource_type, operation, render, resource_id,
                                 readers=state.loop_readers)
     return await run_in_threadpool(execute_rendered, state, record, resource_type, operation, render,
                                    resource_id)
+
+
+def driver_read(
+    state: AppState,
+    reads: DriverReads,
+    journal: AuditJournal,
+    record: AuditRecord,
+    resource_type: str,
+    operation: Callable[[Reads], T],
+    render: Callable[[T], Response],
+    resource_id: str | None,
+) -> Response | None:
+    """A short read through the event loop's DriverReads (storage.driver_reads: its one
+    statement on the driver's cursor, no session), audited through the journal as
+    :func:`execute` audits a read; None when the read needs a session (Unsupported: run it
+    again in a snapshot)."""
+    started = time.perf_counter()
+    record.resource_type = resource_type
+    record.resource_id = resource_id
+    try:
+        response = render(operation(reads))
+    except Unsupported:
+        return None
+    except ScimError as exc:
+        record_failure(state, record, exc, started)
+        raise
+    _journal_read(journal, record, response.status_code, started)
+    record.recorded = True
+    return response
 
 
 async def execute_write(

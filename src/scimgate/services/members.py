@@ -32,6 +32,7 @@ from scimgate.services.groups import emit_left_containing
 from scimgate.services.resources import Projection, Written, check_if_match, compile_order, compile_where
 from scimgate.storage import groups as group_store
 from scimgate.storage import members as store
+from scimgate.storage.driver_reads import Reads, session_of
 from scimgate.storage.filter_sql import parse_filter
 from scimgate.storage.mapping import USER_MAPPING
 from scimgate.storage.models import Member, Workspace
@@ -167,7 +168,7 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
     return _as_written(body, projection)
 
 
-def get_user(session: Session, workspace: Workspace, member_id: str, base_url: str,
+def get_user(session: Reads, workspace: Workspace, member_id: str, base_url: str,
              projection: Projection = WHOLE) -> Written:
     """GET /Users/{id} (RFC 7644 §3.4.1); 404 if the id is not this workspace's."""
     found = store.load_with_groups(session, workspace.id, member_id)
@@ -177,16 +178,18 @@ def get_user(session: Session, workspace: Workspace, member_id: str, base_url: s
     return _as_written(_render_stored(own, base_url, groups), projection)
 
 
-def list_users(session: Session, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
-    """GET /Users and POST /Users/.search (RFC 7644 §3.4.2, §3.4.3): a ListResponse."""
+def list_users(session: Reads, workspace: Workspace, query: ListQuery, base_url: str) -> dict[str, Any]:
+    """GET /Users and POST /Users/.search (RFC 7644 §3.4.2, §3.4.3): a ListResponse. Through
+    DriverReads only a unique lookup (:func:`_look_up`); any other query is Unsupported there."""
     schema = user_schema()
     key = _unique_key(query)
     if key is not None:
         return _look_up(session, workspace, query, base_url, *key)
     where = compile_where(query, schema, USER_MAPPING, workspace_id=workspace.id)
     order = compile_order(query, schema, USER_MAPPING)
-    total, rows = store.query(session, workspace.id, where, order, query.start_index - 1, query.count)
-    groups = store.groups_of(session, workspace.id, [m.id for m in rows])
+    total, rows = store.query(session_of(session), workspace.id, where, order, query.start_index - 1,
+                              query.count)
+    groups = store.groups_of(session_of(session), workspace.id, [m.id for m in rows])
     projection = Projection.of(query)
     resources = [projection.apply(_render(m, base_url, groups[m.id]), schema) for m in rows]
     return list_response(resources, total, query.start_index)
@@ -209,7 +212,7 @@ def _unique_key(query: ListQuery) -> tuple[str, str] | None:
     return ("userName", node.value) if name == "username" else ("id", node.value) if name == "id" else None
 
 
-def _look_up(session: Session, workspace: Workspace, query: ListQuery, base_url: str, attribute: str,
+def _look_up(session: Reads, workspace: Workspace, query: ListQuery, base_url: str, attribute: str,
              value: str) -> dict[str, Any]:
     """The ListResponse of ``filter userName eq`` or ``id eq`` (Entra ID's and Okta's lookup before
     every create): the one statement of a GET by id, through the unique index of the attribute

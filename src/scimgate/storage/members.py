@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
+from scimgate.storage.driver_reads import Reads, fetch, session_of
 from scimgate.storage.models import LIVE_MEMBER, GroupMember, Member, MemberEmail, ScimGroup, utcnow
 
 
@@ -184,32 +185,32 @@ _LOAD_WITH_GROUPS = _WITH_GROUPS.where(Member.id == bindparam("key"))
 _FIND_WITH_GROUPS = _WITH_GROUPS.where(Member.user_name_lower == bindparam("key"))
 
 
-def load_with_groups(session: Session, workspace_id: str,
+def load_with_groups(reads: Reads, workspace_id: str,
                      member_id: str) -> tuple[StoredResource, list[tuple[str, str]]] | None:
     """(the protocol layer's view of the workspace's member ``member_id``, its direct
     memberships as ``groups_of`` gives them), or None for an unknown member or one in Recently
     removed, for a read that changes nothing: one Core statement (no ORM object is built)
     instead of two for a member in fewer than ``GROUPS_READ_WITH_MEMBER`` groups. Each joined row
     repeats the member's columns, so the rows are bounded, and a member in more groups has them
-    read by ``groups_of``."""
-    return _with_groups(session, _LOAD_WITH_GROUPS, workspace_id, member_id)
+    read by ``groups_of`` (which needs a session: through DriverReads, Unsupported)."""
+    return _with_groups(reads, _LOAD_WITH_GROUPS, workspace_id, member_id)
 
 
-def find_with_groups(session: Session, workspace_id: str,
+def find_with_groups(reads: Reads, workspace_id: str,
                      user_name_lower: str) -> tuple[StoredResource, list[tuple[str, str]]] | None:
     """:func:`load_with_groups` of the member whose lower-cased userName is ``user_name_lower``
     (the unique index of ``filter userName eq``)."""
-    return _with_groups(session, _FIND_WITH_GROUPS, workspace_id, user_name_lower)
+    return _with_groups(reads, _FIND_WITH_GROUPS, workspace_id, user_name_lower)
 
 
-def _with_groups(session: Session, statement: Select[Any], workspace_id: str,
+def _with_groups(reads: Reads, statement: Select[Any], workspace_id: str,
                  key: str) -> tuple[StoredResource, list[tuple[str, str]]] | None:
-    rows = session.connection().execute(statement, {"workspace_id": workspace_id, "key": key}).all()
+    rows = fetch(reads, statement, {"workspace_id": workspace_id, "key": key})
     if not rows:
         return None
     own = StoredResource(*rows[0][:5])
     if len(rows) >= GROUPS_READ_WITH_MEMBER:
-        return own, groups_of(session, workspace_id, [own.id])[own.id]
+        return own, groups_of(session_of(reads), workspace_id, [own.id])[own.id]
     return own, [(group_id, display) for *_, group_id, display in rows if group_id is not None]
 
 
