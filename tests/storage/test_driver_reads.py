@@ -1,0 +1,104 @@
+"""storage.driver_reads: a prebuilt SELECT run on the driver's cursor reads back exactly what a
+session reads (types converted by the same processors), sees each commit at once, keeps no
+read transaction open, and refuses what it cannot run (SQLite only: the loop's reads)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+from sqlalchemy.pool import SingletonThreadPool
+
+from scimgate.scim.params import ListQuery
+from scimgate.services import members, workspaces
+from scimgate.storage import members as store
+from scimgate.storage import migrate
+from scimgate.storage.db import loop_driver_reads, make_engine, session_factory, snapshot, transaction
+from scimgate.storage.driver_reads import DriverReads, Unsupported, fetch
+from scimgate.storage.members import _GROUPS_OF, _LOAD_WITH_GROUPS
+from scimgate.storage.models import Member, Workspace
+
+BASE_URL = "https://scim.example.test/api/scim/v2"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'reads.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def reads(engine: Engine) -> Iterator[DriverReads]:
+    found = loop_driver_reads(engine)
+    assert found is not None
+    yield found
+    found.close()
+
+
+def _member(engine: Engine) -> tuple[str, str]:
+    with transaction(session_factory(engine)) as session:
+        workspace = workspaces.create_workspace(session, "Reads", allow_any_domain=True)
+        written = members.create_user(session, workspace, {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "Ada@Example.com",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"}, "displayName": "Ada ✓",
+            "emails": [{"value": "ada@example.com", "primary": True}]}, BASE_URL)
+        return workspace.id, written.body["id"]
+
+
+def _workspace(engine: Engine, workspace_id: str) -> Workspace:
+    with snapshot(session_factory(engine)) as session:
+        found = session.get(Workspace, workspace_id)
+        assert found is not None
+        return found
+
+
+def test_a_driver_read_reads_what_a_session_reads(engine: Engine, reads: DriverReads) -> None:
+    workspace_id, member_id = _member(engine)
+    parameters = {"workspace_id": workspace_id, "key": member_id}
+    with snapshot(session_factory(engine)) as session:
+        expected = [tuple(row) for row in fetch(session, _LOAD_WITH_GROUPS, parameters)]
+        via_session = store.load_with_groups(session, workspace_id, member_id)
+    got = fetch(reads, _LOAD_WITH_GROUPS, parameters)
+    assert got == expected
+    assert isinstance(got[0][1], dict) and got[0][1]["displayName"] == "Ada ✓"
+    assert got[0][3].tzinfo is not None  # created: an aware datetime, as UTCDateTime reads it
+    assert store.load_with_groups(reads, workspace_id, member_id) == via_session
+    assert store.load_with_groups(reads, workspace_id, "no-such-id") is None
+
+
+def test_a_driver_read_sees_each_commit_and_holds_no_transaction(engine: Engine, reads: DriverReads) -> None:
+    """Autocommit: every read is its own read transaction, so a commit in between is seen, and
+    nothing stays open after a read (a WAL checkpoint can complete)."""
+    workspace_id, member_id = _member(engine)
+    assert store.load_with_groups(reads, workspace_id, member_id) is not None
+    with transaction(session_factory(engine)) as session:
+        session.execute(update(Member).where(Member.id == member_id).values(version=Member.version + 7))
+    found = store.load_with_groups(reads, workspace_id, member_id)
+    assert found is not None and found[0].version == 8
+    assert not reads._connection.driver_connection.in_transaction
+    database = engine.url.database
+    assert database is not None
+    checkpoint = sqlite3.connect(database).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    assert checkpoint[0] == 0  # not busy: no reader held the WAL
+
+
+def test_what_a_driver_read_cannot_run_asks_for_a_session(engine: Engine, reads: DriverReads) -> None:
+    workspace_id, member_id = _member(engine)
+    with pytest.raises(Unsupported):
+        reads.rows(_GROUPS_OF, {"workspace_id": workspace_id, "member_ids": [member_id]})
+    with pytest.raises(Unsupported):  # a list that is no unique lookup needs the general path
+        members.list_users(reads, _workspace(engine, workspace_id), ListQuery(filter='displayName eq "Ada"'),
+                           BASE_URL)
+
+
+def test_driver_reads_are_for_a_sqlite_file_only(engine: Engine) -> None:
+    assert loop_driver_reads(make_engine("sqlite://")) is None
+    with pytest.raises(ValueError):
+        DriverReads(engine)  # a pooled engine: DriverReads wants one connection of its own
+    own = make_engine(str(engine.url), poolclass=SingletonThreadPool, pool_size=1)
+    DriverReads(own).close()
