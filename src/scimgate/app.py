@@ -41,7 +41,6 @@ from scimgate.services.token_cache import TokenCache
 from scimgate.sso.routes import ME_API, me_failure
 from scimgate.sso.routes import router as sso_router
 from scimgate.storage.db import (
-    loop_driver_reads,
     loop_reader_factory,
     loop_writer_factory,
     make_engine,
@@ -49,6 +48,7 @@ from scimgate.storage.db import (
     session_factory,
     transaction,
 )
+from scimgate.storage.driver_reads import driver_reads_for
 from scimgate.storage.migrate import is_behind
 
 
@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         token_cache.watch(sessions)
     loop_readers = loop_reader_factory(engine)
     loop_writers = loop_writer_factory(engine)
-    driver_reads = loop_driver_reads(engine)
+    driver_reads = driver_reads_for(engine)
     app.state.scimgate = AppState(settings=settings, engine=engine, sessions=sessions,
                                   readers=read_only_factory(sessions), journal=journal, tokens=token_cache,
                                   loop_readers=loop_readers, loop_writers=loop_writers,

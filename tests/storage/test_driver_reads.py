@@ -1,32 +1,32 @@
 """storage.driver_reads: a prebuilt SELECT run on the driver's cursor reads back exactly what a
 session reads (types converted by the same processors), sees each commit at once, keeps no
-read transaction open, and refuses what it cannot run (SQLite only: the loop's reads)."""
+read transaction open, and refuses what it cannot run. Both databases: on SQLite the event
+loop's one connection, on PostgreSQL an autocommit pool."""
 
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, update
-from sqlalchemy.pool import SingletonThreadPool
 
 from scimgate.scim.params import ListQuery
 from scimgate.services import members, workspaces
 from scimgate.storage import members as store
 from scimgate.storage import migrate
-from scimgate.storage.db import loop_driver_reads, make_engine, session_factory, snapshot, transaction
-from scimgate.storage.driver_reads import DriverReads, Unsupported, fetch
+from scimgate.storage.db import make_engine, session_factory, snapshot, transaction
+from scimgate.storage.driver_reads import DriverReads, Unsupported, driver_reads_for, fetch
 from scimgate.storage.members import _GROUPS_OF, _LOAD_WITH_GROUPS
 from scimgate.storage.models import Member, Workspace
 
 BASE_URL = "https://scim.example.test/api/scim/v2"
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'reads.db'}")
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
@@ -34,7 +34,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def reads(engine: Engine) -> Iterator[DriverReads]:
-    found = loop_driver_reads(engine)
+    found = driver_reads_for(engine)
     assert found is not None
     yield found
     found.close()
@@ -42,7 +42,7 @@ def reads(engine: Engine) -> Iterator[DriverReads]:
 
 def _member(engine: Engine) -> tuple[str, str]:
     with transaction(session_factory(engine)) as session:
-        workspace = workspaces.create_workspace(session, "Reads", allow_any_domain=True)
+        workspace = workspaces.create_workspace(session, "Reads " + uuid.uuid4().hex, allow_any_domain=True)
         written = members.create_user(session, workspace, {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "Ada@Example.com",
             "name": {"givenName": "Ada", "familyName": "Lovelace"}, "displayName": "Ada ✓",
@@ -80,11 +80,15 @@ def test_a_driver_read_sees_each_commit_and_holds_no_transaction(engine: Engine,
         session.execute(update(Member).where(Member.id == member_id).values(version=Member.version + 7))
     found = store.load_with_groups(reads, workspace_id, member_id)
     assert found is not None and found[0].version == 8
-    assert not reads._connection.driver_connection.in_transaction
-    database = engine.url.database
-    assert database is not None
-    checkpoint = sqlite3.connect(database).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    assert checkpoint[0] == 0  # not busy: no reader held the WAL
+    if reads.on_loop:
+        assert not reads._connection.driver_connection.in_transaction
+        database = engine.url.database
+        assert database is not None
+        checkpoint = sqlite3.connect(database).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert checkpoint[0] == 0  # not busy: no reader held the WAL
+    else:  # the pool's connections are idle, in no transaction
+        with reads._engine.connect() as connection:
+            assert connection.connection.driver_connection.info.transaction_status.name == "IDLE"
 
 
 def test_what_a_driver_read_cannot_run_asks_for_a_session(engine: Engine, reads: DriverReads) -> None:
@@ -96,9 +100,8 @@ def test_what_a_driver_read_cannot_run_asks_for_a_session(engine: Engine, reads:
                            BASE_URL)
 
 
-def test_driver_reads_are_for_a_sqlite_file_only(engine: Engine) -> None:
-    assert loop_driver_reads(make_engine("sqlite://")) is None
-    with pytest.raises(ValueError):
-        DriverReads(engine)  # a pooled engine: DriverReads wants one connection of its own
-    own = make_engine(str(engine.url), poolclass=SingletonThreadPool, pool_size=1)
-    DriverReads(own).close()
+def test_driver_reads_run_where_they_can(engine: Engine, reads: DriverReads, backend: str) -> None:
+    """On the loop for a SQLite file, in worker threads for PostgreSQL, nowhere for an in-memory
+    SQLite database (another engine would open another, empty, one)."""
+    assert reads.on_loop is (backend == "sqlite")
+    assert driver_reads_for(make_engine("sqlite://")) is None

@@ -174,14 +174,16 @@ async def execute_read(
 ) -> Response:
     """:func:`execute_rendered` of a read (GET, ``POST .../.search``) from an ``async def``
     route: in a worker thread, or with ``short`` (a read known to be a few indexed lookups,
-    such as a GET by id) on the event loop's thread when SQLite serves: through its DriverReads
-    (:func:`driver_read`), else, or when that needs a session, in a snapshot on the loop's own
-    connection (``state.loop_readers``, storage.db.loop_reader_factory), skipping the hop to a
-    thread and back, which costs more CPU than such a read. A list or a filter may scan: it
-    never blocks the loop."""
-    if short and state.driver_reads is not None and state.journal is not None:
-        answered = driver_read(state, state.driver_reads, state.journal, record, resource_type, operation,
-                               render, resource_id)
+    such as a GET by id) through the DriverReads (:func:`driver_read`: on SQLite on the event
+    loop's thread, on PostgreSQL in a worker thread without a session), and when that needs a
+    session, on SQLite in a snapshot on the loop's own connection (``state.loop_readers``,
+    storage.db.loop_reader_factory), skipping the hop to a thread and back, which costs more
+    CPU than such a read. A list or a filter may scan: it never blocks the loop."""
+    reads = state.driver_reads
+    if short and reads is not None and state.journal is not None:
+        lean = functools.partial(driver_read, state, reads, state.journal, record, resource_type, operation,
+                                 render, resource_id)
+        answered = lean() if reads.on_loop else await run_in_threadpool(lean)
         if answered is not None:
             return answered
     if short and state.loop_readers is not None:

@@ -34,7 +34,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
-from scimgate.storage.driver_reads import DriverReads
 from scimgate.storage.models import UNICODE_LOWER
 from scimgate.storage.writer_lock import WriterLock
 
@@ -162,15 +161,6 @@ def loop_reader_factory(engine: Engine) -> sessionmaker[Session] | None:
     own = make_engine(engine.url.render_as_string(hide_password=False), poolclass=SingletonThreadPool,
                       pool_size=1)
     return sessionmaker(own.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
-
-
-def loop_driver_reads(engine: Engine) -> DriverReads | None:
-    """The event loop's driver-cursor reads (storage.driver_reads) on a SQLite file, on an
-    engine of its own holding one connection; None where :func:`loop_reader_factory` is."""
-    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return None
-    return DriverReads(make_engine(engine.url.render_as_string(hide_password=False),
-                                   poolclass=SingletonThreadPool, pool_size=1))
 
 
 def loop_writer_factory(engine: Engine) -> sessionmaker[Session] | None:

@@ -1,4 +1,5 @@
-"""One-statement reads on the event loop's own SQLite connection, run by the driver's cursor.
+"""One-statement reads run by the driver's cursor: on the event loop's own SQLite connection, or
+on PostgreSQL's autocommit connections in worker threads.
 
 A GET by id or a ``userName eq`` lookup is one indexed SELECT. Run through a read-only
 session (storage.db.snapshot) it cost about four times the statement: the session, the pool's
@@ -13,7 +14,10 @@ Without ``BEGIN`` each statement is its own read transaction, which in WAL mode 
 committed state of the database (sqlite.org/isolation.html): a read of one statement is as
 consistent as in a snapshot. A read that needs more (a second statement, an expanding ``IN``)
 asks for a session with :class:`Unsupported`, and the caller runs it again in a snapshot.
-The connection belongs to the event loop's thread; it never writes.
+The SQLite connection belongs to the event loop's thread. On PostgreSQL the same reads run in
+worker threads on autocommit connections of their own (a statement's snapshot is as consistent
+there, PostgreSQL manual §13.2.1), skipping the session and the BEGIN and COMMIT round trips.
+Neither ever writes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.sql import Select
 
+from scimgate.storage.db import make_engine
+
 
 class Unsupported(Exception):
     """The read needs a session (storage.db.snapshot): more than one statement, or a
@@ -36,32 +42,34 @@ class Unsupported(Exception):
 @dataclass(frozen=True)
 class _Prepared:
     sql: str
-    names: tuple[str, ...]  # the binds in the order of the SQL's ``?``
+    names: tuple[str, ...]  # the binds, in the order of the SQL's ``?`` where positional
     defaults: dict[str, Any]  # values of the binds the statement holds itself (a LIMIT)
     binders: tuple[Callable[[Any], Any] | None, ...]
     readers: tuple[Callable[[Any], Any] | None, ...]
 
 
 class DriverReads:
-    """Prebuilt SELECTs run on one SQLite connection of its own (module docstring)."""
+    """Prebuilt SELECTs run on the driver's cursor (module docstring): on SQLite on one
+    connection of its own, for the event loop's thread (``on_loop``); on PostgreSQL on a pool of
+    autocommit connections of its own, for worker threads."""
 
-    def __init__(self, engine: Engine):
-        """``engine``: an engine on the SQLite file, used for its dialect and its connection
-        set-up (pragmas, the ``UNICODE_LOWER`` function); its one connection is opened on first
-        use. Raises ValueError for another database."""
-        if engine.dialect.name != "sqlite" or not isinstance(engine.pool, SingletonThreadPool):
-            raise ValueError("DriverReads runs on an engine of its own on a SQLite file")
+    def __init__(self, engine: Engine, *, on_loop: bool):
+        """``engine``: an engine of this object's own (:func:`driver_reads_for` makes it), used
+        for its dialect and its connection set-up (SQLite's pragmas and ``UNICODE_LOWER``,
+        psycopg's JSON loaders). ``on_loop``: one connection, opened on first use, for the event
+        loop's thread (SQLite); else a connection of the engine's pool per read."""
+        self.on_loop = on_loop
         self._engine = engine
         self._dialect = engine.dialect
-        self._connection: Any = None
+        self._connection: Any = None  # the loop's one connection
         self._prepared: dict[Select[Any], _Prepared] = {}
 
     def _prepare(self, statement: Select[Any]) -> _Prepared:
         compiled = statement.compile(dialect=self._dialect)
-        if (compiled.positiontup is None or compiled.post_compile_params
-                or any(compiled.binds[name].expanding for name in compiled.positiontup)):
+        # positional (SQLite's ``?``): the binds in the SQL's order, a name once per use
+        names = tuple(compiled.positiontup or ()) if self._dialect.positional else tuple(compiled.binds)
+        if compiled.post_compile_params or any(compiled.binds[name].expanding for name in names):
             raise Unsupported()  # values the SQL text is rendered with at execution
-        names = tuple(compiled.positiontup)
         binds = {name: compiled.binds[name] for name in names}
         prepared = _Prepared(
             sql=compiled.string, names=names,
@@ -77,27 +85,61 @@ class DriverReads:
     def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (a module-level SELECT, compiled once) with
         ``parameters`` for its named binds, each column as its type reads it. Unsupported for a
-        statement with an expanding bind; a driver error (``sqlite3.Error``) as raised."""
+        statement with an expanding bind; a driver error (``sqlite3.Error``, ``psycopg.Error``)
+        as raised."""
         prepared = self._prepared.get(statement) or self._prepare(statement)
         values = []
         for name, binder in zip(prepared.names, prepared.binders, strict=True):
             value = parameters[name] if name in parameters else prepared.defaults[name]
             values.append(binder(value) if binder is not None else value)
-        if self._connection is None:
-            self._connection = self._engine.raw_connection()
-        found = self._connection.driver_connection.execute(prepared.sql, values).fetchall()
+        bound: list[Any] | dict[str, Any] = (
+            values if self._dialect.positional else dict(zip(prepared.names, values, strict=True)))
+        if self.on_loop:
+            if self._connection is None:
+                self._connection = self._engine.raw_connection()
+            found = self._connection.driver_connection.execute(prepared.sql, bound).fetchall()
+        else:
+            found = self._pooled(prepared.sql, bound)
         readers = prepared.readers
         if not any(readers):
             return found
         return [tuple(read(value) if read is not None else value
                       for read, value in zip(readers, row, strict=True)) for row in found]
 
+    def _pooled(self, sql: str, values: list[Any] | dict[str, Any]) -> list[Any]:
+        for attempt in (1, 2):
+            connection = self._engine.raw_connection()
+            driver: Any = connection.driver_connection
+            try:
+                return list(driver.execute(sql, values).fetchall())
+            except self._dialect.loaded_dbapi.OperationalError:
+                connection.invalidate()  # a connection the server closed: once more on a new one
+                if attempt == 2:
+                    raise
+            finally:
+                connection.close()
+        raise AssertionError("unreachable")
+
     def close(self) -> None:
-        """Close the connection (the app's shutdown); a later read opens another."""
+        """Close the connections (the app's shutdown); a later read opens another."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         self._engine.dispose()
+
+
+def driver_reads_for(engine: Engine) -> DriverReads | None:
+    """The app's DriverReads beside ``engine`` (the app's own), on an engine of its own: on a
+    SQLite file one connection for the event loop's thread; on PostgreSQL a pool of
+    ``AUTOCOMMIT`` connections without a ping at check-out (each read is one round trip instead
+    of four: ping, BEGIN, the SELECT, COMMIT), for worker threads; None for an in-memory SQLite
+    database (another engine would open another, empty, database)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "postgresql":
+        return DriverReads(make_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False), on_loop=False)
+    if engine.url.database in (None, "", ":memory:"):
+        return None
+    return DriverReads(make_engine(url, poolclass=SingletonThreadPool, pool_size=1), on_loop=True)
 
 
 Reads = Session | DriverReads
