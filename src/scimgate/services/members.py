@@ -163,7 +163,7 @@ def create_user(session: Session, workspace: Workspace, body: Any, base_url: str
     member = store.insert(session, workspace.id, document)
     roles.after_member_write(session, workspace, member, was_admin=False, created=True)
     changes.note(session, changes.user_change(None, document))
-    body = _render(member, base_url, _groups(session, member))
+    body = _render(member, base_url, [])  # a new member is in no group yet (nothing to read)
     outbox.emit(session, workspace.id, catalogue.MEMBER_CREATED, "User", member.id, {"resource": body})
     return _as_written(body, projection)
 

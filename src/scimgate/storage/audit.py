@@ -9,13 +9,13 @@ SQLAlchemy's per-row parameter processing cost more than SQLite's insert (docs/d
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from scimgate.storage import json_text
 from scimgate.storage.models import SQLITE_DATETIME, AuditEvent, naive_utc
 
 _TABLE: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -54,5 +54,5 @@ def _sqlite_value(name: str, value: Any) -> Any:
     if name == "at":
         return naive_utc(value).strftime(SQLITE_DATETIME)
     if name == "change":
-        return json.dumps(value)
+        return json_text.dumps(value)
     return value

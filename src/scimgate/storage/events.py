@@ -23,7 +23,6 @@ lock is held for the last moments of the transaction only.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, text, union_all
 from sqlalchemy.orm import Session
 
+from scimgate.storage import json_text
 from scimgate.storage.models import SQLITE_DATETIME, Event, EventCounter, naive_utc
 
 PURGE_BATCH = 5000
@@ -81,17 +81,17 @@ def append(session: Session, workspace_id: str, rows: Sequence[dict[str, Any]]) 
             row = rows[0]
             cursor.execute(_POSTGRES_APPEND_ONE, {
                 **{column: row[column] for column in COLUMNS}, "ws": workspace_id,
-                "occurred_at": naive_utc(row["occurred_at"]), "data": json.dumps(row["data"])})
+                "occurred_at": naive_utc(row["occurred_at"]), "data": json_text.dumps(row["data"])})
         elif session.get_bind().dialect.name == "postgresql":
             params: dict[str, Any] = {column: [row[column] for row in rows] for column in COLUMNS}
             params["occurred_at"] = [naive_utc(moment) for moment in params["occurred_at"]]
-            params["data"] = [json.dumps(data) for data in params["data"]]
+            params["data"] = [json_text.dumps(data) for data in params["data"]]
             cursor.execute(_POSTGRES_APPEND, {**params, "ws": workspace_id, "n": len(rows)})
         else:
             cursor.executemany(_SQLITE_APPEND, [
                 {**{column: row[column] for column in COLUMNS}, "ws": workspace_id,
                  "occurred_at": naive_utc(row["occurred_at"]).strftime(SQLITE_DATETIME),
-                 "data": json.dumps(row["data"])} for row in rows])
+                 "data": json_text.dumps(row["data"])} for row in rows])
     finally:
         cursor.close()
 
