@@ -22,8 +22,7 @@ Neither ever writes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -32,20 +31,12 @@ from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.sql import Select
 
 from scimgate.storage.db import make_engine
+from scimgate.storage.prepared import NotPrepared, prepare
 
 
 class Unsupported(Exception):
     """The read needs a session (storage.db.snapshot): more than one statement, or a
     statement :class:`DriverReads` does not run. Nothing was read that the caller keeps."""
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    sql: str
-    names: tuple[str, ...]  # the binds, in the order of the SQL's ``?`` where positional
-    defaults: dict[str, Any]  # values of the binds the statement holds itself (a LIMIT)
-    binders: tuple[Callable[[Any], Any] | None, ...]
-    readers: tuple[Callable[[Any], Any] | None, ...]
 
 
 class DriverReads:
@@ -62,49 +53,24 @@ class DriverReads:
         self._engine = engine
         self._dialect = engine.dialect
         self._connection: Any = None  # the loop's one connection
-        self._prepared: dict[Select[Any], _Prepared] = {}
-
-    def _prepare(self, statement: Select[Any]) -> _Prepared:
-        compiled = statement.compile(dialect=self._dialect)
-        # positional (SQLite's ``?``): the binds in the SQL's order, a name once per use
-        names = tuple(compiled.positiontup or ()) if self._dialect.positional else tuple(compiled.binds)
-        if compiled.post_compile_params or any(compiled.binds[name].expanding for name in names):
-            raise Unsupported()  # values the SQL text is rendered with at execution
-        binds = {name: compiled.binds[name] for name in names}
-        prepared = _Prepared(
-            sql=compiled.string, names=names,
-            defaults={name: bind.value for name, bind in binds.items() if bind.value is not None},
-            binders=tuple(bind.type.dialect_impl(self._dialect).bind_processor(self._dialect)
-                          for bind in binds.values()),
-            readers=tuple(column.type.dialect_impl(self._dialect).result_processor(self._dialect, None)
-                          for column in statement.selected_columns),
-        )
-        self._prepared[statement] = prepared
-        return prepared
 
     def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row of ``statement`` (a module-level SELECT, compiled once) with
-        ``parameters`` for its named binds, each column as its type reads it. Unsupported for a
-        statement with an expanding bind; a driver error (``sqlite3.Error``, ``psycopg.Error``)
-        as raised."""
-        prepared = self._prepared.get(statement) or self._prepare(statement)
-        values = []
-        for name, binder in zip(prepared.names, prepared.binders, strict=True):
-            value = parameters[name] if name in parameters else prepared.defaults[name]
-            values.append(binder(value) if binder is not None else value)
-        bound: list[Any] | dict[str, Any] = (
-            values if self._dialect.positional else dict(zip(prepared.names, values, strict=True)))
+        """Every row of ``statement`` (a module-level SELECT, compiled once: storage.prepared)
+        with ``parameters`` for its named binds, each column as its type reads it. Unsupported
+        for a statement with an expanding bind; a driver error (``sqlite3.Error``,
+        ``psycopg.Error``) as raised."""
+        try:
+            prepared = prepare(statement, self._dialect)
+        except NotPrepared as refused:
+            raise Unsupported() from refused
+        bound = prepared.bind(parameters)
         if self.on_loop:
             if self._connection is None:
                 self._connection = self._engine.raw_connection()
             found = self._connection.driver_connection.execute(prepared.sql, bound).fetchall()
         else:
             found = self._pooled(prepared.sql, bound)
-        readers = prepared.readers
-        if not any(readers):
-            return found
-        return [tuple(read(value) if read is not None else value
-                      for read, value in zip(readers, row, strict=True)) for row in found]
+        return prepared.convert(found)
 
     def _pooled(self, sql: str, values: list[Any] | dict[str, Any]) -> list[Any]:
         for attempt in (1, 2):

@@ -57,6 +57,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
+from scimgate.storage import prepared
 from scimgate.storage.models import LIVE_MEMBER, GroupMember, Member, ScimGroup, UTCDateTime, utcnow
 
 STREAM_BATCH = 1000
@@ -218,9 +219,9 @@ def touch_containing(session: Session, workspace_id: str, member_id: str) -> int
     UPDATE, a Core statement built once on the session's connection (the ORM's bulk UPDATE
     compiles its ORM state on every call: a quarter of a member PATCH's CPU); returns how many
     groups. Groups already in the session are not refreshed."""
-    result = session.connection().execute(_TOUCH_CONTAINING, {"b_workspace_id": workspace_id,
-                                                              "b_member_id": member_id, "b_now": utcnow()})
-    return int(result.rowcount)
+    result = prepared.execute(session, _TOUCH_CONTAINING, {"b_workspace_id": workspace_id,
+                                                           "b_member_id": member_id, "b_now": utcnow()})
+    return result.rowcount
 
 
 def query(

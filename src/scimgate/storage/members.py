@@ -14,7 +14,19 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, Update, and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,6 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from scimgate.scim.errors import InvalidValueException, UniquenessException
 from scimgate.scim.serialize import StoredResource
+from scimgate.storage import prepared
 from scimgate.storage.driver_reads import Reads, fetch, session_of
 from scimgate.storage.models import LIVE_MEMBER, GroupMember, Member, MemberEmail, ScimGroup, utcnow
 
@@ -161,6 +174,9 @@ def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Mem
 # costs more than running it).
 _LOAD = select(Member).where(Member.workspace_id == bindparam("workspace_id"),
                              Member.id == bindparam("member_id"), LIVE_MEMBER)
+_LOAD_ROW = select(*_MEMBER.c).where(_MEMBER.c.workspace_id == bindparam("workspace_id"),
+                                     _MEMBER.c.id == bindparam("member_id"), LIVE_MEMBER)
+_MAPPER = inspect(Member)
 LOCK_WRITE = "write"
 """``load`` lock of a request that changes the member (FOR NO KEY UPDATE: it does not wait for
 group changes adding the member, which hold FOR KEY SHARE; see storage.groups)."""
@@ -173,6 +189,15 @@ _GROUPS_OF = (
     .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
     .where(GroupMember.workspace_id == bindparam("workspace_id"),
            GroupMember.member_id.in_(bindparam("member_ids", expanding=True)))
+    .order_by(ScimGroup.display_name_lower, ScimGroup.id)
+)
+
+
+_GROUPS_OF_ONE = (
+    select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
+    .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
+    .where(GroupMember.workspace_id == bindparam("workspace_id"),
+           GroupMember.member_id == bindparam("member_id"))
     .order_by(ScimGroup.display_name_lower, ScimGroup.id)
 )
 
@@ -226,8 +251,25 @@ def _with_groups(reads: Reads, statement: Select[Any], workspace_id: str,
 
 def load(session: Session, workspace_id: str, member_id: str, *, lock: str | None = None) -> Member | None:
     """The workspace's member ``member_id`` (None for one in Recently removed); ``lock``
-    (``LOCK_WRITE``/``LOCK_DELETE``) locks the row until commit."""
-    return session.scalar(_LOADS[lock], {"workspace_id": workspace_id, "member_id": member_id})
+    (``LOCK_WRITE``/``LOCK_DELETE``) locks the row until commit. On SQLite, whose write
+    transaction holds the whole database, there is no row lock to take: the row is read on the
+    driver's cursor (storage.prepared) and made the session's persistent Member by hand, the
+    ORM's query costing a fifth of a PATCH (docs/decisions.md, "Writes on the driver's
+    cursor"); the session's own Member of that id, when it holds one, is the answer, as the
+    ORM's query would give it."""
+    parameters = {"workspace_id": workspace_id, "member_id": member_id}
+    if session.get_bind().dialect.name != "sqlite":
+        return session.scalar(_LOADS[lock], parameters)
+    rows = prepared.execute(session, _LOAD_ROW, parameters).rows
+    if not rows:
+        return None
+    held = session.identity_map.get(_MAPPER.identity_key_from_primary_key((member_id,)))
+    if isinstance(held, Member):
+        return held
+    member = Member(**dict(zip(_MEMBER.c.keys(), rows[0], strict=True)))
+    make_transient_to_detached(member)  # the row exists: the session takes it as loaded, not new
+    session.add(member)
+    return member
 
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
@@ -254,7 +296,7 @@ def save(session: Session, member: Member, document: dict[str, Any]) -> None:
         except IntegrityError as exc:
             raise _taken(values["user_name"]) from exc
     else:
-        session.connection().execute(statement, parameters)
+        prepared.execute(session, statement, parameters)
     for name, value in values.items():
         set_committed_value(member, name, value)
     if emails_changed:
@@ -399,8 +441,12 @@ def groups_of(session: Session, workspace_id: str,
     found: dict[str, list[tuple[str, str]]] = {member_id: [] for member_id in member_ids}
     if not member_ids:
         return found
-    rows = session.connection().execute(_GROUPS_OF, {"workspace_id": workspace_id,
-                                                     "member_ids": list(member_ids)})
+    if len(member_ids) == 1:  # a write's own member: a statement whose SQL never changes
+        rows: Any = prepared.execute(session, _GROUPS_OF_ONE, {"workspace_id": workspace_id,
+                                                               "member_id": member_ids[0]}).rows
+    else:
+        rows = session.connection().execute(_GROUPS_OF, {"workspace_id": workspace_id,
+                                                         "member_ids": list(member_ids)})
     for member_id, group_id, display in rows:
         found[member_id].append((group_id, display))
     return found
