@@ -140,7 +140,11 @@ def load(session: Session, workspace_id: str, group_id: str, *, lock: str | None
     row until commit, which also serialises concurrent membership changes of that group. A
     ``FOR NO KEY UPDATE`` does not wait for requests that only add the group to another one
     (they hold ``FOR KEY SHARE``)."""
-    return session.scalar(_LOADS[lock], {"workspace_id": workspace_id, "group_id": group_id})
+    parameters = {"workspace_id": workspace_id, "group_id": group_id}
+    if session.get_bind().dialect.name != "sqlite":
+        return session.scalar(_LOADS[lock], parameters)
+    # SQLite's write transaction holds the whole database: no row lock, the row on the driver's cursor
+    return prepared.load_one(session, ScimGroup, _LOAD_ROW, parameters, (group_id,))
 
 
 def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
@@ -152,6 +156,8 @@ def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
 
 
 _GROUP: Table = ScimGroup.__table__  # type: ignore[assignment]
+_LOAD_ROW = select(*_GROUP.c).where(_GROUP.c.workspace_id == bindparam("workspace_id"),
+                                    _GROUP.c.id == bindparam("group_id"))
 _MEMBERSHIP_TABLE: Table = GroupMember.__table__  # type: ignore[assignment]
 _TOUCH = (update(_GROUP).where(_GROUP.c.id == bindparam("b_id"))
           .values(version=bindparam("b_version"), last_modified=bindparam("b_now", type_=UTCDateTime())))
@@ -162,7 +168,7 @@ def touch(session: Session, group: ScimGroup) -> None:
     one Core UPDATE built once; ``group`` holds the new values as committed state (nothing left
     for the ORM to flush)."""
     version, now = group.version + 1, utcnow()
-    session.connection().execute(_TOUCH, {"b_id": group.id, "b_version": version, "b_now": now})
+    prepared.execute(session, _TOUCH, {"b_id": group.id, "b_version": version, "b_now": now})
     set_committed_value(group, "version", version)
     set_committed_value(group, "last_modified", now)
 

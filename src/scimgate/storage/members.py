@@ -23,7 +23,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    inspect,
     select,
     update,
 )
@@ -123,11 +122,13 @@ def stored(member: Member) -> StoredResource:
 _MEMBER: Table = Member.__table__  # type: ignore[assignment]
 _EMAIL: Table = MemberEmail.__table__  # type: ignore[assignment]
 _UNIQUE_NAME = ["workspace_id", "user_name_lower"]
+_INSERTED = {name: bindparam(name, type_=column.type) for name, column in _MEMBER.c.items()
+             if name != "removed_groups"}  # every column ``insert`` sets (removed_groups: SQL NULL)
 _INSERTS = {
-    "postgresql": postgresql_insert(_MEMBER).on_conflict_do_nothing(index_elements=_UNIQUE_NAME)
-    .returning(_MEMBER.c.id),
-    "sqlite": sqlite_insert(_MEMBER).on_conflict_do_nothing(index_elements=_UNIQUE_NAME)
-    .returning(_MEMBER.c.id),
+    "postgresql": postgresql_insert(_MEMBER).values(_INSERTED)
+    .on_conflict_do_nothing(index_elements=_UNIQUE_NAME).returning(_MEMBER.c.id),
+    "sqlite": sqlite_insert(_MEMBER).values(_INSERTED)
+    .on_conflict_do_nothing(index_elements=_UNIQUE_NAME).returning(_MEMBER.c.id),
 }
 _INSERT_EMAILS = core_insert(_EMAIL)
 _DELETE_EMAILS = delete(_EMAIL).where(_EMAIL.c.member_id == bindparam("member_id"))
@@ -158,12 +159,11 @@ def insert(session: Session, workspace_id: str, document: dict[str, Any]) -> Mem
     values = _derived(document)
     values.update(id=str(uuid.uuid4()), workspace_id=workspace_id, version=1, created=now, last_modified=now,
                   role="member", idp_role=None, removed_at=None)
-    connection = session.connection()
-    if connection.execute(_INSERTS[connection.dialect.name], values).first() is None:
+    if not prepared.execute(session, _INSERTS[session.get_bind().dialect.name], values).rows:
         raise _taken(values["user_name"])  # the row of the same userName (any case) was there first
     emails = _email_rows(workspace_id, values["id"], document)
     if emails:
-        connection.execute(_INSERT_EMAILS, emails)
+        session.connection().execute(_INSERT_EMAILS, emails)
     member = Member(**values, removed_groups=None)  # SQL NULL in the row (not set), None here
     make_transient_to_detached(member)  # the row exists: the session takes it as loaded, not new
     session.add(member)
@@ -176,7 +176,6 @@ _LOAD = select(Member).where(Member.workspace_id == bindparam("workspace_id"),
                              Member.id == bindparam("member_id"), LIVE_MEMBER)
 _LOAD_ROW = select(*_MEMBER.c).where(_MEMBER.c.workspace_id == bindparam("workspace_id"),
                                      _MEMBER.c.id == bindparam("member_id"), LIVE_MEMBER)
-_MAPPER = inspect(Member)
 LOCK_WRITE = "write"
 """``load`` lock of a request that changes the member (FOR NO KEY UPDATE: it does not wait for
 group changes adding the member, which hold FOR KEY SHARE; see storage.groups)."""
@@ -253,23 +252,13 @@ def load(session: Session, workspace_id: str, member_id: str, *, lock: str | Non
     """The workspace's member ``member_id`` (None for one in Recently removed); ``lock``
     (``LOCK_WRITE``/``LOCK_DELETE``) locks the row until commit. On SQLite, whose write
     transaction holds the whole database, there is no row lock to take: the row is read on the
-    driver's cursor (storage.prepared) and made the session's persistent Member by hand, the
-    ORM's query costing a fifth of a PATCH (docs/decisions.md, "Writes on the driver's
-    cursor"); the session's own Member of that id, when it holds one, is the answer, as the
-    ORM's query would give it."""
+    driver's cursor and made the session's persistent Member by hand (storage.prepared.load_one),
+    the ORM's query costing a fifth of a PATCH (docs/decisions.md, "Writes on the driver's
+    cursor")."""
     parameters = {"workspace_id": workspace_id, "member_id": member_id}
     if session.get_bind().dialect.name != "sqlite":
         return session.scalar(_LOADS[lock], parameters)
-    rows = prepared.execute(session, _LOAD_ROW, parameters).rows
-    if not rows:
-        return None
-    held = session.identity_map.get(_MAPPER.identity_key_from_primary_key((member_id,)))
-    if isinstance(held, Member):
-        return held
-    member = Member(**dict(zip(_MEMBER.c.keys(), rows[0], strict=True)))
-    make_transient_to_detached(member)  # the row exists: the session takes it as loaded, not new
-    session.add(member)
-    return member
+    return prepared.load_one(session, Member, _LOAD_ROW, parameters, (member_id,))
 
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
@@ -372,17 +361,16 @@ def find_removed(session: Session, workspace_id: str, user_name: str, external_i
     (``user_name``, ``external_id``) names: the same externalId; else the same userName (any
     case, folded as the userName's lower-cased twin is: storage.models.lower) when the two do not
     carry different externalIds. Latest removal first; the row is locked FOR UPDATE. Every POST
-    asks, and almost always nothing is found: the lookups are Core statements built once on the
-    session's connection, and only a found row is read as a Member."""
-    connection = session.connection()
+    asks, and almost always nothing is found: the lookups are Core statements built once, run on
+    the driver's cursor (storage.prepared), and only a found row is read as a Member."""
     parameters = {"workspace_id": workspace_id, "since": since, "user_name_lower": user_name.lower(),
                   "external_id": external_id}
-    found = None
+    rows: list[tuple[Any, ...]] = []
     if external_id is not None:
-        found = connection.execute(_REMOVED_BY_EXTERNAL_ID, parameters).scalar()
-    if found is None:
-        found = connection.execute(_REMOVED_BY_NAME[external_id is not None], parameters).scalar()
-    return None if found is None else load_removed(session, workspace_id, found)
+        rows = prepared.execute(session, _REMOVED_BY_EXTERNAL_ID, parameters).rows
+    if not rows:
+        rows = prepared.execute(session, _REMOVED_BY_NAME[external_id is not None], parameters).rows
+    return load_removed(session, workspace_id, rows[0][0]) if rows else None
 
 
 def removed_page(session: Session, workspace_id: str, offset: int, limit: int) -> tuple[int, list[Member]]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Delete, Dialect, Insert, Select, Update
+from sqlalchemy import Delete, Dialect, Insert, Select, Update, inspect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 Statement = Select[*tuple[Any, ...]] | Insert | Update | Delete
 """What :func:`prepare` takes."""
@@ -116,3 +116,26 @@ def execute(session: Session, statement: Statement, parameters: dict[str, Any]) 
         raise DBAPIError.instance(prepared.sql, None, error, error_base, hide_parameters=True,
                                   dialect=dialect) from error
     return Outcome(prepared.convert(rows), cursor.rowcount)
+
+
+M = TypeVar("M")
+
+
+def load_one(session: Session, model: type[M], statement: Statement, parameters: dict[str, Any],
+             primary_key: tuple[Any, ...]) -> M | None:
+    """The row of ``statement`` (a SELECT of every column of ``model``'s table, in the table's
+    order, which finds at most the row of ``primary_key``) as the session's persistent
+    ``model``: the session's own object of that key when it holds one, as the ORM's query gives
+    it, else one made from the row, with nothing to flush. On SQLite the row is read on the
+    driver's cursor (:func:`execute`), the ORM's query costing several times the statement."""
+    rows = execute(session, statement, parameters).rows
+    if not rows:
+        return None
+    mapper = inspect(model)
+    held = session.identity_map.get(mapper.identity_key_from_primary_key(primary_key))
+    if isinstance(held, model):
+        return held
+    found = model(**dict(zip(mapper.local_table.columns.keys(), rows[0], strict=True)))
+    make_transient_to_detached(found)  # the row exists: the session takes it as loaded, not new
+    session.add(found)
+    return found
