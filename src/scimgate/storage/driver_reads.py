@@ -94,6 +94,10 @@ class DriverReads:
         self._engine.dispose()
 
 
+READ_POOL_SIZE, READ_POOL_OVERFLOW = 4, 6
+"""PostgreSQL connections a worker's DriverReads keeps, and may open beyond (docs/deploy.md)."""
+
+
 def driver_reads_for(engine: Engine) -> DriverReads | None:
     """The app's DriverReads beside ``engine`` (the app's own), on an engine of its own: on a
     SQLite file one connection for the event loop's thread; on PostgreSQL a pool of
@@ -102,7 +106,9 @@ def driver_reads_for(engine: Engine) -> DriverReads | None:
     database (another engine would open another, empty, database)."""
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name == "postgresql":
-        return DriverReads(make_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False), on_loop=False)
+        pooled = make_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
+                             pool_size=READ_POOL_SIZE, max_overflow=READ_POOL_OVERFLOW)
+        return DriverReads(pooled, on_loop=False)
     if engine.url.database in (None, "", ":memory:"):
         return None
     return DriverReads(make_engine(url, poolclass=SingletonThreadPool, pool_size=1), on_loop=True)
