@@ -105,3 +105,28 @@ def test_driver_reads_run_where_they_can(engine: Engine, reads: DriverReads, bac
     SQLite database (another engine would open another, empty, one)."""
     assert reads.on_loop is (backend == "sqlite")
     assert driver_reads_for(make_engine("sqlite://")) is None
+
+
+def test_a_postgresql_restart_costs_no_read(engine: Engine, reads: DriverReads, backend: str) -> None:
+    """Every pooled connection closed by the server (a restart, a failover): the first read
+    finds its connection dead, replaces the whole pool and answers; none fails."""
+    if backend != "postgres":
+        pytest.skip("SQLite's connection is a file's")
+    workspace_id, member_id = _member(engine)
+    held = [reads._engine.raw_connection() for _ in range(4)]  # the pool full of idle connections
+    for connection in held:
+        connection.close()
+    database = engine.url.database
+    admin = make_engine(engine.url.set(database="test").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            closed = connection.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %(name)s AND pid <> pg_backend_pid()", {"name": database}).scalar()
+        assert closed and closed >= 4
+        for _ in range(3):
+            found = store.load_with_groups(reads, workspace_id, member_id)
+            assert found is not None and found[0].id == member_id
+    finally:
+        admin.dispose()

@@ -5,6 +5,7 @@ with nothing left to flush. Both databases (PostgreSQL runs through SQLAlchemy i
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from scimgate.services import workspaces
+from scimgate.storage import members as store
 from scimgate.storage import migrate, prepared
 from scimgate.storage.db import make_engine, session_factory, transaction
 from scimgate.storage.models import Member, Workspace, utcnow
@@ -89,3 +91,33 @@ def test_a_loaded_row_is_the_sessions_own_object_with_nothing_to_flush(engine: E
         assert prepared.load_one(session, Member, _ROW, {"member_id": "nobody"}, ("nobody",)) is None
         assert session.get(Workspace, workspace_id) is not None
     assert flushed == []  # committing the unit had nothing to write
+
+
+def test_an_integer_beyond_64_bits_reads_back_exactly(engine: Engine) -> None:
+    """orjson refuses to write such an integer and reads one as a float: storage.json_text
+    writes and reads it with json, on both paths and both databases."""
+    workspace_id = _workspace(engine)
+    values = _values(workspace_id)
+    values["document"] = {**values["document"], "urn:example:ext": {"big": 2**70 + 1, "id": "9" * 25}}
+    with transaction(session_factory(engine)) as session:
+        prepared.execute(session, _INSERT, values)
+    with transaction(session_factory(engine)) as session:
+        got = prepared.execute(session, _ROW, {"member_id": values["id"]}).rows[0]
+        loaded = session.get(Member, values["id"])
+        assert loaded is not None
+        assert got[_MEMBER.c.keys().index("document")] == values["document"] == loaded.document
+
+
+def test_every_save_statement_is_prepared_once() -> None:
+    """A member's UPDATE is built per set of changed columns (storage.members._save_statement)
+    and storage.prepared keeps what it compiles by statement: each set is one statement, so
+    what is kept stays bounded however the sets come."""
+    dialect = make_engine("sqlite://").dialect
+    sets = [c for r in range(len(store._DERIVED) + 1) for c in itertools.combinations(store._DERIVED, r)]
+    for changed in sets:
+        prepared.prepare(store._save_statement(changed), dialect)
+    kept = len(prepared._PREPARED)
+    for _ in range(2):
+        for changed in sets:
+            prepared.prepare(store._save_statement(changed), dialect)
+    assert len(prepared._PREPARED) == kept

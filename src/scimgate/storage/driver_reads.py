@@ -73,15 +73,20 @@ class DriverReads:
         return prepared.convert(found)
 
     def _pooled(self, sql: str, values: list[Any] | dict[str, Any]) -> list[Any]:
+        """The rows of ``sql`` on a connection of the pool. When the server closed it (a
+        restart, a failover: ``Dialect.is_disconnect``), every connection of the pool is as
+        dead, so the pool is replaced (``Engine.dispose(close=False)``, what SQLAlchemy's own
+        disconnect handling does) and the read runs once more on a new connection."""
         for attempt in (1, 2):
             connection = self._engine.raw_connection()
             driver: Any = connection.driver_connection
             try:
                 return list(driver.execute(sql, values).fetchall())
-            except self._dialect.loaded_dbapi.OperationalError:
-                connection.invalidate()  # a connection the server closed: once more on a new one
-                if attempt == 2:
+            except self._dialect.loaded_dbapi.Error as error:
+                if attempt == 2 or not self._dialect.is_disconnect(error, driver, None):
                     raise
+                connection.invalidate()
+                self._engine.dispose(close=False)
             finally:
                 connection.close()
         raise AssertionError("unreachable")

@@ -267,8 +267,14 @@ def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[st
     """
     found: dict[str, str] = {}
     connection = session.connection()
+    unique = list(dict.fromkeys(ids))
+    if len(unique) == 1 and connection.dialect.name == "sqlite":  # the usual PATCH: one member
+        for kind, statement in _KINDS_OF_ONE:
+            one = prepared.execute(session, statement, {"id": unique[0]}).rows
+            found.update((row_id, kind) for row_id, owner in one if owner == workspace_id)
+        return found
     statements = _KINDS_OF[connection.dialect.name == "postgresql"]
-    for batch in _batches(list(dict.fromkeys(ids))):
+    for batch in _batches(unique):
         for kind, statement in statements:
             rows = connection.execute(statement, {"ids": batch})
             found.update((row_id, kind) for row_id, owner in rows if owner == workspace_id)
@@ -288,6 +294,9 @@ def _kinds_of(postgresql: bool) -> tuple[tuple[str, Any], ...]:
 
 _MEMBER_TABLE: Table = Member.__table__  # type: ignore[assignment]
 _KINDS_OF = {postgresql: _kinds_of(postgresql) for postgresql in (False, True)}
+_KINDS_OF_ONE = tuple(  # SQLite's lookups of one id, on the driver's cursor (storage.prepared)
+    (kind, select(table.c.id, table.c.workspace_id).where(table.c.id == bindparam("id"), *live))
+    for kind, table, live in (("User", _MEMBER_TABLE, (LIVE_MEMBER,)), ("Group", _GROUP, ())))
 
 
 def groups_containing(session: Session, workspace_id: str, member_id: str) -> list[str]:
@@ -404,8 +413,11 @@ def insert_missing(session: Session, group: ScimGroup, members: Mapping[str, str
     if not members:
         return {}
     connection = session.connection()
-    inserted = connection.execute(_INSERT_MISSING[connection.dialect.name],
-                                  _rows(group.workspace_id, group.id, members)).all()
+    rows = _rows(group.workspace_id, group.id, members)
+    if len(rows) == 1 and connection.dialect.name == "sqlite":  # one member, on the driver's cursor
+        inserted: Any = prepared.execute(session, _INSERT_ONE_MISSING, rows[0]).rows
+    else:
+        inserted = connection.execute(_INSERT_MISSING[connection.dialect.name], rows).all()
     return {str(member_id): str(kind) for member_id, kind in inserted}
 
 
@@ -414,6 +426,14 @@ _INSERT_MISSING = {
     .returning(_MEMBERSHIP_TABLE.c.member_id, _MEMBERSHIP_TABLE.c.member_type)
     for name, dialect_insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
+
+
+_INSERT_ONE_MISSING = (
+    sqlite_insert(_MEMBERSHIP_TABLE)
+    .values({name: bindparam(name, type_=column.type) for name, column in _MEMBERSHIP_TABLE.c.items()})
+    .on_conflict_do_nothing(index_elements=["group_id", "member_id"])
+    .returning(_MEMBERSHIP_TABLE.c.member_id, _MEMBERSHIP_TABLE.c.member_type)
+)
 
 
 def _rows(workspace_id: str, group_id: str, members: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -137,13 +137,14 @@ _DERIVED = ("user_name", "user_name_lower", "external_id", "display_name", "disp
             "family_name", "active")
 
 
-@functools.lru_cache(maxsize=64)
+@functools.cache  # at most 2**8 sets, each compiled once (storage.prepared keeps it by statement)
 def _save_statement(changed: tuple[str, ...]) -> Update:
     """The UPDATE of a member's document, version and lastModified and of the ``changed``
     derived columns only: SQLite rewrites the entry of every index on a column the SET names,
     changed or not, so naming all eight cost a displayName PATCH the pages of all nine member
     indexes in the WAL and its checkpoint (37-40 against 60-74 µs per UPDATE and commit).
-    Built once per set of columns (a PATCH changes one or two)."""
+    Built once per set of columns (a PATCH changes one or two): an evicted statement built again
+    would be compiled and kept again by storage.prepared, whose cache is by statement."""
     return (update(_MEMBER)
             .where(_MEMBER.c.workspace_id == bindparam("b_workspace_id"), _MEMBER.c.id == bindparam("b_id"))
             .values({name: bindparam("v_" + name, type_=_MEMBER.c[name].type)
