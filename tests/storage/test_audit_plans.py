@@ -7,7 +7,6 @@ SEARCHes on SQLite. Both databases."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,19 +15,10 @@ from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.orm import Session
 
 from scimgate.services import audit_log, health, setup_checklist
-from scimgate.storage import migrate
-from scimgate.storage.db import make_engine, session_factory
+from scimgate.storage.db import session_factory
 from scimgate.storage.models import AuditEvent, Workspace, utcnow
 
 CLIENTS = ("entra", "okta", "other")
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -15,21 +15,12 @@ from sqlalchemy import Engine, update
 from scimgate.scim.params import ListQuery
 from scimgate.services import members, workspaces
 from scimgate.storage import members as store
-from scimgate.storage import migrate
 from scimgate.storage.db import make_engine, session_factory, snapshot, transaction
 from scimgate.storage.driver_reads import DriverReads, Unsupported, driver_reads_for, fetch
 from scimgate.storage.members import _GROUPS_OF, _LOAD_WITH_GROUPS
 from scimgate.storage.models import Member, Workspace
 
 BASE_URL = "https://scim.example.test/api/scim/v2"
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

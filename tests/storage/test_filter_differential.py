@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scim2_models import EnterpriseUser, ScimFilter, User
@@ -30,8 +28,8 @@ from scimgate.scim.resource import normalise_document
 from scimgate.scim.schema import user_schema
 from scimgate.services import workspaces
 from scimgate.services.resources import compile_order, compile_where
-from scimgate.storage import members, migrate
-from scimgate.storage.db import make_engine, session_factory, transaction
+from scimgate.storage import members
+from scimgate.storage.db import session_factory, transaction
 from scimgate.storage.mapping import USER_MAPPING
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -142,15 +140,6 @@ filters = st.recursive(leaves, lambda sub: st.one_of(
     st.builds(lambda a, b, op: f"{a} {op} {b}", sub, sub, st.sampled_from(["and", "or"])),
     st.builds(lambda a, b, op: f"({a}) {op} ({b})", sub, sub, st.sampled_from(["and", "or"])),
     st.builds(lambda a: f"not ({a})", sub)), max_leaves=4)
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    """The module's fresh database, migrated to head."""
-    created = make_engine(database_url)
-    migrate.upgrade(created)
-    yield created
-    created.dispose()
 
 
 def _reference(documents: list[dict[str, Any]], expression: str) -> set[str]:

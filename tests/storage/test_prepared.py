@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, bindparam, event, insert, select
@@ -15,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from scimgate.services import workspaces
 from scimgate.storage import members as store
-from scimgate.storage import migrate, prepared
+from scimgate.storage import prepared
 from scimgate.storage.db import make_engine, session_factory, transaction
 from scimgate.storage.models import Member, Workspace, utcnow
 
@@ -23,14 +22,6 @@ _MEMBER = Member.__table__
 _ROW = select(*_MEMBER.c).where(_MEMBER.c.id == bindparam("member_id"))
 _INSERT = insert(_MEMBER).values({name: bindparam(name, type_=column.type)
                                   for name, column in _MEMBER.c.items() if name != "removed_groups"})
-
-
-@pytest.fixture(scope="module")
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _values(workspace_id: str) -> dict[str, object]:
