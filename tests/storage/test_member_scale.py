@@ -117,7 +117,7 @@ class Work:
         return 0  # go on
 
 
-def _measure(scale: Scale, operation: Operation) -> Work:
+def _measure(scale: Scale, tenant: Tenant, operation: Operation) -> Work:
     """``operation(session, workspace)`` in a transaction that is rolled back (the two tenants
     stay as made), and the database work it caused."""
     work = Work()
@@ -129,7 +129,7 @@ def _measure(scale: Scale, operation: Operation) -> Work:
     try:
         with scale.sessions() as session, session.begin():
             raw = session.connection().connection.dbapi_connection
-            workspace = session.get(Workspace, _current.workspace_id)
+            workspace = session.get(Workspace, tenant.workspace_id)
             assert workspace is not None
             work.sent.clear()
             if scale.backend == "sqlite":
@@ -144,9 +144,6 @@ def _measure(scale: Scale, operation: Operation) -> Work:
     finally:
         event.remove(scale.engine, "before_cursor_execute", grab)
     return work
-
-
-_current: Tenant
 
 
 def _rows_read(scale: Scale, work: Work) -> int:
@@ -175,12 +172,7 @@ def _rows_read(scale: Scale, work: Work) -> int:
 
 
 def _compare(scale: Scale, make: Make) -> None:
-    global _current
-    measured = []
-    for tenant in (scale.small, scale.big):
-        _current = tenant
-        measured.append(_measure(scale, make(tenant)))
-    small, big = measured
+    small, big = (_measure(scale, tenant, make(tenant)) for tenant in (scale.small, scale.big))
     assert len(big.sent) == len(small.sent), [s for s, _ in big.sent]
     if scale.backend == "sqlite":
         assert big.steps <= small.steps + SLACK_STEPS, (small.steps, big.steps, [s for s, _ in big.sent])

@@ -20,6 +20,7 @@ from scimgate.storage.models import Member, Workspace, utcnow
 
 _MEMBER = Member.__table__
 _ROW = select(*_MEMBER.c).where(_MEMBER.c.id == bindparam("member_id"))
+_ORM_ROW = select(Member).where(Member.id == bindparam("member_id"))  # load_one's query elsewhere
 _INSERT = insert(_MEMBER).values({name: bindparam(name, type_=column.type)
                                   for name, column in _MEMBER.c.items() if name != "removed_groups"})
 
@@ -73,13 +74,17 @@ def test_a_loaded_row_is_the_sessions_own_object_with_nothing_to_flush(engine: E
     flushed: list[object] = []
     with transaction(session_factory(engine)) as session:
         event.listen(session, "before_flush", lambda *args: flushed.append(args))
-        loaded = prepared.load_one(session, Member, _ROW, {"member_id": values["id"]}, (values["id"],))
+        def load(member_id: str) -> Member | None:
+            return prepared.load_one(session, Member, _ROW, {"member_id": member_id}, (member_id,),
+                                     elsewhere=_ORM_ROW)
+
+        loaded = load(str(values["id"]))
         assert loaded is not None and loaded.display_name == "Zoë" and loaded.document == values["document"]
         assert loaded in session and not session.dirty and not session.new
-        again = prepared.load_one(session, Member, _ROW, {"member_id": values["id"]}, (values["id"],))
+        again = load(str(values["id"]))
         assert again is loaded
         assert session.get(Member, values["id"]) is loaded
-        assert prepared.load_one(session, Member, _ROW, {"member_id": "nobody"}, ("nobody",)) is None
+        assert load("nobody") is None
         assert session.get(Workspace, workspace_id) is not None
     assert flushed == []  # committing the unit had nothing to write
 

@@ -20,7 +20,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -36,7 +36,6 @@ from scimgate.scim.quirks import normalise_patch_request
 from scimgate.scim.schema import group_schema
 from scimgate.services import audit
 from scimgate.services.audit import AuditRecord
-from scimgate.services.audit_journal import AuditJournal
 from scimgate.storage.db import RetriesExhausted, WriterBusy, checkpoint, run, run_now, snapshot, transaction
 from scimgate.storage.driver_reads import DriverReads, Reads, Unsupported
 
@@ -77,9 +76,12 @@ def execute(
     *,
     readers: sessionmaker[Session] | None = None,
     writers: sessionmaker[Session] | None = None,
+    reads: DriverReads | None = None,
 ) -> T:
     """Run ``operation(session)`` in one unit of work and audit it as ``resource_type``: a read
-    (:func:`is_read`) in a read-only snapshot, audited through the journal; a write in a write
+    (:func:`is_read`) in a read-only snapshot, or first through ``reads`` (the DriverReads of
+    :func:`execute_lookup`, whose operations take a ``Reads``; a read that needs a session runs
+    again in the snapshot), audited through the journal; a write in a write
     transaction that also holds its audit row, retried on deadlocks (storage.db.run: 409
     ConflictException when every attempt fails), or with ``writers`` (the event loop's SQLite
     writer, :func:`execute_write`) only if it can run without waiting (storage.db.run_now:
@@ -102,15 +104,13 @@ def execute(
         result = operation(session)
         if id_of is not None:
             record.resource_id = id_of(result)
-        if not read:
-            answered = status(result) if callable(status) else status
-            audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
+        answered = status(result) if callable(status) else status
+        audit.record(session, record, answered, (time.perf_counter() - started) * 1000)
         return result
 
     try:
         if read:
-            with snapshot(readers or state.readers) as session:
-                result = unit(session)
+            result = _read(cast(Callable[[Reads], T], operation), reads, readers or state.readers)
         elif writers is not None:
             result = run_now(writers, unit)
         else:
@@ -123,13 +123,22 @@ def execute(
             record_failure(state, record, exc, started)
         raise
     if read and state.journal is not None:
-        _journal_read(state.journal, record, status(result) if callable(status) else status, started)
+        answered = status(result) if callable(status) else status
+        state.journal.append(audit.row(record, answered, (time.perf_counter() - started) * 1000))
     record.recorded = True
     return result
 
 
-def _journal_read(journal: AuditJournal, record: AuditRecord, answered: int, started: float) -> None:
-    journal.append(audit.row(record, answered, (time.perf_counter() - started) * 1000))
+def _read(operation: Callable[[Reads], T], reads: DriverReads | None, readers: sessionmaker[Session]) -> T:
+    """``operation`` through ``reads`` when given, else (or when it needs a session:
+    storage.driver_reads.Unsupported) in a snapshot of ``readers``."""
+    if reads is not None:
+        try:
+            return operation(reads)
+        except Unsupported:
+            pass
+    with snapshot(readers) as session:
+        return operation(session)
 
 
 def execute_rendered(
@@ -143,6 +152,7 @@ def execute_rendered(
     *,
     readers: sessionmaker[Session] | None = None,
     writers: sessionmaker[Session] | None = None,
+    reads: DriverReads | None = None,
 ) -> Response:
     """``execute`` with ``render(result)`` run before the commit; answers what it rendered.
 
@@ -158,6 +168,7 @@ def execute_rendered(
     _, response = execute(
         state, record, resource_type, lambda done: done[1].status_code, operate_and_render, resource_id,
         (lambda done: id_of(done[0])) if id_of is not None else None, readers=readers, writers=writers,
+        reads=reads,
     )
     return response
 
@@ -166,60 +177,36 @@ async def execute_read(
     state: AppState,
     record: AuditRecord,
     resource_type: str,
-    operation: Callable[[Reads], T],
+    operation: Callable[[Session], T],
     render: Callable[[T], Response],
     resource_id: str | None = None,
-    *,
-    short: bool = False,
 ) -> Response:
     """:func:`execute_rendered` of a read (GET, ``POST .../.search``) from an ``async def``
-    route: in a worker thread, or with ``short`` (a read known to be a few indexed lookups,
-    such as a GET by id) through the DriverReads (:func:`driver_read`: on SQLite on the event
-    loop's thread, on PostgreSQL in a worker thread without a session), and when that needs a
-    session, on SQLite in a snapshot on the loop's own connection (``state.loop_readers``,
-    storage.db.loop_reader_factory), skipping the hop to a thread and back, which costs more
-    CPU than such a read. A list or a filter may scan: it never blocks the loop."""
-    reads = state.driver_reads
-    if short and reads is not None and state.journal is not None:
-        lean = functools.partial(driver_read, state, reads, state.journal, record, resource_type, operation,
-                                 render, resource_id)
-        answered = lean() if reads.on_loop else await run_in_threadpool(lean)
-        if answered is not None:
-            return answered
-    if short and state.loop_readers is not None:
-        return execute_rendered(state, record, resource_type, operation, render, resource_id,
-                                readers=state.loop_readers)
+    route, in a worker thread: a list or a filter may scan, and must never block the loop."""
     return await run_in_threadpool(execute_rendered, state, record, resource_type, operation, render,
                                    resource_id)
 
 
-def driver_read(
+async def execute_lookup(
     state: AppState,
-    reads: DriverReads,
-    journal: AuditJournal,
     record: AuditRecord,
     resource_type: str,
     operation: Callable[[Reads], T],
     render: Callable[[T], Response],
-    resource_id: str | None,
-) -> Response | None:
-    """A short read through the event loop's DriverReads (storage.driver_reads: its one
-    statement on the driver's cursor, no session), audited through the journal as
-    :func:`execute` audits a read; None when the read needs a session (Unsupported: run it
-    again in a snapshot)."""
-    started = time.perf_counter()
-    record.resource_type = resource_type
-    record.resource_id = resource_id
-    try:
-        response = render(operation(reads))
-    except Unsupported:
-        return None
-    except ScimError as exc:
-        record_failure(state, record, exc, started)
-        raise
-    _journal_read(journal, record, response.status_code, started)
-    record.recorded = True
-    return response
+    resource_id: str | None = None,
+) -> Response:
+    """:func:`execute_rendered` of a read known to be a few indexed lookups (a GET by id, a
+    ``userName eq``), first through the DriverReads (storage.driver_reads: its statement on the
+    driver's cursor, no session), then, if it needs one, in a snapshot. On a SQLite file on the
+    event loop's thread, on its own connections (``state.loop_readers``,
+    storage.db.loop_reader_factory): the hop to a worker thread and back costs more CPU than
+    such a read; elsewhere in a worker thread."""
+    if state.loop_readers is not None:
+        return execute_rendered(state, record, resource_type, operation, render, resource_id,
+                                readers=state.loop_readers, reads=state.driver_reads)
+    return await run_in_threadpool(functools.partial(
+        execute_rendered, state, record, resource_type, operation, render, resource_id,
+        reads=state.driver_reads))
 
 
 async def execute_write(

@@ -29,7 +29,6 @@ from scimgate.scim.errors import ForbiddenException, MethodNotAllowedException
 from scimgate.scim.limits import check_member_count
 from scimgate.services import groups
 from scimgate.services.resources import Projection, Written
-from scimgate.storage.driver_reads import session_of
 
 router = APIRouter(prefix=SCIM_PREFIX)
 
@@ -68,7 +67,7 @@ async def list_groups(request: Request) -> Response:
     query = list_query(request, state)
     return await execute_read(
         state, caller.audit, "Group",
-        lambda s: groups.list_groups(session_of(s), caller.workspace, query, caller.base_url),
+        lambda s: groups.list_groups(s, caller.workspace, query, caller.base_url),
         scim_response,
     )
 
@@ -111,7 +110,7 @@ async def get_group(group_id: str, request: Request) -> Response:
     if_none_match = request.headers.get("if-none-match")
     return await execute_read(
         state, caller.audit, "Group",
-        lambda s: groups.get_group(session_of(s), caller.workspace, group_id, caller.base_url, projection),
+        lambda s: groups.get_group(s, caller.workspace, group_id, caller.base_url, projection),
         lambda written: read_response(written, if_none_match), resource_id=group_id,
     )
 

@@ -16,7 +16,14 @@ from starlette.responses import Response
 from scimgate.config import SCIM_PREFIX
 from scimgate.http.allow import refuses
 from scimgate.http.deps import AppState, Body, Caller, ScimCaller, State, direct_caller, json_body
-from scimgate.http.execute import execute, execute_read, execute_rendered, execute_write, is_short_write
+from scimgate.http.execute import (
+    execute,
+    execute_lookup,
+    execute_read,
+    execute_rendered,
+    execute_write,
+    is_short_write,
+)
 from scimgate.http.responses import scim_response
 from scimgate.scim import discovery
 from scimgate.scim.errors import MethodNotAllowedException, NotImplementedException
@@ -24,6 +31,7 @@ from scimgate.scim.params import ListQuery, is_unique_user_lookup, parse_list_qu
 from scimgate.scim.serialize import list_response, parse_etag
 from scimgate.services import members, search
 from scimgate.services.resources import Projection, Written
+from scimgate.storage.driver_reads import Reads
 
 router = APIRouter(prefix=SCIM_PREFIX)
 
@@ -82,11 +90,12 @@ def _id_of(written: Written) -> str | None:
 async def list_users(request: Request) -> Response:
     caller, state = await direct_caller(request)
     query = list_query(request, state)
-    return await execute_read(
-        state, caller.audit, "User",
-        lambda s: members.list_users(s, caller.workspace, query, caller.base_url),
-        scim_response, short=is_unique_user_lookup(query),
-    )
+
+    def listed(reads: Reads) -> dict[str, Any]:
+        return members.list_users(reads, caller.workspace, query, caller.base_url)
+
+    run = execute_lookup if is_unique_user_lookup(query) else execute_read  # a lookup: one statement
+    return await run(state, caller.audit, "User", listed, scim_response)
 
 
 @router.post("/Users/.search")
@@ -136,10 +145,10 @@ async def get_user(member_id: str, request: Request) -> Response:
     caller, state = await direct_caller(request)
     projection = projection_of(request, state)
     if_none_match = request.headers.get("if-none-match")
-    return await execute_read(
+    return await execute_lookup(
         state, caller.audit, "User",
         lambda s: members.get_user(s, caller.workspace, member_id, caller.base_url, projection),
-        lambda written: read_response(written, if_none_match), resource_id=member_id, short=True,
+        lambda written: read_response(written, if_none_match), resource_id=member_id,
     )
 
 

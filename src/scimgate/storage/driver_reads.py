@@ -23,15 +23,16 @@ Neither ever writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.sql import Select
 
 from scimgate.storage.db import make_engine
-from scimgate.storage.prepared import NotPrepared, prepare
+from scimgate.storage.prepared import NotPrepared, Prepared, execute, prepare, run
 
 
 class Unsupported(Exception):
@@ -57,23 +58,19 @@ class DriverReads:
     def rows(self, statement: Select[Any], parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (a module-level SELECT, compiled once: storage.prepared)
         with ``parameters`` for its named binds, each column as its type reads it. Unsupported
-        for a statement with an expanding bind; a driver error (``sqlite3.Error``,
-        ``psycopg.Error``) as raised."""
+        for a statement with an expanding bind; a database error as SQLAlchemy raises it."""
         try:
-            prepared = prepare(statement, self._dialect)
+            ready = prepare(statement, self._dialect)
         except NotPrepared as refused:
             raise Unsupported() from refused
-        bound = prepared.bind(parameters)
-        if self.on_loop:
-            if self._connection is None:
-                self._connection = self._engine.raw_connection()
-            found = self._connection.driver_connection.execute(prepared.sql, bound).fetchall()
-        else:
-            found = self._pooled(prepared.sql, bound)
-        return prepared.convert(found)
+        if not self.on_loop:
+            return self._pooled(ready, parameters)
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        return run(self._connection.driver_connection, self._dialect, ready, parameters).rows
 
-    def _pooled(self, sql: str, values: list[Any] | dict[str, Any]) -> list[Any]:
-        """The rows of ``sql`` on a connection of the pool. When the server closed it (a
+    def _pooled(self, ready: Prepared, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``ready`` on a connection of the pool. When the server closed it (a
         restart, a failover: ``Dialect.is_disconnect``), every connection of the pool is as
         dead, so the pool is replaced (``Engine.dispose(close=False)``, what SQLAlchemy's own
         disconnect handling does) and the read runs once more on a new connection."""
@@ -81,9 +78,9 @@ class DriverReads:
             connection = self._engine.raw_connection()
             driver: Any = connection.driver_connection
             try:
-                return list(driver.execute(sql, values).fetchall())
-            except self._dialect.loaded_dbapi.Error as error:
-                if attempt == 2 or not self._dialect.is_disconnect(error, driver, None):
+                return run(driver, self._dialect, ready, parameters).rows
+            except DBAPIError as error:
+                if attempt == 2 or not self._dialect.is_disconnect(cast(Any, error.orig), driver, None):
                     raise
                 connection.invalidate()
                 self._engine.dispose(close=False)
@@ -125,10 +122,10 @@ DriverReads (one prebuilt SELECT at a time)."""
 
 
 def fetch(reads: Reads, statement: Select[Any], parameters: dict[str, Any]) -> Sequence[Any]:
-    """The rows of ``statement`` through ``reads``."""
+    """The rows of ``statement`` through ``reads`` (in a session: storage.prepared.execute)."""
     if isinstance(reads, DriverReads):
         return reads.rows(statement, parameters)
-    return reads.connection().execute(statement, parameters).all()
+    return execute(reads, statement, parameters).rows
 
 
 def session_of(reads: Reads) -> Session:

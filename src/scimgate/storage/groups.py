@@ -141,10 +141,8 @@ def load(session: Session, workspace_id: str, group_id: str, *, lock: str | None
     ``FOR NO KEY UPDATE`` does not wait for requests that only add the group to another one
     (they hold ``FOR KEY SHARE``)."""
     parameters = {"workspace_id": workspace_id, "group_id": group_id}
-    if session.get_bind().dialect.name != "sqlite":
-        return session.scalar(_LOADS[lock], parameters)
-    # SQLite's write transaction holds the whole database: no row lock, the row on the driver's cursor
-    return prepared.load_one(session, ScimGroup, _LOAD_ROW, parameters, (group_id,))
+    return prepared.load_one(session, ScimGroup, _LOAD_ROW, parameters, (group_id,),
+                             elsewhere=_LOADS[lock])  # SQLite: on the driver's cursor
 
 
 def save(session: Session, group: ScimGroup, document: dict[str, Any]) -> None:
@@ -281,22 +279,24 @@ def kinds_of(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[st
     return found
 
 
-def _kinds_of(postgresql: bool) -> tuple[tuple[str, Any], ...]:
-    """``kinds_of``'s two lookups, built once per database (``_among_ids``)."""
+def _kinds_of(postgresql: bool | None) -> tuple[tuple[str, Any], ...]:
+    """``kinds_of``'s two lookups, built once per database (``_among_ids``); for None, SQLite's
+    lookups of one id (``id = :id``: no expanding IN, so on the driver's cursor)."""
     statements = []
     for kind, table in (("User", _MEMBER_TABLE), ("Group", _GROUP)):
         live = (LIVE_MEMBER,) if kind == "User" else ()  # Recently removed: not a User
-        statements.append((kind, select(table.c.id, table.c.workspace_id)
-                           .where(_among_ids(table.c.id, postgresql), *live)
-                           .order_by(table.c.id).with_for_update(read=True, key_share=True)))
+        lookup = select(table.c.id, table.c.workspace_id)
+        if postgresql is None:
+            statements.append((kind, lookup.where(table.c.id == bindparam("id"), *live)))
+        else:
+            statements.append((kind, lookup.where(_among_ids(table.c.id, postgresql), *live)
+                               .order_by(table.c.id).with_for_update(read=True, key_share=True)))
     return tuple(statements)
 
 
 _MEMBER_TABLE: Table = Member.__table__  # type: ignore[assignment]
 _KINDS_OF = {postgresql: _kinds_of(postgresql) for postgresql in (False, True)}
-_KINDS_OF_ONE = tuple(  # SQLite's lookups of one id, on the driver's cursor (storage.prepared)
-    (kind, select(table.c.id, table.c.workspace_id).where(table.c.id == bindparam("id"), *live))
-    for kind, table, live in (("User", _MEMBER_TABLE, (LIVE_MEMBER,)), ("Group", _GROUP, ())))
+_KINDS_OF_ONE = _kinds_of(None)
 
 
 def groups_containing(session: Session, workspace_id: str, member_id: str) -> list[str]:

@@ -184,22 +184,14 @@ LOCK_DELETE = "delete"
 """``load`` lock of a request that deletes the member (FOR UPDATE)."""
 _LOADS = {None: _LOAD, LOCK_WRITE: _LOAD.with_for_update(key_share=True),
           LOCK_DELETE: _LOAD.with_for_update()}
-_GROUPS_OF = (
+_MEMBERSHIPS = (
     select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
     .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
-    .where(GroupMember.workspace_id == bindparam("workspace_id"),
-           GroupMember.member_id.in_(bindparam("member_ids", expanding=True)))
+    .where(GroupMember.workspace_id == bindparam("workspace_id"))
     .order_by(ScimGroup.display_name_lower, ScimGroup.id)
 )
-
-
-_GROUPS_OF_ONE = (
-    select(GroupMember.member_id, ScimGroup.id, ScimGroup.display_name)
-    .join(ScimGroup, ScimGroup.id == GroupMember.group_id)
-    .where(GroupMember.workspace_id == bindparam("workspace_id"),
-           GroupMember.member_id == bindparam("member_id"))
-    .order_by(ScimGroup.display_name_lower, ScimGroup.id)
-)
+_GROUPS_OF = _MEMBERSHIPS.where(GroupMember.member_id.in_(bindparam("member_ids", expanding=True)))
+_GROUPS_OF_ONE = _MEMBERSHIPS.where(GroupMember.member_id == bindparam("member_id"))  # no expanding IN
 
 
 GROUPS_READ_WITH_MEMBER = 50
@@ -210,7 +202,7 @@ _WITH_GROUPS = (
     .outerjoin(GroupMember, and_(GroupMember.workspace_id == Member.workspace_id,
                                  GroupMember.member_id == Member.id))
     .outerjoin(ScimGroup, ScimGroup.id == GroupMember.group_id)
-    # not_an_index: with the join's ORDER BY and LIMIT, SQLite walked the index of the
+    # LIVE_MEMBER: with the join's ORDER BY and LIMIT, SQLite walked the index of the
     # workspace's live members (removed_at IS NULL) instead of the key's (storage.planner)
     .where(Member.workspace_id == bindparam("workspace_id"), LIVE_MEMBER)
     .order_by(ScimGroup.display_name_lower, ScimGroup.id)
@@ -251,22 +243,17 @@ def _with_groups(reads: Reads, statement: Select[Any], workspace_id: str,
 
 def load(session: Session, workspace_id: str, member_id: str, *, lock: str | None = None) -> Member | None:
     """The workspace's member ``member_id`` (None for one in Recently removed); ``lock``
-    (``LOCK_WRITE``/``LOCK_DELETE``) locks the row until commit. On SQLite, whose write
-    transaction holds the whole database, there is no row lock to take: the row is read on the
-    driver's cursor and made the session's persistent Member by hand (storage.prepared.load_one),
-    the ORM's query costing a fifth of a PATCH (docs/decisions.md, "Writes on the driver's
-    cursor")."""
+    (``LOCK_WRITE``/``LOCK_DELETE``) locks the row until commit. On SQLite the row is read on
+    the driver's cursor (storage.prepared.load_one): the ORM's query cost a fifth of a PATCH."""
     parameters = {"workspace_id": workspace_id, "member_id": member_id}
-    if session.get_bind().dialect.name != "sqlite":
-        return session.scalar(_LOADS[lock], parameters)
-    return prepared.load_one(session, Member, _LOAD_ROW, parameters, (member_id,))
+    return prepared.load_one(session, Member, _LOAD_ROW, parameters, (member_id,), elsewhere=_LOADS[lock])
 
 
 def save(session: Session, member: Member, document: dict[str, Any]) -> None:
     """Store a changed document: derived columns, email rows, version + 1, lastModified now.
     One Core UPDATE of the columns that changed (:func:`_save_statement`; the ORM's unit of work
-    cost more than the statement); ``member``
-    holds the new values as committed state, so nothing is left to flush. The UPDATE runs in a
+    cost more than the statement); ``member`` holds the new values as committed state, so
+    nothing is left to flush. The UPDATE runs in a
     savepoint (a taken userName is a 409, the transaction usable) only when the userName
     changed, and the email rows are written again only when ``emails`` changed: the usual PATCH
     (a name, ``active``) is one statement."""

@@ -106,8 +106,13 @@ def execute(session: Session, statement: Statement, parameters: dict[str, Any]) 
     if dialect.name != "sqlite":
         result = connection.execute(statement, parameters)
         return Outcome([tuple(row) for row in result] if result.returns_rows else [], result.rowcount)
-    prepared = prepare(statement, dialect)
-    driver: Any = connection.connection.driver_connection
+    return run(connection.connection.driver_connection, dialect, prepare(statement, dialect), parameters)
+
+
+def run(driver: Any, dialect: Dialect, prepared: Prepared, parameters: dict[str, Any]) -> Outcome:
+    """``prepared`` with ``parameters`` on the DBAPI connection ``driver`` (of ``dialect``),
+    a driver error raised as SQLAlchemy raises it (``DBAPIError.instance``: an
+    ``IntegrityError``, an ``OperationalError``; the driver's own error is its ``orig``)."""
     error_base = dialect.loaded_dbapi.Error
     try:
         cursor = driver.execute(prepared.sql, prepared.bind(parameters))
@@ -122,12 +127,17 @@ M = TypeVar("M")
 
 
 def load_one(session: Session, model: type[M], statement: Statement, parameters: dict[str, Any],
-             primary_key: tuple[Any, ...]) -> M | None:
+             primary_key: tuple[Any, ...], *, elsewhere: Select[Any]) -> M | None:
     """The row of ``statement`` (a SELECT of every column of ``model``'s table, in the table's
     order, which finds at most the row of ``primary_key``) as the session's persistent
     ``model``: the session's own object of that key when it holds one, as the ORM's query gives
     it, else one made from the row, with nothing to flush. On SQLite the row is read on the
-    driver's cursor (:func:`execute`), the ORM's query costing several times the statement."""
+    driver's cursor (:func:`execute`), the ORM's query costing several times the statement; a
+    SQLite write transaction holds the whole database, so there is no row lock to take.
+    Elsewhere the ORM's query ``elsewhere`` answers (with the row lock it takes)."""
+    if session.get_bind().dialect.name != "sqlite":
+        found: M | None = session.scalar(elsewhere, parameters)
+        return found
     rows = execute(session, statement, parameters).rows
     if not rows:
         return None
@@ -135,7 +145,7 @@ def load_one(session: Session, model: type[M], statement: Statement, parameters:
     held = session.identity_map.get(mapper.identity_key_from_primary_key(primary_key))
     if isinstance(held, model):
         return held
-    found = model(**dict(zip(mapper.local_table.columns.keys(), rows[0], strict=True)))
-    make_transient_to_detached(found)  # the row exists: the session takes it as loaded, not new
-    session.add(found)
-    return found
+    made = model(**dict(zip(mapper.local_table.columns.keys(), rows[0], strict=True)))
+    make_transient_to_detached(made)  # the row exists: the session takes it as loaded, not new
+    session.add(made)
+    return made
